@@ -1,0 +1,176 @@
+"""Start and stop the real local services: Redis, the Firestore and Pub/Sub emulators.
+
+Used by the test fixtures and by ./dev.sh. Each service runs in its own process group on a free
+loopback port, so stopping it also ends the java child the emulator launchers start.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A port that was free a moment ago on the loopback interface."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def gcloud_sdk_root() -> Path:
+    """The gcloud SDK's install root, where the emulator components live."""
+    env = os.environ.get("CLOUDSDK_ROOT_DIR")
+    if env:
+        return Path(env)
+    gcloud = shutil.which("gcloud")
+    if not gcloud:
+        raise RuntimeError("gcloud is not installed: see README.md, 'Prerequisites'")
+    out = subprocess.run(
+        [gcloud, "info", "--format=value(installation.sdk_root)"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    return Path(out.stdout.strip())
+
+
+@dataclass
+class Service:
+    """A started local service: its name, address and process group."""
+
+    name: str
+    host: str
+    port: int
+    proc: subprocess.Popen
+    log_path: Path
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """End the whole process group: SIGTERM, then SIGKILL if it lingers."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+        # The launcher may have exited before its java child: sweep the group once more.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _spawn(name: str, argv: list[str], port: int, log_dir: Path, env: dict | None = None) -> Service:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}-{port}.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True, env={**os.environ, **(env or {})},
+    )
+    log.close()
+    return Service(name, HOST, port, proc, log_path)
+
+
+def _wait(service: Service, ready, timeout: float) -> Service:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not service.alive():
+            raise RuntimeError(f"{service.name} exited at start:\n{service.log_tail()}")
+        try:
+            if ready():
+                return service
+        except OSError:
+            pass
+        time.sleep(0.2)
+    service.stop()
+    raise RuntimeError(f"{service.name} not ready after {timeout:.0f} s:\n{service.log_tail()}")
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        return resp.status == 200
+
+
+def start_redis(port: int | None = None, log_dir: Path | None = None, *extra_args: str) -> Service:
+    """A throw-away redis-server that keeps nothing on disk."""
+    exe = shutil.which("redis-server")
+    if not exe:
+        raise RuntimeError("redis-server is not installed: apt-get install redis-server")
+    port = port or free_port()
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="byok-redis-"))
+    argv = [exe, "--bind", HOST, "--port", str(port), "--save", "", "--appendonly", "no",
+            "--dir", str(log_dir), *extra_args]
+    svc = _spawn("redis", argv, port, log_dir)
+
+    def ready() -> bool:
+        with socket.create_connection((HOST, port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+
+    return _wait(svc, ready, 20)
+
+
+def start_firestore_emulator(port: int | None = None, log_dir: Path | None = None,
+                             functions_emulator: str | None = None) -> Service:
+    """The official Firestore emulator; with functions_emulator it delivers trigger events there."""
+    launcher = gcloud_sdk_root() / "platform/cloud-firestore-emulator/cloud_firestore_emulator"
+    if not launcher.exists():
+        raise RuntimeError("Firestore emulator missing: gcloud components install cloud-firestore-emulator "
+                           "(or apt-get install google-cloud-cli-firestore-emulator)")
+    port = port or free_port()
+    argv = [str(launcher), "start", f"--host={HOST}", f"--port={port}"]
+    if functions_emulator:
+        argv.append(f"--functions_emulator={functions_emulator}")
+    svc = _spawn("firestore", argv, port, log_dir or Path(tempfile.mkdtemp(prefix="byok-fs-")))
+    svc.extra["functions_emulator"] = functions_emulator
+    return _wait(svc, lambda: _http_ok(f"http://{HOST}:{port}/"), 90)
+
+
+def start_pubsub_emulator(port: int | None = None, log_dir: Path | None = None) -> Service:
+    """The official Pub/Sub emulator (in-memory)."""
+    launcher = gcloud_sdk_root() / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+    if not launcher.exists():
+        raise RuntimeError("Pub/Sub emulator missing: gcloud components install pubsub-emulator "
+                           "(or apt-get install google-cloud-cli-pubsub-emulator)")
+    port = port or free_port()
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="byok-ps-"))
+    argv = [str(launcher), f"--host={HOST}", f"--port={port}"]
+    svc = _spawn("pubsub", argv, port, log_dir)
+    return _wait(svc, lambda: _http_ok(f"http://{HOST}:{port}/"), 90)
+
+
+def clear_firestore(emulator: str, project: str) -> None:
+    """Delete every document of a project in the Firestore emulator."""
+    req = urllib.request.Request(
+        f"http://{emulator}/emulator/v1/projects/{project}/databases/(default)/documents",
+        method="DELETE")
+    urllib.request.urlopen(req, timeout=10).read()

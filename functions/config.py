@@ -1,0 +1,150 @@
+"""Configuration: every environment variable the functions read, validated once, in one place."""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from typing import Mapping
+from urllib.parse import urlparse
+
+NOTIFIER = "notify_byok_llm_error"
+CLEANUP = "cleanup_invalid_fcm_tokens"
+
+
+class ConfigError(RuntimeError):
+    """Missing or malformed configuration; the message lists every problem at once."""
+
+
+@dataclass(frozen=True)
+class Config:
+    project: str
+    redis_url: str | None
+    redis_password: str | None
+    redis_ca_cert: str | None
+    fcm_endpoint: str | None
+    fcm_timeout_seconds: float
+    dedup_window_seconds: int
+    delivery_lease_seconds: int
+    no_target_window_seconds: int
+    max_event_age_seconds: int
+    max_event_bytes: int
+
+
+# name: (default, minimum, maximum)
+_INTS = {
+    "DEDUP_WINDOW_SECONDS": (86400, 60, 30 * 86400),
+    "DELIVERY_LEASE_SECONDS": (120, 10, 3600),
+    "NO_TARGET_WINDOW_SECONDS": (3600, 1, 30 * 86400),
+    "MAX_EVENT_AGE_SECONDS": (86400, 60, 7 * 86400),
+    "MAX_EVENT_BYTES": (262144, 1024, 10 * 1024 * 1024),
+}
+
+
+def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
+    """Read and validate the configuration from `environ`; raise ConfigError listing all problems."""
+    problems: list[str] = []
+
+    def text(name: str) -> str | None:
+        value = environ.get(name, "").strip()
+        return value or None
+
+    ints: dict[str, int] = {}
+    for name, (default, low, high) in _INTS.items():
+        raw = text(name)
+        if raw is None:
+            ints[name] = default
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            problems.append(f"{name} must be a whole number of seconds, got {raw!r}")
+            continue
+        if not low <= value <= high:
+            problems.append(f"{name} must be between {low} and {high}, got {value}")
+        ints[name] = value
+
+    timeout_raw = text("FCM_TIMEOUT_SECONDS") or "10"
+    try:
+        fcm_timeout = float(timeout_raw)
+        if not 1 <= fcm_timeout <= 60:
+            problems.append(f"FCM_TIMEOUT_SECONDS must be between 1 and 60, got {timeout_raw}")
+    except ValueError:
+        problems.append(f"FCM_TIMEOUT_SECONDS must be a number, got {timeout_raw!r}")
+        fcm_timeout = 10.0
+
+    project = text("GOOGLE_CLOUD_PROJECT") or text("GCP_PROJECT")
+    if not project:
+        problems.append("GOOGLE_CLOUD_PROJECT is not set (the Google Cloud / Firebase project id)")
+
+    redis_url = text("REDIS_URL")
+    if redis_url:
+        parsed = urlparse(redis_url)
+        if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+            problems.append("REDIS_URL must look like redis://HOST:PORT/0 or rediss://HOST:PORT/0")
+    elif need_redis:
+        problems.append("REDIS_URL is not set (redis://HOST:6379/0, or rediss:// for Memorystore with TLS)")
+
+    ca_cert = text("REDIS_CA_CERT")
+    if ca_cert and not os.path.isfile(ca_cert):
+        problems.append(f"REDIS_CA_CERT names no readable file: {ca_cert}")
+    if ca_cert and redis_url and not redis_url.startswith("rediss://"):
+        problems.append("REDIS_CA_CERT is set but REDIS_URL is not rediss:// (TLS)")
+
+    fcm_endpoint = text("FCM_ENDPOINT")
+    if fcm_endpoint:
+        parsed = urlparse(fcm_endpoint)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            problems.append(f"FCM_ENDPOINT must be an http(s) URL, got {fcm_endpoint!r}")
+        fcm_endpoint = fcm_endpoint.rstrip("/")
+
+    lease = ints.get("DELIVERY_LEASE_SECONDS", 120)
+    # A send can take two attempts of the HTTP timeout plus firebase-admin's 503 backoff (~8 s).
+    if lease < 2 * fcm_timeout + 10:
+        problems.append(f"DELIVERY_LEASE_SECONDS ({lease}) must exceed 2 x FCM_TIMEOUT_SECONDS + 10 "
+                        f"({2 * fcm_timeout + 10:.0f}), or a slow send could outlive its lease")
+    if ints.get("NO_TARGET_WINDOW_SECONDS", 0) > ints.get("DEDUP_WINDOW_SECONDS", 0):
+        problems.append("NO_TARGET_WINDOW_SECONDS must not exceed DEDUP_WINDOW_SECONDS")
+
+    if problems:
+        raise ConfigError("Invalid configuration: " + "; ".join(problems))
+    return Config(
+        project=project or "",
+        redis_url=redis_url,
+        redis_password=text("REDIS_PASSWORD"),
+        redis_ca_cert=ca_cert,
+        fcm_endpoint=fcm_endpoint,
+        fcm_timeout_seconds=fcm_timeout,
+        dedup_window_seconds=ints["DEDUP_WINDOW_SECONDS"],
+        delivery_lease_seconds=ints["DELIVERY_LEASE_SECONDS"],
+        no_target_window_seconds=ints["NO_TARGET_WINDOW_SECONDS"],
+        max_event_age_seconds=ints["MAX_EVENT_AGE_SECONDS"],
+        max_event_bytes=ints["MAX_EVENT_BYTES"],
+    )
+
+
+_lock = threading.Lock()
+_cached: dict[bool, Config] = {}
+
+
+def get(need_redis: bool = True) -> Config:
+    """The process's configuration, read from os.environ on first use."""
+    cfg = _cached.get(need_redis)
+    if cfg is None:
+        with _lock:
+            cfg = _cached.get(need_redis)
+            if cfg is None:
+                cfg = _cached[need_redis] = load(os.environ, need_redis=need_redis)
+    return cfg
+
+
+def check_at_start() -> None:
+    """Fail the instance's start, not its first event, when the served function is misconfigured."""
+    target = os.environ.get("FUNCTION_TARGET")
+    if target in (NOTIFIER, CLEANUP):
+        get(need_redis=target == NOTIFIER)
+
+
+def reset() -> None:
+    """Forget the cached configuration (tests change the environment)."""
+    with _lock:
+        _cached.clear()
