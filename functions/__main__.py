@@ -1,0 +1,29 @@
+"""Command line: `python -m functions <command> [options]`.
+
+    classify   JSON lines on stdin (provider, error) -> JSON lines with the reason, same order
+    sweep      remove token documents marked invalid that a lost trigger left behind
+    publish    publish one error event to the topic (emulator or a real project)
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {
+    "classify": "functions.classify",
+    "sweep": "functions.sweep",
+    "publish": "functions.publish",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(__doc__.strip(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(COMMANDS[argv[0]])
+    return module.cli(argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
