@@ -1,0 +1,347 @@
+"""Decide whether a provider error needs the user: their key is invalid, not permitted, or out of quota.
+
+A false alarm ("your key is broken" for a transient rate limit or for our own bug) costs the user's trust,
+so the classifier reads everything the event carries (the status, the provider's error code or type, the
+body and the message text, which is often only `str(exception)` of some SDK or wrapper) and answers None
+whenever the evidence is not clear. Pure Python, no I/O, never raises; the text scanned is capped so a
+huge or hostile error costs the same as a small one. The rules and how they were measured:
+docs/classification.md.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+REASONS = ("invalid_key", "permission_denied", "quota_exhausted")
+INVALID_KEY, PERMISSION_DENIED, QUOTA_EXHAUSTED = REASONS
+
+MAX_TEXT = 8192          # characters scanned from the message, and again from the body
+_MAX_DEPTH = 24          # nesting followed when flattening a body
+
+# Provider slugs that speak the same error dialect.
+_ALIASES = {
+    "google": "gemini", "google_genai": "gemini", "google-genai": "gemini", "genai": "gemini",
+    "gemini": "gemini", "vertex": "gemini", "vertex_ai": "gemini", "vertexai": "gemini",
+    "vertex-ai": "gemini", "google_vertex": "gemini", "aistudio": "gemini",
+    "azure": "azure_openai", "azure_openai": "azure_openai", "azure-openai": "azure_openai",
+    "x-ai": "xai", "grok": "xai", "claude": "anthropic",
+}
+
+
+def _family(provider: Any) -> str:
+    slug = provider.strip().lower() if isinstance(provider, str) else ""
+    return _ALIASES.get(slug, slug)
+
+
+# --------------------------------------------------------------------------------------------------
+# Normalising what arrived: a bounded text dump of any JSON value, and the HTTP status wherever it hides.
+
+def _dump(value: Any, out: list[str], budget: list[int], depth: int = 0) -> None:
+    """Append a compact JSON-like rendering of `value` to `out`, stopping once `budget` runs out."""
+    if budget[0] <= 0:
+        return
+    if isinstance(value, str):
+        piece = value[: budget[0]]
+    elif isinstance(value, Mapping):
+        if depth >= _MAX_DEPTH:
+            return
+        out.append("{")
+        budget[0] -= 1
+        for k, v in value.items():
+            if budget[0] <= 0:
+                return
+            key = k[:256] if isinstance(k, str) else repr(k)[:256]
+            out.append('"' + key + '":')
+            budget[0] -= len(key) + 3
+            if isinstance(v, str):
+                v = v[: max(budget[0], 0)]
+                out.append('"' + v + '",')
+                budget[0] -= len(v) + 3
+            else:
+                _dump(v, out, budget, depth + 1)
+                out.append(",")
+                budget[0] -= 1
+        out.append("}")
+        return
+    elif isinstance(value, (list, tuple)):
+        if depth >= _MAX_DEPTH:
+            return
+        out.append("[")
+        budget[0] -= 1
+        for v in value:
+            if budget[0] <= 0:
+                return
+            _dump(v, out, budget, depth + 1)
+            out.append(",")
+            budget[0] -= 1
+        out.append("]")
+        return
+    elif value is None or isinstance(value, (bool, int, float)):
+        piece = "null" if value is None else str(value).lower() if isinstance(value, bool) else repr(value)
+        piece = piece[:64]
+    else:
+        piece = type(value).__name__
+    out.append(piece)
+    budget[0] -= len(piece)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if value is None:
+        return ""
+    out: list[str] = []
+    _dump(value, out, [MAX_TEXT])
+    return "".join(out)[:MAX_TEXT]
+
+
+def _as_status(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) == 3:
+        value = int(value.strip())
+    if isinstance(value, int) and 100 <= value <= 599:
+        return value
+    return None
+
+
+# Where SDKs and wrappers put the status in their string forms, most specific first.
+_STATUS_IN_TEXT = [
+    re.compile(r"(?i)\berror code:?\s*(\d{3})\b"),                        # openai/anthropic Python SDK
+    re.compile(r"(?i)\bstatus[ _-]?code\b\W{0,3}(\d{3})\b"),             # Fern SDKs, httpx, requests
+    re.compile(r"(?i)\(status:?\s*(\d{3})\)"),                             # Deepgram v3
+    re.compile(r"(?i)\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"),  # WebSocket rejections, HTTPError
+    re.compile(r"(?i)\bstatus\W{0,3}(\d{3})\b"),
+    re.compile(r"^\s*(?:[\w.]+(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"),       # Node SDK `429 {...}`, google `400 X.`
+]
+_BODY_CODE = re.compile(r"""["']code["']\s*:\s*(\d{3})\b""")           # {"error": {"code": 429, ...}}
+
+# Exception class names that stand for a status when a wrapper (LangChain, LiteLLM...) dropped it.
+_CLASS_STATUS = [
+    (re.compile(r"\b(?:\w+\.)?(?:AuthenticationError|Unauthenticated|UnauthorizedError|"
+                r"InvalidApiKeyError)\b"), 401),
+    (re.compile(r"\b(?:\w+\.)?(?:PermissionDeniedError|PermissionDenied|ForbiddenError)\b"), 403),
+    (re.compile(r"\b(?:\w+\.)?(?:PaymentRequiredError|InsufficientCreditsError)\b"), 402),
+    (re.compile(r"\b(?:\w+\.)?(?:RateLimitError|ResourceExhausted|TooManyRequestsError)\b"), 429),
+    (re.compile(r"\b(?:\w+\.)?(?:InternalServerError|ServiceUnavailableError?|ServiceUnavailable|"
+                r"OverloadedError|BadGatewayError|GatewayTimeout|DeadlineExceeded|"
+                r"APIConnectionError|APITimeoutError|Timeout|TimeoutError|ReadTimeout|"
+                r"ConnectTimeout|ConnectError|ConnectionError|RemoteProtocolError)\b"), 503),
+]
+
+
+def _status(error: Mapping, message: str, body_text: str) -> int | None:
+    status = _as_status(error.get("status_code"))
+    if status is None:
+        status = _as_status(error.get("status"))
+    if status is not None and status != 200:
+        return status
+    for pattern in _STATUS_IN_TEXT:
+        m = pattern.search(message)
+        if m:
+            found = _as_status(m.group(1))
+            if found is not None and found >= 400:
+                return found
+    m = _BODY_CODE.search(body_text) or _BODY_CODE.search(message)
+    if m:
+        found = _as_status(m.group(1))
+        if found is not None and found >= 400:
+            return found
+    names = f"{error.get('type') if isinstance(error.get('type'), str) else ''} {message[:300]}"
+    for pattern, code in _CLASS_STATUS:
+        if pattern.search(names):
+            return code
+    return status
+
+
+# --------------------------------------------------------------------------------------------------
+# The rules. Each is a regex over the lower-cased haystack (type, code, message, body); order matters.
+
+def _rx(*parts: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in parts))
+
+
+# Never the user's key: where our servers run, what our request asked, a provider under load.
+_NOT_ACTIONABLE = _rx(
+    r"unsupported_country_region_territory", r"country, region,? or territory not supported",
+    r"user location is not supported", r"not (?:available|supported) in your (?:country|region|location)",
+    r"location is not supported", r"please check your network settings",
+    r"\boverloaded", r"\bserver (?:is )?busy", r"system_busy",
+    r"content[_ ]?policy", r"content[_ ]management[_ ]policy", r"content_filter", r"\bflagged\b",
+    r"requires moderation", r"responsibleaipolicyviolation",
+    r"<html", r"<!doctype", r"cloudflare",
+    r"provider returned error",           # OpenRouter relaying its upstream's failure
+    r"litellm\.(?:budgetexceedederror|contextwindowexceedederror|contentpolicyviolationerror)",
+    r"budget has been exceeded",          # a LiteLLM proxy budget is ours, not the user's
+)
+
+_INVALID_KEY = _rx(
+    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?key\b", r"\bapi[ _-]key not valid\b",
+    r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
+    r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
+    r"\binvalid credentials\b", r"\bno auth credentials found\b", r"\bauthentication fails\b",
+    r"\binvalid subscription key\b", r"\bunregistered callers\b", r"\bdidn't provide an api key\b",
+    r"\bdid not provide an api key\b", r"\bmissing (?:the )?api[ _-]?key\b", r"\bno api key (?:was )?provided\b",
+    r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
+    r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
+    r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
+    r"\bunauthenticated\b", r"\bunauthorized\b", r"\bnot authorized\b(?! to)",
+)
+
+_PERMISSION = _rx(
+    r"\bpermission_error\b", r"\bpermission_denied\b", r"\bpermissiondenied\b",
+    r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
+    r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",
+    r"\bmissing the permission\b", r"\bmissing scopes?\b", r"\binsufficient permissions for this operation\b",
+    r"\b(?:do|does) not have access to (?:it|the model|this model|model|the requested model)\b",
+    r"\bnot allowed to (?:sample|use|access)\b", r"\bnot have access to (?:model|the model)\b",
+    r"\borganization (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b",
+    r"\baccount (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b", r"\baccount_deactivated\b",
+    r"\borganization_restricted\b", r"\bhas been restricted\b", r"\bmust be verified\b",
+    r"\bservice_disabled\b", r"\bhas not been used in project\b",
+    r"\bapi_key_(?:service|http_referrer|ip_address|android_app|ios_app)_blocked\b",
+    r"\brequests (?:to this api .{0,120}|from this .{0,80})are blocked\b",
+    r"\bconsumer_suspended\b", r"\bhas been suspended\b", r"\bteam is blocked\b", r"\bbeen denied access\b",
+    r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",
+    r"\bprincipal does not have access\b", r"\bno endpoints found matching your data policy\b",
+    r"\bunusual activity\b", r"\bno_organization\b", r"\bmember of an organization\b",
+    r"\bmismatched_organization\b", r"\binvalid_organization\b",
+)
+
+_QUOTA = _rx(
+    r"\binsufficient_quota\b", r"\bbilling_hard_limit_reached\b", r"\bbilling hard limit\b",
+    r"\bbilling_not_active\b", r"\baccount is not active\b", r"\bcredit balance is too low\b",
+    r"\bbilling_error\b", r"\binsufficient[_ ](?:credits?|balance|funds)\b", r"\bout of credits?\b",
+    r"\bnot enough credits?\b", r"\brequires more credits\b", r"\bcan only afford\b",
+    r"\bused all available credits\b", r"\bdoesn't have any credits\b", r"\bdoes not have any credits\b",
+    r"\b0 credits remaining\b", r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b",
+    r"\bprepayment credits are depleted\b", r"\bspending (?:limit|cap)\b", r"\bspend limit\b",
+    r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
+    r"\bpaid_plan_required\b", r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
+    r"\bquota_exceeded\b", r"\bexceeds your quota\b",
+)
+# Hints of money that count only when nothing says the window is short.
+_QUOTA_WEAK = _rx(
+    r"\bno credits\b", r"\bplan limit\b", r"\bmonthly (?:limit|quota)\b", r"\bpurchase (?:more )?credits\b",
+    r"\badd (?:more )?credits\b", r"\btop up\b", r"\brecharge\b", r"exceeded your current quota",
+)
+
+# Daily and free-tier caps: quota that will not clear within minutes.
+_DAILY_CAP = _rx(
+    r"\bper ?day\b", r"\(rpd\)", r"\(tpd\)", r"\brequests per day\b", r"\btokens per day\b",
+    r"perday", r"\bdaily\b",
+)
+_SHORT_WINDOW = _rx(r"per ?minute", r"perminute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per ?second")
+_GOOGLE_ZERO_LIMIT = _rx(r"\blimit: ?0\b(?![.\d])", r"""quota_?value["']?\s*:\s*["']?0["']?\s*[,}]""")
+
+
+def _classify(provider: Any, error: Any) -> str | None:
+    if isinstance(error, Mapping):
+        message = _text(error.get("message"))
+        body_text = _text(error.get("body"))
+        extra = " ".join(_text(error.get(k))[:256] for k in ("type", "code") if error.get(k) is not None)
+        err = error
+    elif isinstance(error, str):
+        message, body_text, extra, err = error[:MAX_TEXT], "", "", {}
+    else:
+        return None
+    family = _family(provider)
+    status = _status(err, message, body_text)
+    hay = f"{extra}\n{message}\n{body_text}".lower()
+
+    if status is not None and (status >= 500 or status < 400):
+        return None
+    if _NOT_ACTIONABLE.search(hay):
+        return None
+
+    if family == "gemini":
+        return _gemini(status, hay)
+
+    if _QUOTA.search(hay):
+        return QUOTA_EXHAUSTED
+    short = _SHORT_WINDOW.search(hay)
+    if _QUOTA_WEAK.search(hay) and not short:
+        return QUOTA_EXHAUSTED
+    if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay:
+        if _DAILY_CAP.search(hay) and not short:
+            return QUOTA_EXHAUSTED
+        return None
+    return _auth(status, hay)
+
+
+def _auth(status: int | None, hay: str) -> str | None:
+    """Invalid key or permission, from the text first and the status last."""
+    if _PERMISSION.search(hay):
+        return PERMISSION_DENIED
+    if _INVALID_KEY.search(hay):
+        return INVALID_KEY
+    if status == 401:
+        return INVALID_KEY
+    if status == 402:
+        return QUOTA_EXHAUSTED
+    if status == 403:
+        return PERMISSION_DENIED
+    return None
+
+
+def _gemini(status: int | None, hay: str) -> str | None:
+    """Google's dialect: `status` words (RESOURCE_EXHAUSTED...) and quota violations decide, not wording."""
+    if "api_key_invalid" in hay or "api key not valid" in hay or "api key expired" in hay:
+        return INVALID_KEY
+    if "reported as leaked" in hay:
+        return INVALID_KEY
+    if status == 429 or "resource_exhausted" in hay or "resource exhausted" in hay or "quota" in hay:
+        if "prepayment credits" in hay or "spending cap" in hay or "billing account" in hay:
+            return QUOTA_EXHAUSTED
+        if _GOOGLE_ZERO_LIMIT.search(hay):
+            return QUOTA_EXHAUSTED
+        if _DAILY_CAP.search(hay):
+            return QUOTA_EXHAUSTED
+        if status == 429 or "resource_exhausted" in hay:
+            return None
+    if "invalid_argument" in hay and status in (None, 400) and "api key" not in hay:
+        return None
+    return _auth(status, hay)
+
+
+def classify(provider: str, error: Mapping | None) -> str | None:
+    """One of REASONS when the user must act on their key, else None (transient, ours, or unclear)."""
+    try:
+        return _classify(provider, error)
+    except Exception:  # noqa: BLE001 - a classifier bug must never become a crash or an alarm
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+
+def cli(argv: list[str]) -> int:
+    """`python -m functions classify`: JSON lines (provider, error) on stdin -> JSON lines with reason."""
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: python -m functions classify < events.jsonl  "
+              "(one {\"provider\", \"error\"} object per line; prints {\"reason\"} per line)")
+        return 0
+    out = sys.stdout
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        out.write(json.dumps(_cli_line(number, raw)) + "\n")
+    out.flush()
+    return 0
+
+
+def _cli_line(number: int, raw: bytes) -> dict[str, Any]:
+    """The answer for one input line; a bad line is reported and the stream goes on."""
+    try:
+        item = json.loads(raw.decode("utf-8", errors="replace"))
+    except ValueError as exc:
+        return {"reason": None, "error": f"line {number}: not JSON ({getattr(exc, 'msg', 'invalid')})"}
+    except RecursionError:
+        return {"reason": None, "error": f"line {number}: JSON nested too deeply"}
+    if not isinstance(item, dict):
+        return {"reason": None, "error": f"line {number}: not a JSON object"}
+    if "provider" not in item or "error" not in item:
+        return {"reason": None, "error": f"line {number}: needs 'provider' and 'error'"}
+    return {"reason": classify(item.get("provider"), item.get("error"))}
