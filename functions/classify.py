@@ -232,12 +232,12 @@ _QUOTA_WEAK = _rx(
 )
 
 # Daily and free-tier caps: quota that will not clear within minutes.
-_DAILY_CAP = _rx(
-    r"\bper ?day\b", r"\(rpd\)", r"\(tpd\)", r"\brequests per day\b", r"\btokens per day\b",
-    r"perday", r"\bdaily\b",
+_DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b")
+_SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour")
+_GOOGLE_ZERO_LIMIT = _rx(
+    r"\blimit: ?0\b(?![.\d])", r"""quota_?value["']?\s*:\s*["']?0["']?\s*[,}]""",
+    r"""quota_limit_value\W{1,30}(?:value\W{1,6})?0\b(?![.\d])""",
 )
-_SHORT_WINDOW = _rx(r"per ?minute", r"perminute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per ?second")
-_GOOGLE_ZERO_LIMIT = _rx(r"\blimit: ?0\b(?![.\d])", r"""quota_?value["']?\s*:\s*["']?0["']?\s*[,}]""")
 
 
 def _classify(provider: Any, error: Any) -> str | None:
