@@ -234,6 +234,8 @@ _QUOTA_WEAK = _rx(
 # Daily and free-tier caps: quota that will not clear within minutes.
 _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b")
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour")
+# A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
+_RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
 _GOOGLE_ZERO_LIMIT = _rx(
     r"\blimit: ?0\b(?![.\d])", r"""quota_?value["']?\s*:\s*["']?0["']?\s*[,}]""",
     r"""quota_limit_value\W{1,30}(?:value\W{1,6})?0\b(?![.\d])""",
@@ -268,7 +270,7 @@ def _classify(provider: Any, error: Any) -> str | None:
     if _QUOTA_WEAK.search(hay) and not short:
         return QUOTA_EXHAUSTED
     if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay:
-        if _DAILY_CAP.search(hay) and not short:
+        if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED
         return None
     return _auth(status, hay)
