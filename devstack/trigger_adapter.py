@@ -105,7 +105,9 @@ class TriggerAdapter:
         adapter = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            # HTTP/1.0: one request per connection. The emulator's client keeps connections alive, and a
+            # kept connection would outlive stop() and feed a stopped adapter's forwarding thread.
+            protocol_version = "HTTP/1.0"
 
             def do_POST(self):  # noqa: N802 - http.server API
                 adapter._handle(self)
@@ -177,6 +179,7 @@ class TriggerAdapter:
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
         request.send_response(status)
+        request.send_header("Connection", "close")
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
