@@ -110,60 +110,87 @@ def _as_status(value: Any) -> int | None:
     return None
 
 
-# Where SDKs and wrappers put the status in their string forms, most specific first.
-_STATUS_IN_TEXT = [
-    re.compile(r"(?i)\berror code:?\s*(\d{3})\b"),                        # openai/anthropic Python SDK
-    re.compile(r"(?i)\bstatus[ _-]?code\b\W{0,3}(\d{3})\b"),             # Fern SDKs, httpx, requests
-    re.compile(r"(?i)\(status:?\s*(\d{3})\)"),                             # Deepgram v3
-    re.compile(r"(?i)\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"),  # WebSocket rejections, HTTPError
-    re.compile(r"(?i)\bstatus\W{0,3}(\d{3})\b"),
-    re.compile(r"^\s*(?:[\w.]+(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"),       # Node SDK `429 {...}`, google `400 X.`
-]
+# Where SDKs and wrappers put the status in their string forms (searched in the lower-cased head of
+# the message; the leftmost plausible error status wins).
+_STATUS_HEAD = 1024
+_STATUS_IN_TEXT = re.compile(
+    r"error code:?\s*(\d{3})\b"                              # openai/anthropic Python SDK
+    r"|\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b"              # Fern SDKs, Deepgram v3 "(Status: 401)", httpx
+    r"|\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"  # WebSocket rejections, HTTPError
+    r"|^\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"      # Node SDK "429 {...}", google "400 X."
+)
 _BODY_CODE = re.compile(r"""["']code["']\s*:\s*(\d{3})\b""")           # {"error": {"code": 429, ...}}
 
 # Exception class names that stand for a status when a wrapper (LangChain, LiteLLM...) dropped it.
-_CLASS_STATUS = [
-    (re.compile(r"\b(?:\w+\.)?(?:AuthenticationError|Unauthenticated|UnauthorizedError|"
-                r"InvalidApiKeyError)\b"), 401),
-    (re.compile(r"\b(?:\w+\.)?(?:PermissionDeniedError|PermissionDenied|ForbiddenError)\b"), 403),
-    (re.compile(r"\b(?:\w+\.)?(?:PaymentRequiredError|InsufficientCreditsError)\b"), 402),
-    (re.compile(r"\b(?:\w+\.)?(?:RateLimitError|ResourceExhausted|TooManyRequestsError)\b"), 429),
-    (re.compile(r"\b(?:\w+\.)?(?:InternalServerError|ServiceUnavailableError?|ServiceUnavailable|"
-                r"OverloadedError|BadGatewayError|GatewayTimeout|DeadlineExceeded|"
-                r"APIConnectionError|APITimeoutError|Timeout|TimeoutError|ReadTimeout|"
-                r"ConnectTimeout|ConnectError|ConnectionError|RemoteProtocolError)\b"), 503),
-]
+_CLASS_STATUS = re.compile(
+    r"(?P<s401>authenticationerror|unauthenticated|unauthorizederror|invalidapikeyerror)"
+    r"|(?P<s403>permissiondeniederror|permissiondenied|forbiddenerror)"
+    r"|(?P<s402>paymentrequirederror|insufficientcreditserror)"
+    r"|(?P<s429>ratelimiterror|resourceexhausted|toomanyrequestserror)"
+    r"|(?P<s503>internalservererror|serviceunavailable|overloadederror|badgatewayerror|gatewaytimeout|"
+    r"deadlineexceeded|apiconnectionerror|apitimeouterror|timeouterror|readtimeout|connecttimeout|"
+    r"connecterror|connectionerror|remoteprotocolerror|\btimeout\b)"
+)
 
 
-def _status(error: Mapping, message: str, body_text: str) -> int | None:
+def _status(error: Mapping, head: str, body_text: str) -> int | None:
+    """The HTTP status: the event's field, else where an SDK's string form put it, else the body's
+    error code, else what the exception class name stands for. `head` is the lower-cased message start."""
     status = _as_status(error.get("status_code"))
     if status is None:
         status = _as_status(error.get("status"))
     if status is not None and status != 200:
         return status
-    for pattern in _STATUS_IN_TEXT:
-        m = pattern.search(message)
-        if m:
-            found = _as_status(m.group(1))
-            if found is not None and found >= 400:
-                return found
-    m = _BODY_CODE.search(body_text) or _BODY_CODE.search(message)
+    for m in _STATUS_IN_TEXT.finditer(head):
+        found = _as_status(next(g for g in m.groups() if g))
+        if found is not None and found >= 400:
+            return found
+    m = _BODY_CODE.search(body_text) or _BODY_CODE.search(head)
     if m:
         found = _as_status(m.group(1))
         if found is not None and found >= 400:
             return found
-    names = f"{error.get('type') if isinstance(error.get('type'), str) else ''} {message[:300]}"
-    for pattern, code in _CLASS_STATUS:
-        if pattern.search(names):
-            return code
+    kind = error.get("type")
+    names = f"{kind.lower()[:100] if isinstance(kind, str) else ''} {head[:300]}"
+    m = _CLASS_STATUS.search(names)
+    if m:
+        return int(m.lastgroup[1:])
     return status
 
 
 # --------------------------------------------------------------------------------------------------
 # The rules. Each is a regex over the lower-cased haystack (type, code, message, body); order matters.
 
-def _rx(*parts: str) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in parts))
+_LITERAL = re.compile(r"[a-z0-9 _'\-:,/<!\"]+")
+
+
+class _Rules:
+    """Alternative patterns, each guarded by the literal it starts with: `literal in text` is a C-speed
+    scan, so the regex engine only runs on the few texts that can match (most patterns start with a
+    literal word, and most texts hold none of them)."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, parts: tuple[str, ...]) -> None:
+        items = []
+        for part in parts:
+            src = part[2:] if part.startswith(r"\b") else part
+            m = _LITERAL.match(src)
+            anchor = m.group(0) if m else ""
+            if anchor and len(src) > len(anchor) and src[len(anchor)] in "?*{":
+                anchor = anchor[:-1]          # the last character is optional or repeated
+            items.append((anchor if len(anchor) >= 3 else "", re.compile(part)))
+        self._items = tuple(items)
+
+    def search(self, text: str) -> bool:
+        for anchor, pattern in self._items:
+            if (not anchor or anchor in text) and pattern.search(text):
+                return True
+        return False
+
+
+def _rx(*parts: str) -> _Rules:
+    return _Rules(parts)
 
 
 # Never the user's key: where our servers run, what our request asked, a provider under load.
@@ -253,8 +280,9 @@ def _classify(provider: Any, error: Any) -> str | None:
     else:
         return None
     family = _family(provider)
-    status = _status(err, message, body_text)
     hay = f"{extra}\n{message}\n{body_text}".lower()
+    head = message[:_STATUS_HEAD].lower()
+    status = _status(err, head, body_text)
 
     if status is not None and (status >= 500 or status < 400):
         return None

@@ -1,0 +1,84 @@
+"""Events per second through classify() on the real fixture cases, beside json.loads of the same events.
+
+A duplicate event (the hot path: a broken key fails on every request) costs a JSON decode, a
+classification and one Redis command; this shows what the classifier adds next to the decode.
+Prints figures only, no thresholds. Run: .venv/bin/python bench/classify.py [--seconds 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from functions.classify import classify  # noqa: E402
+
+
+def events() -> list[str]:
+    """Each fixture case as a full v1 event, serialised as the publisher would send it."""
+    out = []
+    for line in (ROOT / "tests/fixtures/provider_errors.jsonl").read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        out.append(json.dumps({"version": 1, "uid": "u1", "provider": case["provider"],
+                               "occurred_at": "2026-11-26T12:00:00Z", "feature": "chat",
+                               "error": case["error"]}))
+    return out
+
+
+def rate(fn, items, seconds: float) -> float:
+    """Items per second for fn over items, repeated for about `seconds`."""
+    done, start = 0, time.perf_counter()
+    while True:
+        for item in items:
+            fn(item)
+        done += len(items)
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
+    parser.add_argument("--redis-url", help="also time one SET NX EX round trip (the duplicate path's "
+                        "Redis command), e.g. redis://127.0.0.1:6379/15; keys are prefixed bench: and expire")
+    args = parser.parse_args()
+    raw = events()
+    decoded = [json.loads(e) for e in raw]
+    pairs = [(d["provider"], d["error"]) for d in decoded]
+    worst = max(pairs, key=lambda p: len(json.dumps(p[1])))
+
+    decode = rate(json.loads, raw, args.seconds)
+    classify_rate = rate(lambda p: classify(*p), pairs, args.seconds)
+    worst_rate = rate(lambda p: classify(*p), [worst], args.seconds / 2)
+    huge = ("openai", {"message": "x" * 1_000_000, "body": {"error": ["y" * 1000] * 1000}})
+    huge_rate = rate(lambda p: classify(*p), [huge], args.seconds / 2)
+
+    print(f"cases: {len(raw)} real provider errors (mean event {sum(map(len, raw)) / len(raw):.0f} bytes)")
+    print(f"json.loads(event):   {decode:12,.0f} events/s  ({1e6 / decode:6.1f} µs each)")
+    print(f"classify(provider, error): {classify_rate:6,.0f} events/s  ({1e6 / classify_rate:6.1f} µs each)")
+    print(f"classify / json.loads cost ratio: {decode / classify_rate:.2f}")
+    print(f"largest fixture case ({len(json.dumps(worst[1]))} bytes): {1e6 / worst_rate:.1f} µs")
+    print(f"1 MB message + 1 MB body (capped scan): {1e6 / huge_rate:.1f} µs")
+    if args.redis_url:
+        import itertools
+
+        import redis
+
+        client = redis.Redis.from_url(args.redis_url)
+        counter = itertools.count()
+        setnx = rate(lambda _: client.set(f"bench:lease:{next(counter) % 1000}", "x", nx=True, ex=5),
+                     list(range(100)), args.seconds)
+        path = 1 / decode + 1 / classify_rate + 1 / setnx
+        print(f"redis SET NX EX round trip: {1e6 / setnx:.1f} µs")
+        print(f"duplicate path (decode + classify + SET NX): {1e6 * path:.1f} µs, "
+              f"classify share {100 / classify_rate / path:.0f} %")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
