@@ -437,3 +437,44 @@ def test_e2e_reregistration_between_marking_and_cleanup_survives(adapter, functi
     assert _outcome(function, marked.event_id) == "kept_reregistered"
     assert _outcome(function, reregistered.event_id) == "ignored"
     assert db.document(path).get().to_dict() == {"token": "tok-fresh"}
+
+
+def test_e2e_notifier_marks_dead_token_and_the_trigger_deletes_it(adapter, function, db, env, redis_db, fcm,
+                                                                  monkeypatch):
+    """The whole chain: notifier push -> FCM UNREGISTERED -> marked -> emulator trigger -> deleted."""
+    from functions import clients, config, notify
+
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)  # the project whose trigger is registered
+    config.reset()
+    clients.reset()
+    uid = f"user-{uuid.uuid4().hex[:12]}"
+    dead, live = f"users/{uid}/fcm_tokens/phone", f"users/{uid}/fcm_tokens/tablet"
+    db.document(dead).set({"token": f"dead-{uuid.uuid4().hex}"})
+    db.document(live).set({"token": f"live-{uuid.uuid4().hex}"})
+    db.document(f"users/{uid}").set({"fcm_token": f"dead-legacy-{uuid.uuid4().hex}", "name": "A"})
+    _deliveries_for(adapter, dead, 1)
+    _deliveries_for(adapter, live, 1)
+
+    event = {"version": 1, "uid": uid, "provider": "openai",
+             "occurred_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "error": {"status_code": 401, "type": "AuthenticationError", "code": "invalid_api_key",
+                       "message": "Incorrect API key provided: sk-proj-****abcd."}}
+    data = {"message": {"data": base64.b64encode(json.dumps(event).encode()).decode(),
+                        "messageId": "m-1", "publishTime": event["occurred_at"]},
+            "subscription": f"projects/{PROJECT}/subscriptions/notify"}
+    try:
+        assert notify.handle_pubsub_event(f"ps-{uuid.uuid4().hex}", data) == "sent"
+    finally:
+        config.reset()
+        clients.reset()
+
+    _created, marked, deleted = _deliveries_for(adapter, dead, 3)
+    assert _outcome(function, marked.event_id) == "deleted"
+    assert _outcome(function, deleted.event_id) == "ignored"
+    assert not db.document(dead).get().exists
+    assert db.document(live).get().exists
+    # the legacy field was cleared by the notifier itself; no trigger watches the user document
+    user = db.document(f"users/{uid}").get().to_dict()
+    assert "fcm_token" not in user and user["fcm_token_invalid_reason"] == "UNREGISTERED"
+    assert not [d for d in adapter.deliveries if d.document == f"users/{uid}"]
+    assert len([d for d in adapter.deliveries if d.document == live]) == 1
