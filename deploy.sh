@@ -585,9 +585,9 @@ sync_secret() {  # sync_secret SECRET SOURCE...: add a secret version only when 
   say "$a | $c"
   ((DRY_RUN)) && return 0
   local value current=""
+  current=$("${read_current[@]}" 2>/dev/null) || current=""
   value=$("$@") || { printf 'deploy.sh: failed: %s\n' "$a" >&2; exit 1; }
   [[ -n $value ]] || { printf 'deploy.sh: empty value from: %s\n' "$a" >&2; exit 1; }
-  current=$("${read_current[@]}" 2>/dev/null) || current=""
   if [[ $current != "$value" ]]; then
     printf '%s' "$value" | execute "${add[@]}"
   fi
@@ -860,7 +860,7 @@ plan_destroy() {
   local p="--project=$P" id pair m
   note "functions (their Eventarc triggers and trigger subscriptions go with them)"
   for id in "${S[NOTIFIER_NAME]}" "${S[CLEANUP_NAME]}"; do
-    remove gcloud functions describe "$id" "--region=$R" "$p" '--format=value(name)' -- \
+    remove gcloud functions describe "$id" "--region=$R" "$p" -- \
       gcloud functions delete "$id" "--region=$R" "$p" --quiet
   done
   note "log-based metrics"
