@@ -23,6 +23,7 @@ class Config:
     redis_ca_cert: str | None
     fcm_endpoint: str | None
     fcm_timeout_seconds: float
+    firestore_timeout_seconds: float
     dedup_window_seconds: int
     delivery_lease_seconds: int
     no_target_window_seconds: int
@@ -63,14 +64,19 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
             problems.append(f"{name} must be between {low} and {high}, got {value}")
         ints[name] = value
 
-    timeout_raw = text("FCM_TIMEOUT_SECONDS") or "10"
-    try:
-        fcm_timeout = float(timeout_raw)
-        if not 1 <= fcm_timeout <= 60:
-            problems.append(f"FCM_TIMEOUT_SECONDS must be between 1 and 60, got {timeout_raw}")
-    except ValueError:
-        problems.append(f"FCM_TIMEOUT_SECONDS must be a number, got {timeout_raw!r}")
-        fcm_timeout = 10.0
+    def seconds(name: str, default: float) -> float:
+        raw = text(name) or str(default)
+        try:
+            value = float(raw)
+        except ValueError:
+            problems.append(f"{name} must be a number of seconds, got {raw!r}")
+            return default
+        if not 1 <= value <= 60:
+            problems.append(f"{name} must be between 1 and 60, got {raw}")
+        return value
+
+    fcm_timeout = seconds("FCM_TIMEOUT_SECONDS", 10.0)
+    firestore_timeout = seconds("FIRESTORE_TIMEOUT_SECONDS", 10.0)
 
     project = text("GOOGLE_CLOUD_PROJECT") or text("GCP_PROJECT")
     if not project:
@@ -98,10 +104,12 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         fcm_endpoint = fcm_endpoint.rstrip("/")
 
     lease = ints.get("DELIVERY_LEASE_SECONDS", 120)
-    # A send can take two attempts of the HTTP timeout plus firebase-admin's 503 backoff (~8 s).
-    if lease < 2 * fcm_timeout + 10:
-        problems.append(f"DELIVERY_LEASE_SECONDS ({lease}) must exceed 2 x FCM_TIMEOUT_SECONDS + 10 "
-                        f"({2 * fcm_timeout + 10:.0f}), or a slow send could outlive its lease")
+    # Reading targets, then a send of two attempts plus firebase-admin's 503 backoff (~8 s),
+    # must end before the lease does, or a slow delivery could overlap a redelivery.
+    budget = firestore_timeout + 2 * fcm_timeout + 10
+    if lease < budget:
+        problems.append(f"DELIVERY_LEASE_SECONDS ({lease}) must be at least FIRESTORE_TIMEOUT_SECONDS + "
+                        f"2 x FCM_TIMEOUT_SECONDS + 10 ({budget:.0f}), or a slow delivery could outlive its lease")
     if ints.get("NO_TARGET_WINDOW_SECONDS", 0) > ints.get("DEDUP_WINDOW_SECONDS", 0):
         problems.append("NO_TARGET_WINDOW_SECONDS must not exceed DEDUP_WINDOW_SECONDS")
 
@@ -114,6 +122,7 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         redis_ca_cert=ca_cert,
         fcm_endpoint=fcm_endpoint,
         fcm_timeout_seconds=fcm_timeout,
+        firestore_timeout_seconds=firestore_timeout,
         dedup_window_seconds=ints["DEDUP_WINDOW_SECONDS"],
         delivery_lease_seconds=ints["DELIVERY_LEASE_SECONDS"],
         no_target_window_seconds=ints["NO_TARGET_WINDOW_SECONDS"],

@@ -1,0 +1,140 @@
+"""The error event contract, version 1 (schemas/byok-error-event.v1.json): decode and validate.
+
+Anything that does not satisfy the contract raises InvalidEvent with a short description that
+never contains the offending value (it may hold a key), so the caller can log it and acknowledge.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+PROVIDER_RE = re.compile(r"[a-z0-9_-]{1,40}")
+FINGERPRINT_RE = re.compile(r"[A-Za-z0-9_:.=+/-]{1,128}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ERROR_TEXT_FIELDS = {"type": 1024, "code": 1024, "message": None}
+_DESCRIPTIVE = ("feature", "model", "operation")
+KINDS = ("error",)
+
+
+class InvalidEvent(ValueError):
+    """The event breaks the contract; `str()` says how, without echoing values."""
+
+
+@dataclass(frozen=True)
+class ErrorEvent:
+    event_id: str
+    uid: str
+    provider: str
+    error: dict
+    occurred_at: datetime
+    kind: str = "error"
+    key_fingerprint: str | None = None
+    feature: str | None = None
+    model: str | None = None
+    operation: str | None = None
+    attributes: dict = field(default_factory=dict)
+
+
+def unwrap_pubsub(data: Any) -> tuple[bytes, str | None, dict]:
+    """The message bytes, publish time and attributes of a Pub/Sub messagePublished CloudEvent's data."""
+    if isinstance(data, (bytes, bytearray, str)):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            raise InvalidEvent("CloudEvent data is not JSON") from None
+    if not isinstance(data, Mapping) or not isinstance(data.get("message"), Mapping):
+        raise InvalidEvent("CloudEvent data has no Pub/Sub 'message' object")
+    message = data["message"]
+    encoded = message.get("data")
+    if not isinstance(encoded, str) or not encoded:
+        raise InvalidEvent("Pub/Sub message has no data")
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidEvent("Pub/Sub message data is not valid base64") from None
+    publish_time = message.get("publishTime") or message.get("publish_time")
+    attributes = message.get("attributes")
+    return raw, publish_time if isinstance(publish_time, str) else None, \
+        dict(attributes) if isinstance(attributes, Mapping) else {}
+
+
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 timestamp with an offset, as an aware datetime."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise InvalidEvent("occurred_at is not an RFC 3339 timestamp") from None
+    if parsed.tzinfo is None:
+        raise InvalidEvent("occurred_at has no UTC offset")
+    return parsed.astimezone(timezone.utc)
+
+
+def valid_uid(uid: Any) -> bool:
+    """A non-empty Firestore document id of at most 128 characters that cannot walk paths."""
+    return (isinstance(uid, str) and 0 < len(uid) <= 128 and "/" not in uid and uid not in (".", "..")
+            and not (uid.startswith("__") and uid.endswith("__")) and not _CONTROL.search(uid))
+
+
+def _optional_str(obj: Mapping, name: str, limit: int | None, where: str) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{where}{name} must be a string or null")
+    if limit is not None and len(value) > limit:
+        raise InvalidEvent(f"{where}{name} is longer than {limit} characters")
+    return value
+
+
+def parse_event(event_id: str, raw: bytes, publish_time: str | None = None,
+                max_bytes: int = 262144, attributes: dict | None = None) -> ErrorEvent:
+    """Validate the message bytes against contract v1 and return the event."""
+    if len(raw) > max_bytes:
+        raise InvalidEvent(f"event is {len(raw)} bytes, more than the {max_bytes} allowed")
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidEvent("event is not UTF-8 JSON") from None
+    if not isinstance(doc, dict):
+        raise InvalidEvent("event is not a JSON object")
+    version = doc.get("version")
+    if type(version) is not int or version != 1:
+        raise InvalidEvent("version must be 1")
+    kind = doc.get("kind", "error")
+    if kind not in KINDS:
+        raise InvalidEvent("kind is not supported")
+    uid = doc.get("uid")
+    if not valid_uid(uid):
+        raise InvalidEvent("uid must be a Firestore document id (1-128 characters, no '/', not '.', "
+                           "'..' or '__x__')")
+    provider = doc.get("provider")
+    if not isinstance(provider, str) or not PROVIDER_RE.fullmatch(provider):
+        raise InvalidEvent("provider must match [a-z0-9_-]{1,40}")
+    error = doc.get("error")
+    if not isinstance(error, dict):
+        raise InvalidEvent("error must be an object")
+    status = error.get("status_code")
+    if status is not None and (type(status) is not int or not 0 <= status <= 999):
+        raise InvalidEvent("error.status_code must be an integer from 0 to 999, or null")
+    for name, limit in _ERROR_TEXT_FIELDS.items():
+        _optional_str(error, name, limit, "error.")
+    fingerprint = doc.get("key_fingerprint")
+    if fingerprint is not None and (not isinstance(fingerprint, str) or not FINGERPRINT_RE.fullmatch(fingerprint)):
+        raise InvalidEvent("key_fingerprint must be 1-128 characters of [A-Za-z0-9_:.=+/-], or null")
+    descriptive = {name: _optional_str(doc, name, 256, "") for name in _DESCRIPTIVE}
+    occurred = doc.get("occurred_at")
+    if occurred is None:
+        if not publish_time:
+            raise InvalidEvent("occurred_at is missing and the message has no publish time")
+        occurred = publish_time
+    elif not isinstance(occurred, str):
+        raise InvalidEvent("occurred_at must be an RFC 3339 string")
+    return ErrorEvent(
+        event_id=event_id, uid=uid, provider=provider, error=error, occurred_at=parse_time(occurred),
+        kind=kind, key_fingerprint=fingerprint, attributes=attributes or {}, **descriptive,
+    )
