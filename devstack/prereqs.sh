@@ -1,4 +1,4 @@
-# Shared by test.sh and dev.sh: check what the machine must have, and make the venv.
+# Shared by test.sh and dev.sh (shellcheck lints deploy.sh; chromium renders the local inbox page): check what the machine must have, and make the venv.
 # shellcheck shell=bash
 
 PYTHON=${PYTHON:-}
@@ -47,6 +47,7 @@ check_prereqs() {
 ensure_system_packages() {
   local want=()
   command -v shellcheck >/dev/null 2>&1 || want+=(shellcheck)
+  command -v chromium >/dev/null 2>&1 || want+=(chromium)
   [ ${#want[@]} -gt 0 ] || return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing ${want[*]} (apt-get)..." >&2

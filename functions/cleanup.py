@@ -80,27 +80,28 @@ def token_path(path: str) -> tuple[str, str] | None:
     return (match["uid"], match["device"]) if match else None
 
 
+def _plain_fields_named(document_pb, name: str) -> Any:
+    """One field as a Python bool or str; absent is None; other kinds a marker that never matches."""
+    if name not in document_pb.fields:
+        return None
+    value = document_pb.fields[name]
+    kind = value.WhichOneof("value_type")
+    if kind == "boolean_value":
+        return value.boolean_value
+    if kind == "string_value":
+        return value.string_value
+    return (kind,)
+
+
 def _plain_fields(document_pb) -> dict[str, Any]:
-    """The few fields the rule reads, as Python values (other kinds become a marker that never matches)."""
-    out: dict[str, Any] = {}
-    for name in ("invalid", "invalid_token", "token", "fid"):
-        if name not in document_pb.fields:
-            continue
-        value = document_pb.fields[name]
-        kind = value.WhichOneof("value_type")
-        if kind == "boolean_value":
-            out[name] = value.boolean_value
-        elif kind == "string_value":
-            out[name] = value.string_value
-        else:
-            out[name] = (kind,)  # present, but not a bool or a string
-    return out
+    """The few fields the rule reads, as Python values."""
+    fields = {name: _plain_fields_named(document_pb, name) for name in ("invalid", "invalid_token", "token", "fid")}
+    return {name: value for name, value in fields.items() if value is not None}
 
 
 def _decode(data: Any):
     """The DocumentEventData protobuf message of an event body, or InvalidEvent."""
     from google.events.cloud.firestore import DocumentEventData
-    from google.protobuf.message import DecodeError
     from google.protobuf.unknown_fields import UnknownFieldSet
 
     if data is None:
@@ -112,7 +113,7 @@ def _decode(data: Any):
         raise InvalidEvent(f"body is {type(data).__name__}, expected protobuf bytes")
     try:
         event = DocumentEventData.pb(DocumentEventData.deserialize(data))
-    except (DecodeError, RuntimeWarning, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is a bad payload, never a retry
         raise InvalidEvent(f"body is not a DocumentEventData protobuf ({type(exc).__name__})") from None
     if len(UnknownFieldSet(event)) or not (event.HasField("value") or event.HasField("old_value")):
         # Random bytes can parse as unknown fields; a real event always carries value or old_value.
@@ -213,6 +214,6 @@ def handle_document_written(event_id: str, document: str | None, data: bytes | A
 
 
 def _reason(document_pb) -> str | None:
-    value = document_pb.fields.get("invalid_reason") if "invalid_reason" in document_pb.fields else None
-    reason = value.string_value if value is not None and value.WhichOneof("value_type") == "string_value" else None
+    """The marking's invalid_reason, for the log (only the notifier's known values)."""
+    reason = _plain_fields_named(document_pb, "invalid_reason")
     return reason if reason in ("UNREGISTERED", "SENDER_ID_MISMATCH", "INVALID_ARGUMENT") else None
