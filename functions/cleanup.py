@@ -80,7 +80,7 @@ def token_path(path: str) -> tuple[str, str] | None:
     return (match["uid"], match["device"]) if match else None
 
 
-def _plain_fields_named(document_pb, name: str) -> Any:
+def _plain_field(document_pb, name: str) -> Any:
     """One field as a Python bool or str; absent is None; other kinds a marker that never matches."""
     if name not in document_pb.fields:
         return None
@@ -95,7 +95,7 @@ def _plain_fields_named(document_pb, name: str) -> Any:
 
 def _plain_fields(document_pb) -> dict[str, Any]:
     """The few fields the rule reads, as Python values."""
-    fields = {name: _plain_fields_named(document_pb, name) for name in ("invalid", "invalid_token", "token", "fid")}
+    fields = {name: _plain_field(document_pb, name) for name in ("invalid", "invalid_token", "token", "fid")}
     return {name: value for name, value in fields.items() if value is not None}
 
 
@@ -215,5 +215,5 @@ def handle_document_written(event_id: str, document: str | None, data: bytes | A
 
 def _reason(document_pb) -> str | None:
     """The marking's invalid_reason, for the log (only the notifier's known values)."""
-    reason = _plain_fields_named(document_pb, "invalid_reason")
+    reason = _plain_field(document_pb, "invalid_reason")
     return reason if reason in ("UNREGISTERED", "SENDER_ID_MISMATCH", "INVALID_ARGUMENT") else None
