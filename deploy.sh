@@ -788,7 +788,7 @@ plan_deploy() {
     secrets+=("$CA_MOUNT_PATH=${S[REDIS_CA_SECRET]}:latest")
   fi
   local common=("--region=$R" "$p" --gen2 --runtime=python312 "--source=$ROOT" --ingress-settings=internal-only
-    --no-allow-unauthenticated --retry "--build-service-account=projects/$P/serviceAccounts/$BUILD_SA")
+    --no-allow-unauthenticated --retry "--build-service-account=projects/$P/serviceAccounts/$BUILD_SA" --quiet)
   local notifier=(gcloud functions deploy "${S[NOTIFIER_NAME]}" "${common[@]}"
     "--entry-point=$NOTIFIER_ENTRY_POINT" "--trigger-topic=${S[TOPIC]}"
     "--service-account=$NOTIFIER_SA" "--trigger-service-account=$NOTIFIER_TRIGGER_SA"

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "deploy.sh"
 NO_ACCOUNT = "You do not currently have an active account selected"
 PARSE_ERRORS = ("unrecognized arguments", "Invalid value", "is required", "argument ", "invalid choice",
-                "Bad syntax", "expected one argument", "Unable to read file")
+                "Bad syntax", "expected one argument", "Unable to read file", "Missing required argument")
 
 BASE = ["--project-id=demo-byok-123"]
 SCENARIOS = {
@@ -571,3 +571,20 @@ def test_gcloudignore_uploads_only_the_function_source(tmp_path):
     stray = [f for f in files if f not in ("main.py", "requirements.txt") and not f.startswith("functions/")]
     assert stray == []
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+
+
+def test_the_offline_check_catches_a_misspelled_flag_and_a_bad_value():
+    """The oracle itself: the same offline gcloud rejects what a typo in deploy.sh would produce."""
+    if shutil.which("gcloud") is None:
+        pytest.skip("the gcloud CLI is not installed")
+    cmds = [("gcloud", "pubsub", "subscriptions", "update", "s", "--max-delivery-attempt=10"),
+            ("gcloud", "functions", "deploy", "f", "--region=us-central1", "--ingress-settings=internal"),
+            ("gcloud", "pubsub", "subscriptions", "update", "s", "--max-delivery-attempts=10"),
+            ("gcloud", "pubsub", "subscriptions", "update", "s", "--max-delivery-attempts=10",
+             "--dead-letter-topic=projects/p/topics/d")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        (_, typo), (_, value), (_, missing), (_, good) = pool.map(gcloud_offline, cmds)
+    assert "unrecognized arguments" in typo and NO_ACCOUNT not in typo
+    assert "Invalid choice" in value or "Invalid value" in value or "invalid choice" in value, value
+    assert "Missing required argument" in missing and NO_ACCOUNT not in missing
+    assert NO_ACCOUNT in good
