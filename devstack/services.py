@@ -174,3 +174,28 @@ def clear_firestore(emulator: str, project: str) -> None:
         f"http://{emulator}/emulator/v1/projects/{project}/databases/(default)/documents",
         method="DELETE")
     urllib.request.urlopen(req, timeout=10).read()
+
+
+def start_function(target: str, env: dict[str, str], port: int | None = None,
+                   log_dir: Path | None = None, root: Path | None = None) -> Service:
+    """One Cloud Function under functions-framework, as the local stand-in for a 2nd gen instance."""
+    root = root or Path(__file__).resolve().parent.parent
+    port = port or free_port()
+    exe = root / ".venv/bin/functions-framework"
+    argv = [str(exe) if exe.exists() else "functions-framework", "--target", target,
+            "--signature-type", "cloudevent", "--host", HOST, "--port", str(port), "--source",
+            str(root / "main.py")]
+    child_env = {"PYTHONUNBUFFERED": "1", **env}
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="byok-fn-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{target}-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=str(root), env={**os.environ, **child_env})
+    svc = Service(target, HOST, port, proc, log_path)
+
+    def ready() -> bool:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+
+    return _wait(svc, ready, 60)
