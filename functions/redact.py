@@ -35,9 +35,10 @@ _MAX_DEPTH = 32
 _KNOWN_SHAPES = [
     ("sk-ant-", r"sk-ant-[A-Za-z0-9]{2,12}-[A-Za-z0-9_\-]{8,}"),  # Anthropic (api03, admin01, oat01)
     ("sk-or-", r"sk-or-v1-[A-Za-z0-9]{8,}"),                      # OpenRouter
-    # OpenAI (sk-proj-, sk-svcacct-, sk-admin-, legacy sk-), DeepSeek and others. Only at a word
-    # start (task-, desk- end words in prose), and the body must hold a digit or a masking '*'.
-    ("sk-", r"sk-(?<![A-Za-z0-9]sk-)(?=[A-Za-z0-9_\-*]*[0-9*])[A-Za-z0-9_\-*]{16,}"),
+    # OpenAI project/service/admin keys anywhere; legacy OpenAI, DeepSeek and other sk- keys only at
+    # a word start (task-, desk- end words in prose) and with a digit (or a masking '*') in the body.
+    ("sk-", r"sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_\-*]{8,}"
+            r"|(?<![A-Za-z0-9]sk-)(?=[A-Za-z0-9_\-*]*[0-9*])[A-Za-z0-9_\-*]{16,})"),
     ("sk_", r"sk_(?<![A-Za-z0-9]sk_)[A-Za-z0-9]{20,}"),          # ElevenLabs
     ("k_", r"[sprk]k_(?:live|test)_[A-Za-z0-9]{16,}"),             # Stripe
     ("AIza", r"AIza[0-9A-Za-z_\-]{20,}"),                         # Google API keys (Gemini AI Studio)
