@@ -64,6 +64,22 @@ def firestore_client():
     return _once("firestore", _make_firestore)
 
 
+def _local_fcm_credentials():
+    """A fixed bearer token for a local FCM server: no Google credentials needed, and a 401 answer
+    goes through google-auth's refresh-and-retry exactly as it would in production."""
+    from google.auth.credentials import Credentials
+
+    class LocalCredentials(Credentials):
+        def __init__(self) -> None:
+            super().__init__()
+            self.token = "local-fcm-server"
+
+        def refresh(self, request) -> None:
+            self.token = "local-fcm-server"
+
+    return LocalCredentials()
+
+
 def _make_messaging():
     import firebase_admin
     from firebase_admin import credentials, messaging
@@ -72,10 +88,7 @@ def _make_messaging():
     options = {"projectId": cfg.project, "httpTimeout": cfg.fcm_timeout_seconds}
     name = f"byok-notifier-{id(cfg)}"
     if cfg.fcm_endpoint:
-        # A local FCM server needs no Google credentials.
-        from google.auth.credentials import AnonymousCredentials
-
-        credential: Any = AnonymousCredentials()
+        credential: Any = _local_fcm_credentials()
     else:
         credential = credentials.ApplicationDefault()
     app = firebase_admin.initialize_app(credential=credential, options=options, name=name)

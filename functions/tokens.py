@@ -2,7 +2,8 @@
 
 Targets are the documents `users/{uid}/fcm_tokens/{device}` (field `fid`, the Firebase
 installation id firebase-admin 7 prefers, or `token`, an FCM registration token) plus the legacy
-field `users/{uid}.fcm_token`. Documents already marked `invalid: true` are skipped.
+field `users/{uid}.fcm_token`. A document marked invalid is skipped while its `invalid_token` is
+still its current value.
 
 A dead document is marked (`invalid`, `invalid_token`, `invalid_reason`, `invalid_at`) in a
 transaction that first checks it still holds the rejected value, so a device that re-registered
@@ -59,11 +60,12 @@ def read_targets(db, uid: str, timeout: float = 10.0) -> list[Target]:
     found: dict[str, Target] = {}
     for snap in user_ref.collection(TOKENS).stream(retry=retry, timeout=timeout):
         doc = snap.to_dict() or {}
-        if doc.get("invalid") is True:
-            continue
         for kind in ("fid", "token"):
             value = doc.get(kind)
             if isinstance(value, str) and value.strip():
+                if doc.get("invalid") is True and doc.get("invalid_token") == value:
+                    break  # marked dead, waiting for the cleanup function
+                # (a device that re-registered over a marked document with a merge write is live again)
                 target = found.setdefault(value, Target(value, kind))
                 target.sources.append(Source(snap.reference.path))
                 break
@@ -107,7 +109,8 @@ def _compare_and_mark(db, ref, source: Source, target: Target, reason: str, time
                                      "fcm_token_invalid_reason": reason,
                                      "fcm_token_invalid_at": firestore.SERVER_TIMESTAMP})
             return True
-        if doc.get(target.kind) != target.value or doc.get("invalid") is True:
+        if doc.get(target.kind) != target.value or \
+                (doc.get("invalid") is True and doc.get("invalid_token") == target.value):
             return False
         transaction.update(ref, {"invalid": True, "invalid_token": target.value,
                                  "invalid_reason": reason, "invalid_at": firestore.SERVER_TIMESTAMP})

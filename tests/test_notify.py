@@ -398,3 +398,13 @@ def test_settle_after_lost_lease_does_not_overwrite_another_delivery(world, uid)
     world.redis.delete(subject.key)
     assert dedup.settle(world.redis, subject, mine, "sent", "a", 3600) is True
     assert world.redis.get(subject.key).startswith(b"M|sent|a|")
+
+
+def test_device_reregistered_over_a_marked_document_is_live_again(world, uid):
+    """An app that re-registers with a merge write leaves `invalid: true` beside its new token."""
+    world.device(uid, "phone", token=f"dead-{uid}")
+    assert world.handle(event(uid)) == "no_targets"
+    world.db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"}, merge=True)
+    world.redis.flushdb()
+    assert world.handle(event(uid)) == "sent"
+    assert world.server.delivered()[-1]["message"]["token"] == f"tok-{uid}"

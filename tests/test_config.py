@@ -1,0 +1,71 @@
+"""Configuration is validated once, with every problem in one clear message."""
+from __future__ import annotations
+
+import pytest
+
+from functions import config
+
+BASE = {"GOOGLE_CLOUD_PROJECT": "demo-p", "REDIS_URL": "redis://127.0.0.1:6379/0"}
+
+
+def test_defaults_match_the_documented_contract():
+    cfg = config.load(BASE)
+    assert (cfg.dedup_window_seconds, cfg.delivery_lease_seconds, cfg.no_target_window_seconds,
+            cfg.max_event_age_seconds) == (86400, 120, 3600, 86400)
+    assert cfg.fcm_endpoint is None and cfg.project == "demo-p"
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(config.ConfigError) as info:
+        config.load({"REDIS_URL": "http://x", "DEDUP_WINDOW_SECONDS": "a day", "FCM_ENDPOINT": "fcm.local"})
+    text = str(info.value)
+    assert "GOOGLE_CLOUD_PROJECT is not set" in text
+    assert "REDIS_URL must look like redis://" in text
+    assert "DEDUP_WINDOW_SECONDS must be a whole number" in text
+    assert "FCM_ENDPOINT must be an http(s) URL" in text
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"DELIVERY_LEASE_SECONDS": "5"}, "DELIVERY_LEASE_SECONDS must be between"),
+    ({"DELIVERY_LEASE_SECONDS": "20"}, "slow delivery could outlive its lease"),
+    ({"NO_TARGET_WINDOW_SECONDS": "90000"}, "must not exceed DEDUP_WINDOW_SECONDS"),
+    ({"FCM_TIMEOUT_SECONDS": "0"}, "FCM_TIMEOUT_SECONDS must be between 1 and 60"),
+    ({"REDIS_CA_CERT": "/nonexistent/ca.pem"}, "REDIS_CA_CERT names no readable file"),
+    ({"MAX_EVENT_AGE_SECONDS": "-1"}, "MAX_EVENT_AGE_SECONDS must be between"),
+])
+def test_malformed_values_are_named(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load({**BASE, **env})
+
+
+def test_ca_cert_needs_tls(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    with pytest.raises(config.ConfigError, match="not rediss://"):
+        config.load({**BASE, "REDIS_CA_CERT": str(ca)})
+    cfg = config.load({**BASE, "REDIS_URL": "rediss://10.0.0.3:6378/0", "REDIS_CA_CERT": str(ca)})
+    assert cfg.redis_ca_cert == str(ca)
+
+
+def test_cleanup_function_needs_no_redis():
+    assert config.load({"GOOGLE_CLOUD_PROJECT": "demo-p"}, need_redis=False).redis_url is None
+    with pytest.raises(config.ConfigError, match="REDIS_URL is not set"):
+        config.load({"GOOGLE_CLOUD_PROJECT": "demo-p"})
+
+
+def test_a_misconfigured_function_fails_at_start(tmp_path):
+    """functions-framework sets FUNCTION_TARGET before importing main.py: the import itself fails."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {"PATH": "/usr/bin:/bin", "FUNCTION_TARGET": "notify_byok_llm_error", "GOOGLE_CLOUD_PROJECT": "p"}
+    proc = subprocess.run([sys.executable, "-c", "import main"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "REDIS_URL is not set" in proc.stderr
+    env["FUNCTION_TARGET"] = "cleanup_invalid_fcm_tokens"
+    proc = subprocess.run([sys.executable, "-c", "import main"], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
