@@ -156,8 +156,11 @@ DIRECT_VPC_FLAGS = ("--network=", "--subnet=", "--direct-vpc-egress=")
 
 @lru_cache(maxsize=1)
 def _empty_config() -> str:
+    import atexit
     import tempfile
-    return tempfile.mkdtemp(prefix="gcloud-empty-config-")
+    path = tempfile.mkdtemp(prefix="gcloud-empty-config-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def _offline_env(config_dir: str) -> dict[str, str]:
