@@ -68,6 +68,14 @@ def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
 # --------------------------------------------------------------------------------------------------
 # Reading an error: status, code, type, message, body, by duck typing over every SDK we know.
 
+def _attr(obj: Any, name: str) -> Any:
+    """getattr that never raises: SDK properties can (a response not read, a closed stream)."""
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _as_status(value: Any) -> int | None:
     if type(value) is int:
         return value if 100 <= value <= 599 else None
@@ -84,11 +92,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
     current: Any = exc
     while isinstance(current, BaseException) and len(out) < _MAX_CHAIN and current not in out:
         out.append(current)
-        nxt = current.__cause__ or getattr(current, "original_error", None) \
-            or getattr(current, "original_exception", None) or current.__context__
+        nxt = current.__cause__ or _attr(current, "original_error") \
+            or _attr(current, "original_exception") or current.__context__
         if nxt is None:                                   # tenacity.RetryError keeps the last try
-            attempt = getattr(current, "last_attempt", None)
-            exception = getattr(attempt, "exception", None)
+            attempt = _attr(current, "last_attempt")
+            exception = _attr(attempt, "exception")
             if callable(exception):
                 try:
                     nxt = exception(timeout=0)
@@ -99,7 +107,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _response_of(exc: Any) -> Any:
-    response = getattr(exc, "response", None)
+    response = _attr(exc, "response")
     if response is None or isinstance(response, (str, bytes, dict, list)):
         return None
     return response
@@ -107,13 +115,13 @@ def _response_of(exc: Any) -> Any:
 
 def _status_of(exc: Any) -> int | None:
     for name in ("status_code", "http_status", "code", "status"):
-        status = _as_status(getattr(exc, name, None))
+        status = _as_status(_attr(exc, name))
         if status is not None:
             return status
     response = _response_of(exc)
     if response is not None:
         for name in ("status_code", "status"):
-            status = _as_status(getattr(response, name, None))
+            status = _as_status(_attr(response, name))
             if status is not None:
                 return status
     return None
@@ -121,10 +129,10 @@ def _status_of(exc: Any) -> int | None:
 
 def _raw_body(exc: Any) -> Any:
     """The provider's error body as the SDK kept it, without parsing anything."""
-    body = getattr(exc, "body", None)
+    body = _attr(exc, "body")
     if body is not None and not callable(body):
         return body
-    details = getattr(exc, "details", None)            # google-genai APIError: the response JSON
+    details = _attr(exc, "details")            # google-genai APIError: the response JSON
     if isinstance(details, (dict, list)) and not hasattr(exc, "grpc_status_code"):
         return details
     return None
@@ -155,16 +163,16 @@ def _google_body(exc: Any) -> Any:
     if not hasattr(exc, "grpc_status_code"):
         return None
     error: dict[str, Any] = {}
-    status_code = _as_status(getattr(exc, "code", None))
+    status_code = _as_status(_attr(exc, "code"))
     if status_code is not None:
         error["code"] = status_code
-    if isinstance(getattr(exc, "message", None), str):
+    if isinstance(_attr(exc, "message"), str):
         error["message"] = exc.message
-    status = getattr(exc, "grpc_status_code", None)
+    status = _attr(exc, "grpc_status_code")
     if status is not None:
         error["status"] = getattr(status, "name", str(status))
     for name in ("errors", "details"):
-        value = getattr(exc, name, None)
+        value = _attr(exc, name)
         if value:
             error[name] = [v if isinstance(v, (dict, str, int, float, bool, type(None))) else str(v)
                            for v in list(value)[:20]]
@@ -203,21 +211,24 @@ def _code_in_body(body: Any) -> str | None:
 
 
 def _code_of(exc: Any, body: Any) -> str | None:
-    code = getattr(exc, "code", None)
+    code = _attr(exc, "code")
     if isinstance(code, str) and code and not code.isdigit():
         return code                                      # openai: error.code
     if hasattr(exc, "grpc_status_code"):                 # google.api_core: ErrorInfo reason, status
-        reason = getattr(exc, "reason", None)
+        reason = _attr(exc, "reason")
         if isinstance(reason, str) and reason:
             return reason
+        status = _attr(exc, "grpc_status_code")
+        if status is not None and not body:
+            return _attr(status, "name") or None
     code = _code_in_body(body)
     if code:
         return code
     for name in ("status", "err_code", "error_code"):   # google-genai: "INVALID_ARGUMENT"
-        value = getattr(exc, name, None)
+        value = _attr(exc, name)
         if isinstance(value, str) and value and not value.isdigit():
             return value
-    message = getattr(exc, "message", None)              # LiteLLM and wrappers: code in the text
+    message = _attr(exc, "message")              # LiteLLM and wrappers: code in the text
     if isinstance(message, str) and "code" in message:
         m = _CODE_IN_TEXT.search(message, 0, _SCAN_CHARS)
         if m:
@@ -255,8 +266,7 @@ def _cut(text: str, limit: int) -> str:
     """`text` cut to `limit` characters without leaving part of a token (maybe of a key) at the end."""
     if len(text) <= limit:
         return text
-    text = _TRAILING_TOKEN.sub("", text[:limit])
-    return text + "…"
+    return _TRAILING_TOKEN.sub("", text[:limit - 1]) + "…"
 
 
 def _jsonable(value: Any, budget: list[int], depth: int = 0) -> Any:
@@ -282,7 +292,7 @@ def _jsonable(value: Any, budget: list[int], depth: int = 0) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [_jsonable(v, budget, depth + 1) for v in list(value)[:200]]
     for attr in ("model_dump", "to_dict", "dict"):      # pydantic models and the like
-        method = getattr(value, attr, None)
+        method = _attr(value, attr)
         if callable(method):
             try:
                 return _jsonable(method(), budget, depth + 1)
@@ -298,7 +308,7 @@ def extract_error(error: Any) -> dict[str, Any]:
         etype, message, body = source.get("type"), source.get("message"), source.get("body")
     else:
         etype = type(source).__name__
-        message = getattr(source, "message", None)
+        message = _attr(source, "message")
         if not isinstance(message, str) or not message:
             try:
                 message = str(source)
@@ -587,7 +597,7 @@ class Reporter:
         try:
             data, attributes = self._encode(entry)
         except Exception:  # noqa: BLE001 - an error object we could not read: never retry it
-            self._finish(dedup, ok=False, counter="internal_errors")
+            self._finish(dedup, ok=False, counter="unencodable")
             self._count_and_warn(None, "an event could not be encoded; dropped", exc_info=True)
             return
         client = self._get_client()
