@@ -17,6 +17,11 @@ the production code path runs unchanged. A token's prefix picks the answer:
 Control endpoints (tests and the local stack): `GET /_inbox`, `DELETE /_inbox`, `POST /_control`
 with {"fail_next": N, "fail_status": 503} (the next N sends fail whatever the token),
 {"tokens": {"<token>": "dead"}} (per-token override) or {"hang_seconds": S}; `POST /_reset`.
+
+For people, `GET /` serves a page (devstack/page.html) that polls `GET /_state`: an inbox per device
+showing each push as a phone would, and, when the server is given a Redis URL and a Firestore
+emulator address, the notifier's dedup state and the token documents marked or deleted
+(devstack/observe.py). `GET /_health` answers {"ok": true}.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 FCM_ERROR = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -43,6 +49,7 @@ ERRORS: dict[str, tuple[int, str, str, str]] = {
     "apns": (401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR", "Auth error from APNS or Web Push Service"),
 }
 PREFIXES = {f"{name}-": name for name in (*ERRORS, "hang")}
+PAGE = Path(__file__).resolve().parent / "page.html"
 
 
 def error_body(behaviour: str, extra_details: list | None = None) -> tuple[int, dict]:
@@ -112,7 +119,90 @@ def validate(body: Any) -> tuple[dict | None, tuple[int, dict] | None]:
     return message, None
 
 
-def make_handler(state: FcmState):
+class Observers:
+    """The optional views the page shows beside the inbox (devstack/observe.py)."""
+
+    def __init__(self, redis_url: str | None = None, firestore: str | None = None,
+                 project: str | None = None) -> None:
+        self.redis_url, self.firestore, self.project = redis_url, firestore, project or "demo-byok-local"
+        self.dedup = None
+        self.tokens = None
+
+    def start(self) -> None:
+        from . import observe
+
+        if self.redis_url:
+            self.dedup = observe.DedupView(self.redis_url)
+        if self.firestore:
+            self.tokens = observe.TokenTracker(self.firestore, self.project).start()
+
+    def stop(self) -> None:
+        if self.tokens:
+            self.tokens.stop()
+        if self.dedup:
+            self.dedup.close()
+
+
+def _push_view(entry: dict) -> dict:
+    """One inbox entry as a phone shows it; the target token is never sent to the page whole."""
+    message = entry.get("message") or {}
+    note = message.get("notification") or {}
+    data = message.get("data") or {}
+    return {"at": entry.get("at"), "status": entry.get("status"), "behaviour": entry.get("behaviour"),
+            "title": note.get("title"), "body": note.get("body"), "provider": data.get("provider"),
+            "provider_name": data.get("provider_name"), "reason": data.get("reason"),
+            "action_url": data.get("action_url") or None,
+            "error": None if entry.get("status") == 200 else ERRORS.get(entry.get("behaviour"), (0, "", "?"))[2]}
+
+
+def page_state(state: FcmState, observers: "Observers | None") -> dict:
+    """Everything the page draws, as JSON: devices with their pushes, dedup keys, token documents."""
+    from .observe import token_hint
+
+    with state.lock:
+        inbox = list(state.inbox)
+        requests = state.requests
+    tokens: list[dict] = []
+    owners: dict[str, tuple[str, str]] = {}
+    current: dict[str, str] = {}
+    dedup: list[dict] = []
+    problems: dict[str, str] = {}
+    if observers and observers.tokens:
+        tokens, owners, current, problem = observers.tokens.snapshot()
+        if problem:
+            problems["firestore"] = problem
+    if observers and observers.dedup:
+        try:
+            dedup = observers.dedup.snapshot()
+        except Exception as exc:  # noqa: BLE001 - shown on the page, the server keeps serving
+            problems["redis"] = f"{type(exc).__name__}: {exc}"
+    devices: dict[str, dict] = {}
+    by_path = {t["path"]: t for t in tokens}
+    for token, (uid, device) in owners.items():
+        path = f"users/{uid}/fcm_tokens/{device}"
+        doc = by_path.get(path)
+        same = doc is not None and (doc["state"] == "deleted" or current.get(path) == token)
+        devices.setdefault(token, {"uid": uid, "device": device, "token_hint": token_hint(token),
+                                   "state": doc["state"] if same else "replaced", "pushes": []})
+    for entry in inbox:
+        message = entry.get("message") or {}
+        target = message.get("token") or message.get("fid") or message.get("topic") or ""
+        if target not in devices:
+            uid, device = owners.get(target, (None, None))
+            devices[target] = {"uid": uid, "device": device, "token_hint": token_hint(target),
+                               "state": "unknown", "pushes": []}
+        devices[target]["pushes"].append(_push_view(entry))
+    for dev in devices.values():
+        dev["pushes"].sort(key=lambda p: p["at"] or 0, reverse=True)
+        dev["delivered"] = sum(1 for p in dev["pushes"] if p["status"] == 200)
+    ordered = sorted(devices.values(), key=lambda d: (d["uid"] or "~", d["device"] or d["token_hint"]))
+    return {"now": time.time(), "requests": requests, "devices": ordered, "dedup": dedup, "tokens": tokens,
+            "sources": {"redis": bool(observers and observers.dedup),
+                        "firestore": bool(observers and observers.tokens)},
+            "problems": problems}
+
+
+def make_handler(state: FcmState, observers: "Observers | None" = None):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -136,11 +226,22 @@ def make_handler(state: FcmState):
                 return None
 
         def do_GET(self) -> None:
-            if self.path == "/_inbox":
+            path = self.path.split("?", 1)[0]
+            if path == "/_inbox":
                 with state.lock:
                     self._send(200, {"messages": list(state.inbox), "requests": state.requests})
-            elif self.path in ("/", "/_health"):
+            elif path == "/_health":
                 self._send(200, {"ok": True})
+            elif path in ("/", "/index.html"):
+                raw = PAGE.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=UTF-8")
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+            elif path == "/_state":
+                self._send(200, page_state(state, observers))
             else:
                 self._send(404, {"error": {"code": 404, "message": "Not found", "status": "NOT_FOUND"}})
 
@@ -194,9 +295,12 @@ def make_handler(state: FcmState):
 class FcmServer:
     """The server on a background thread; `url` is what FCM_ENDPOINT takes."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, redis_url: str | None = None,
+                 firestore: str | None = None, project: str | None = None) -> None:
+        """`redis_url`, `firestore` (emulator HOST:PORT) and `project` only feed the page."""
         self.state = FcmState()
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.state))
+        self.observers = Observers(redis_url, firestore, project)
+        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.state, self.observers))
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="fcm-server", daemon=True)
 
@@ -206,12 +310,14 @@ class FcmServer:
         return f"http://{host}:{port}"
 
     def start(self) -> "FcmServer":
+        self.observers.start()
         self.thread.start()
         return self
 
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.observers.stop()
 
     def delivered(self) -> list[dict]:
         """Messages FCM accepted, in arrival order."""
@@ -223,13 +329,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8085)
+    parser.add_argument("--redis-url", help="show the notifier's dedup state from this Redis on the page")
+    parser.add_argument("--firestore", help="Firestore emulator HOST:PORT: show token documents on the page")
+    parser.add_argument("--project", default="demo-byok-local", help="project id of the Firestore documents")
     args = parser.parse_args()
-    server = FcmServer(args.host, args.port)
+    server = FcmServer(args.host, args.port, args.redis_url, args.firestore, args.project)
+    server.observers.start()
     print(json.dumps({"severity": "INFO", "message": "fcm server listening", "url": server.url}), flush=True)
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:
         pass
+    finally:
+        server.observers.stop()
 
 
 if __name__ == "__main__":
