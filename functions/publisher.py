@@ -55,7 +55,8 @@ _TRAILING_TOKEN = re.compile(r"[^\s\"',;:(){}\[\]<>]+$")
 def valid_uid(uid: Any) -> bool:
     """The contract's uid: a Firestore document id of 1-128 characters that cannot walk paths."""
     return (isinstance(uid, str) and 0 < len(uid) <= 128 and "/" not in uid and uid not in (".", "..")
-            and not (uid.startswith("__") and uid.endswith("__")) and not _CONTROL.search(uid))
+            and not (uid.startswith("__") and uid.endswith("__"))
+            and (uid.isprintable() or not _CONTROL.search(uid)))
 
 
 def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
@@ -247,19 +248,25 @@ def _provider_error(exc: BaseException) -> BaseException:
 
 def _quick(error: Any) -> tuple[Any, int | None, str | None]:
     """(provider exception or error dict, status, code): the cheap part, on the caller's thread."""
+    if isinstance(error, BaseException):
+        status = _as_status(_attr(error, "status_code"))
+        exc = error if status is not None else _provider_error(error)   # most SDKs: no chain to walk
+        if exc is not error:
+            status = _status_of(exc)
+        code = _attr(exc, "code")
+        if type(code) is str and code and not code.isdigit():           # openai & co: no body needed
+            return exc, status, code
+        body = _raw_body(exc)
+        if body is None and _response_of(exc) is not None:
+            body = _response_body(exc)
+        return exc, status, _code_of(exc, body)
     if isinstance(error, Mapping):
         status = _as_status(error.get("status_code"))
         code = error.get("code")
         if not isinstance(code, str):
             code = _code_in_body(error.get("body"))
         return error, status, code
-    if not isinstance(error, BaseException):
-        return {"message": error if isinstance(error, str) else repr(error)}, None, None
-    exc = _provider_error(error)
-    body = _raw_body(exc)
-    if body is None and _response_of(exc) is not None:
-        body = _response_body(exc)
-    return exc, _status_of(exc), _code_of(exc, body)
+    return {"message": error if isinstance(error, str) else repr(error)}, None, None
 
 
 def _cut(text: str, limit: int) -> str:
@@ -382,6 +389,7 @@ class Reporter:
         self._given_client = publisher_client
         self._counts = collections.Counter()
         self._warned: set[str] = set()
+        self._fingerprints: dict[int, str] = {}
         self._setup()
         ref = weakref.ref(self)
         if hasattr(os, "register_at_fork"):
@@ -440,6 +448,21 @@ class Reporter:
 
     def _report(self, kind: str, uid: Any, provider: Any, error: Any, key: Any, fingerprint: Any,
                 fields: tuple) -> bool:
+        if kind == "error":
+            source, status, code = _quick(error)
+        else:
+            source, status, code = None, None, "recovered"
+        if fingerprint is None and key and self._pepper:
+            fingerprint = self._fingerprint(key)
+        # The hot path: a repeat of a report seen (so validated) within the window.
+        if type(uid) is str and type(provider) is str:
+            dedup = (uid, provider, status, code, fingerprint)
+            now = time.monotonic()
+            with self._lock:
+                expires = self._seen.get(dedup)
+                if expires is not None and expires > now:
+                    self._counts["suppressed"] += 1
+                    return False
         if isinstance(provider, str) and not PROVIDER_RE.fullmatch(provider):
             provider = provider.strip().lower()
         if not valid_uid(uid):
@@ -453,16 +476,10 @@ class Reporter:
             self._count_and_warn("invalid_fingerprint", "key_fingerprint ignored: not 1-128 of "
                                  "[A-Za-z0-9_:.=+/-]")
             fingerprint = None
-        if fingerprint is None and key:
-            if self._pepper:
-                fingerprint = fingerprint_key(str(key), self._pepper)
-            else:
-                self._count_and_warn("no_pepper", "key given but no fingerprint_pepper configured: "
-                                     "key ignored")
-        if kind == "error":
-            source, status, code = _quick(error)
-        else:
-            source, status, code = None, None, "recovered"
+            if key and self._pepper:
+                fingerprint = self._fingerprint(key)
+        if key and not self._pepper and fingerprint is None:
+            self._count_and_warn("no_pepper", "key given but no fingerprint_pepper configured: key ignored")
         dedup = (uid, provider, status, code, fingerprint)
         now = time.monotonic()
         start_worker = False
@@ -502,6 +519,17 @@ class Reporter:
         if start_worker:
             self._thread.start()
         return True
+
+    def _fingerprint(self, key: Any) -> str:
+        """The key's HMAC, remembered by the key's hash (never the key itself) for repeats."""
+        key = key if isinstance(key, str) else str(key)
+        h = hash(key)
+        cached = self._fingerprints.get(h)
+        if cached is None:
+            if len(self._fingerprints) >= 4096:
+                self._fingerprints.clear()
+            cached = self._fingerprints[h] = fingerprint_key(key, self._pepper)
+        return cached
 
     # ---- counters and logs ----------------------------------------------------------------------
 
