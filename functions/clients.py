@@ -45,11 +45,31 @@ def _make_redis():
         kwargs["password"] = cfg.redis_password
     if cfg.redis_ca_cert:
         kwargs["ssl_ca_certs"] = cfg.redis_ca_cert
+    if cfg.redis_cluster:
+        return _make_redis_cluster(cfg.redis_url, kwargs)
     return redis.Redis.from_url(cfg.redis_url, **kwargs)
 
 
+def _make_redis_cluster(url: str, kwargs: dict[str, Any]):
+    """A RedisCluster client (Memorystore for Redis Cluster) with the same timeouts and retry.
+
+    REDIS_URL names any one node; the client discovers the others and routes each command by
+    key slot. Every key of one notification subject shares a hash tag, so each protocol step
+    (one SET, one Lua script) touches a single slot. In cluster mode the retry belongs to the
+    cluster client (it also follows MOVED/ASK and refreshes the slot map), not to the nodes.
+    """
+    from redis.cluster import RedisCluster
+
+    kwargs = dict(kwargs)
+    retry = kwargs.pop("retry")
+    kwargs.pop("retry_on_error", None)
+    kwargs.pop("health_check_interval", None)
+    kwargs["max_connections"] = 32  # per node
+    return RedisCluster.from_url(url, retry=retry, **kwargs)
+
+
 def redis_client():
-    """The shared redis-py client (a connection pool underneath)."""
+    """The shared redis-py client (a connection pool underneath; a RedisCluster with REDIS_CLUSTER=1)."""
     return _once("redis", _make_redis)
 
 

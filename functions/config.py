@@ -29,6 +29,7 @@ class Config:
     no_target_window_seconds: int
     max_event_age_seconds: int
     max_event_bytes: int
+    redis_cluster: bool = False
 
 
 # name: (default, minimum, maximum)
@@ -90,6 +91,13 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
     elif need_redis:
         problems.append("REDIS_URL is not set (redis://HOST:6379/0, or rediss:// for Memorystore with TLS)")
 
+    cluster_raw = (text("REDIS_CLUSTER") or "0").lower()
+    if cluster_raw not in ("0", "1", "true", "false", "yes", "no"):
+        problems.append(f"REDIS_CLUSTER must be 1 or 0 (true/false), got {cluster_raw!r}")
+    redis_cluster = cluster_raw in ("1", "true", "yes")
+    if redis_cluster and redis_url and urlparse(redis_url).path not in ("", "/", "/0"):
+        problems.append("REDIS_CLUSTER=1 needs database 0 in REDIS_URL (a cluster has no other)")
+
     ca_cert = text("REDIS_CA_CERT")
     if ca_cert and not os.path.isfile(ca_cert):
         problems.append(f"REDIS_CA_CERT names no readable file: {ca_cert}")
@@ -128,6 +136,7 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         no_target_window_seconds=ints["NO_TARGET_WINDOW_SECONDS"],
         max_event_age_seconds=ints["MAX_EVENT_AGE_SECONDS"],
         max_event_bytes=ints["MAX_EVENT_BYTES"],
+        redis_cluster=redis_cluster,
     )
 
 
