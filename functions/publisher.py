@@ -251,7 +251,7 @@ def _quick(error: Any) -> tuple[Any, int | None, str | None]:
     if isinstance(error, BaseException):
         status = _as_status(_attr(error, "status_code"))
         exc = error if status is not None else _provider_error(error)   # most SDKs: no chain to walk
-        if exc is not error:
+        if status is None:
             status = _status_of(exc)
         code = _attr(exc, "code")
         if type(code) is str and code and not code.isdigit():           # openai & co: no body needed
