@@ -16,6 +16,7 @@ backend can vendor this file and redact.py. Details and measured costs: docs/pub
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import hmac
 import json
@@ -365,13 +366,16 @@ class Reporter:
       recovered_events (False): let report_recovered() publish (needs the notifier to accept them).
       publisher_client: a google.cloud.pubsub_v1.PublisherClient to use instead of making one.
       logger: a logging.Logger for the reporter's own lines (default "byok.publisher").
+      exit_timeout (2): at interpreter exit, seconds spent publishing what is still buffered
+        (call close() yourself on shutdown to choose).
     """
 
     def __init__(self, project_id: str, topic: str, *, window_seconds: float = 60.0,
                  max_keys: int = 10000, buffer_size: int = 1000, max_in_flight: int = 100,
                  publish_timeout: float = 30.0, fingerprint_pepper: str | bytes | None = None,
                  stats_interval: float = 300.0, recovered_events: bool = False,
-                 publisher_client: Any = None, logger: logging.Logger | None = None) -> None:
+                 publisher_client: Any = None, logger: logging.Logger | None = None,
+                 exit_timeout: float = 2.0) -> None:
         self.project_id = project_id
         self.topic = topic
         self.topic_path = topic if topic.startswith("projects/") else f"projects/{project_id}/topics/{topic}"
@@ -394,6 +398,8 @@ class Reporter:
         ref = weakref.ref(self)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=lambda: (r := ref()) is not None and r._setup())
+        # At interpreter exit, give what is buffered a short chance (the thread is a daemon).
+        atexit.register(lambda: (r := ref()) is not None and not r._closed and r.close(exit_timeout))
 
     def _setup(self) -> None:
         """Fresh state (at start, and in a forked child: threads and gRPC channels don't survive fork)."""
