@@ -364,6 +364,7 @@ class Reporter:
         without it a `key` is ignored (a random pepper would differ between instances).
       stats_interval (300): seconds between stats log lines (only when something changed).
       recovered_events (False): let report_recovered() publish (needs the notifier to accept them).
+      recovery_memory (86400): seconds a reported failure makes report_recovered() publish.
       publisher_client: a google.cloud.pubsub_v1.PublisherClient to use instead of making one.
       logger: a logging.Logger for the reporter's own lines (default "byok.publisher").
       exit_timeout (2): at interpreter exit, seconds spent publishing what is still buffered
@@ -375,7 +376,7 @@ class Reporter:
                  publish_timeout: float = 30.0, fingerprint_pepper: str | bytes | None = None,
                  stats_interval: float = 300.0, recovered_events: bool = False,
                  publisher_client: Any = None, logger: logging.Logger | None = None,
-                 exit_timeout: float = 2.0) -> None:
+                 exit_timeout: float = 2.0, recovery_memory: float = 86400.0) -> None:
         self.project_id = project_id
         self.topic = topic
         self.topic_path = topic if topic.startswith("projects/") else f"projects/{project_id}/topics/{topic}"
@@ -389,6 +390,7 @@ class Reporter:
         self._pepper = pepper.encode() if isinstance(pepper, str) else pepper
         self.stats_interval = float(stats_interval)
         self.recovered_events = recovered_events
+        self.recovery_memory = float(recovery_memory)
         self._log = logger or log
         self._given_client = publisher_client
         self._counts = collections.Counter()
@@ -407,6 +409,7 @@ class Reporter:
         self._wake = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
         self._seen: collections.OrderedDict = collections.OrderedDict()
+        self._failed: collections.OrderedDict = collections.OrderedDict()
         self._queue: collections.deque = collections.deque()
         self._in_flight = 0
         self._worker_waiting = False
@@ -438,13 +441,25 @@ class Reporter:
             return False
 
     def report_recovered(self, uid: str, provider: str, *, key: str | None = None,
-                         key_fingerprint: str | None = None) -> bool:
-        """Report that a call with the user's key worked again (kind "recovered"); rate-limited
-        like failures. Publishes only with recovered_events=True: contract v1 knows only "error"."""
+                         key_fingerprint: str | None = None, force: bool = False) -> bool:
+        """Report that a call with the user's key worked again (kind "recovered").
+
+        Meant to be called after every successful call: it costs a dict lookup and publishes only
+        when this process reported a failure for (uid, provider) in the last `recovery_memory`
+        seconds (or with force=True, for a backend that tracks key health itself); then rate-limited
+        like failures. Publishes nothing unless recovered_events=True (the notifier must know the kind).
+        """
         try:
+            target = (uid, provider)
+            if not force:
+                expires = self._failed.get(target)
+                if expires is None or expires < time.monotonic():
+                    return False
             if not self.recovered_events:
                 self._count("recovered_disabled")
                 return False
+            with self._lock:
+                self._failed.pop(target, None)
             return self._report("recovered", uid, provider, None, key, key_fingerprint,
                                 (None, None, None))
         except Exception:  # noqa: BLE001
@@ -516,6 +531,12 @@ class Reporter:
                     del seen[dropped[0]]
             queue.append((dedup, kind, uid, provider, source, status, code, fingerprint, fields,
                           time.time()))
+            if kind == "error":                          # for report_recovered()
+                failed = self._failed
+                failed[(uid, provider)] = now + self.recovery_memory
+                failed.move_to_end((uid, provider))
+                if len(failed) > self.max_keys:
+                    failed.popitem(last=False)
             self._counts["queued"] += 1
             if self._thread is None:
                 start_worker = True

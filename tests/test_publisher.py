@@ -48,7 +48,7 @@ def validate_event(event: dict) -> None:
     from jsonschema import Draft202012Validator
 
     schema = SCHEMA
-    if event.get("kind") == "recovered":
+    if event.get("kind") == "recovered" and "recovered" not in SCHEMA["properties"]["kind"]["enum"]:
         schema = json.loads(json.dumps(SCHEMA))
         schema["properties"]["kind"]["enum"].append("recovered")
     Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER).validate(event)
@@ -689,16 +689,25 @@ def test_asyncio_path(topic, reporters):
     assert len(topic.pull(expected=1)) == 1
 
 
-def test_recovered_events_are_opt_in_and_rate_limited(topic, reporters):
+def test_recovered_events_follow_a_reported_failure_and_are_opt_in(topic, reporters):
     off = reporters(topic.name)
+    off.report("user-a", "openai", {"status_code": 401})
     assert off.report_recovered("user-a", "openai") is False
     assert off.stats()["recovered_disabled"] == 1
     on = reporters(topic.name, recovered_events=True)
+    assert on.report_recovered("user-a", "openai") is False          # no failure seen: nothing to say
+    on.report("user-a", "openai", {"status_code": 401}, key=OPENAI_KEY)
     assert on.report_recovered("user-a", "openai", key=OPENAI_KEY) is True
-    assert on.report_recovered("user-a", "openai", key=OPENAI_KEY) is False
-    assert on.flush(20)
-    (event, attrs), = topic.pull(expected=1)
-    assert (event["kind"], event["error"], attrs["kind"]) == ("recovered", {}, "recovered")
+    assert on.report_recovered("user-a", "openai", key=OPENAI_KEY) is False   # said once
+    assert on.report_recovered("user-b", "anthropic", force=True) is True     # the backend knows
+    assert on.report_recovered("user-b", "anthropic", force=True) is False    # rate-limited
+    assert off.flush(20) and on.flush(20)
+    events = topic.pull(expected=4)
+    recovered = sorted((e["uid"], e["provider"]) for e, a in events
+                       if e["kind"] == "recovered" and a["kind"] == "recovered" and e["error"] == {})
+    assert recovered == [("user-a", "openai"), ("user-b", "anthropic")]
+    assert next(e for e, _ in events if e["kind"] == "recovered" and e["uid"] == "user-a")[
+        "key_fingerprint"] == fingerprint_key(OPENAI_KEY, "test-pepper")
 
 
 def test_importable_without_the_functions_dependencies():
