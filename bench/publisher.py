@@ -90,6 +90,23 @@ def measure(calls: int, topic: str, error, label: str, buffer_size: int) -> dict
             "flushed": flushed}
 
 
+def redaction_figures(calls: int) -> list[tuple[str, int, float]]:
+    """redact_text() cost: it runs on every log line of the functions and on every event here."""
+    from functions.redact import redact_text
+
+    texts = [
+        ("short log field", "notification sent"),
+        ("quota error text", "Error code: 429 - {'error': {'message': 'You exceeded your current quota, please "
+                             "check your plan and billing details.', 'type': 'insufficient_quota', 'param': "
+                             "None, 'code': 'insufficient_quota'}}"),
+        ("bad-key error text", "Error code: 401 - {'error': {'message': 'Incorrect API key provided: sk-proj-"
+                               "abcDEF1234567890abcdefghijklmnopqrstuvwxyz12. You can find your API key at "
+                               "https://platform.openai.com/account/api-keys.', 'type': 'invalid_request_error',"
+                               " 'param': None, 'code': 'invalid_api_key'}}"),
+    ]
+    return [(name, len(text), per_call_us(lambda i, t=text: redact_text(t), calls)) for name, text in texts]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20000, help="calls per measurement (default 20000)")
@@ -124,6 +141,8 @@ def main() -> int:
           f"{down['report_new_us'] / down['bare_publish_us']:>15.2f}x")
     print(f"{'repeat / bare publish':34}{up['report_repeat_us'] / up['bare_publish_us']:>13.2f}x"
           f"{down['report_repeat_us'] / down['bare_publish_us']:>15.2f}x")
+    for name, length, cost in redaction_figures(calls):
+        print(f"redact_text(), {name} ({length} chars): {cost:.2f} us")
     print(f"up: published {up['published']}, dropped {up['dropped']}, all flushed: {up['flushed']}")
     print(f"down (buffer 1000): published {down['published']}, dropped {down['dropped']} "
           f"(incl. what close() gave up on), failed {down['failed']}")
