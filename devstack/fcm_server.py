@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -292,6 +293,15 @@ def make_handler(state: FcmState, observers: "Observers | None" = None):
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return  # a browser tab closed mid-poll: nothing to report
+        super().handle_error(request, client_address)
+
+
 class FcmServer:
     """The server on a background thread; `url` is what FCM_ENDPOINT takes."""
 
@@ -300,8 +310,7 @@ class FcmServer:
         """`redis_url`, `firestore` (emulator HOST:PORT) and `project` only feed the page."""
         self.state = FcmState()
         self.observers = Observers(redis_url, firestore, project)
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(self.state, self.observers))
-        self.httpd.daemon_threads = True
+        self.httpd = _Server((host, port), make_handler(self.state, self.observers))
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="fcm-server", daemon=True)
 
     @property

@@ -32,7 +32,7 @@ def parse_dedup_key(key: str) -> dict[str, str | None] | None:
     tag, rest = key[6:close], key[close + 2:]
     provider, sep, uid = tag.partition(":")
     reason, sep2, fingerprint = rest.partition(":")
-    if not sep or not sep2:
+    if not sep or not sep2 or ":" in fingerprint:
         return None
     return {"provider": provider, "uid": unquote(uid), "reason": reason,
             "fingerprint": None if fingerprint == "-" else unquote(fingerprint)}
@@ -64,24 +64,26 @@ class DedupView:
         self.client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        keys = []
+        """One row per subject key (other keys, such as a user's index set, are skipped)."""
+        subjects = []
         for key in self.client.scan_iter(match=DEDUP_PATTERN, count=500):
-            keys.append(key)
-            if len(keys) >= MAX_KEYS:
-                break
-        if not keys:
+            subject = parse_dedup_key(key.decode(errors="replace"))
+            if subject is not None:
+                subjects.append((key, subject))
+                if len(subjects) >= MAX_KEYS:
+                    break
+        if not subjects:
             return []
         pipe = self.client.pipeline(transaction=False)
-        for key in keys:
+        for key, _ in subjects:
             pipe.get(key)
             pipe.pttl(key)
-        answers = pipe.execute()
+        answers = pipe.execute(raise_on_error=False)
         rows = []
-        for i, key in enumerate(keys):
-            subject = parse_dedup_key(key.decode(errors="replace"))
-            if subject is None:
-                continue
+        for i, (_, subject) in enumerate(subjects):
             value, pttl = answers[2 * i], answers[2 * i + 1]
+            if isinstance(value, Exception) or isinstance(pttl, Exception):
+                continue  # not a string key after all
             state = parse_dedup_value(value)
             if state["kind"] == "gone":
                 continue
