@@ -92,7 +92,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
     """The exception and what it wraps: __cause__, __context__ and the attributes SDKs use."""
     out: list[BaseException] = []
     current: Any = exc
-    while isinstance(current, BaseException) and len(out) < _MAX_CHAIN and current not in out:
+    while isinstance(current, BaseException) and len(out) < _MAX_CHAIN \
+            and not any(current is seen for seen in out):
         out.append(current)
         nxt = current.__cause__ or _attr(current, "original_error") \
             or _attr(current, "original_exception") or current.__context__
