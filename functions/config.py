@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from typing import Mapping
@@ -29,6 +30,12 @@ class Config:
     no_target_window_seconds: int
     max_event_age_seconds: int
     max_event_bytes: int
+    status_collection: str | None
+    status_flush_seconds: int
+    user_language_field: str
+    user_mute_field: str
+    deep_link_template: str | None
+    reminders: bool
     redis_cluster: bool = False
 
 
@@ -39,7 +46,10 @@ _INTS = {
     "NO_TARGET_WINDOW_SECONDS": (3600, 1, 30 * 86400),
     "MAX_EVENT_AGE_SECONDS": (86400, 60, 7 * 86400),
     "MAX_EVENT_BYTES": (262144, 1024, 10 * 1024 * 1024),
+    "STATUS_FLUSH_SECONDS": (300, 0, 86400),
 }
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
@@ -121,6 +131,28 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
     if ints.get("NO_TARGET_WINDOW_SECONDS", 0) > ints.get("DEDUP_WINDOW_SECONDS", 0):
         problems.append("NO_TARGET_WINDOW_SECONDS must not exceed DEDUP_WINDOW_SECONDS")
 
+    def field_name(name: str, default: str, allow_empty: bool = False) -> str | None:
+        raw = environ.get(name)
+        value = default if raw is None else raw.strip()
+        if not value and allow_empty:
+            return None
+        if not _FIELD.fullmatch(value):
+            problems.append(f"{name} must be a Firestore field or collection name ([A-Za-z_][A-Za-z0-9_]*), "
+                            f"got {value!r}")
+        return value
+
+    status_collection = field_name("STATUS_COLLECTION", "byok_status", allow_empty=True)
+    language_field = field_name("USER_LANGUAGE_FIELD", "language")
+    mute_field = field_name("USER_MUTE_FIELD", "byok_alerts_muted")
+    deep_link = environ.get("DEEP_LINK_TEMPLATE")
+    deep_link = "app://settings/ai-keys?provider={provider}&reason={reason}" if deep_link is None \
+        else deep_link.strip() or None
+    if deep_link and ("://" not in deep_link or re.search(r"\{(?!provider\}|reason\})[^}]*\}", deep_link)):
+        problems.append("DEEP_LINK_TEMPLATE must be a URL whose only placeholders are {provider} and {reason}")
+    reminders_raw = (text("REMINDERS") or "true").lower()
+    if reminders_raw not in _TRUE + _FALSE:
+        problems.append(f"REMINDERS must be true or false, got {reminders_raw!r}")
+
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems))
     return Config(
@@ -137,6 +169,12 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         max_event_age_seconds=ints["MAX_EVENT_AGE_SECONDS"],
         max_event_bytes=ints["MAX_EVENT_BYTES"],
         redis_cluster=redis_cluster,
+        status_collection=status_collection,
+        status_flush_seconds=ints["STATUS_FLUSH_SECONDS"],
+        user_language_field=language_field or "language",
+        user_mute_field=mute_field or "byok_alerts_muted",
+        deep_link_template=deep_link,
+        reminders=reminders_raw in _TRUE,
     )
 
 

@@ -11,6 +11,8 @@ One key per notification subject holds either a short *lease* (a delivery is und
    the event is retried by Pub/Sub.
 4. A worker that dies leaves only the lease, which expires; Pub/Sub's redelivery then notifies.
    A redelivery that arrives before expiry finds its own event's lease and is retried, not dropped.
+5. `forget`: a recovery event removes every mark of the user and provider at once (an index set
+   kept by `settle`), so the next failure is reported straight away.
 
 Keys carry a hash tag `{provider:uid}`, so every key of one user and provider lives in one Redis
 Cluster slot. Needs Redis >= 7.0 (SET with both NX and GET).
@@ -26,18 +28,32 @@ from urllib.parse import quote
 from redis.commands.core import Script
 
 KEY_PREFIX = "byok"
+INDEX_TTL_SECONDS = 30 * 86400  # how long a recovery can still find a user's subjects
 LEASE = b"L|"
 MARK = b"M|"
 
-# KEYS[1] key; ARGV[1] our lease; ARGV[2] mark; ARGV[3] ttl ms. Sets the mark when the key still
-# holds our lease, or holds nothing (our lease lapsed and nobody else started a delivery).
+# KEYS[1] key, KEYS[2] the user+provider index; ARGV[1] our lease, ARGV[2] mark, ARGV[3] ttl ms,
+# ARGV[4] index ttl ms. Sets the mark when the key still holds our lease, or holds nothing (our lease
+# lapsed and nobody else started a delivery), and remembers the key in the index for a recovery.
 _SETTLE = """
 local v = redis.call('GET', KEYS[1])
 if (not v) or v == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('SADD', KEYS[2], KEYS[1])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
   return 1
 end
 return 0
+"""
+# KEYS[1] the user+provider index. Deletes every subject key it lists (same hash tag, same slot),
+# then the index; returns how many subjects there were.
+_RECOVER = """
+local members = redis.call('SMEMBERS', KEYS[1])
+for _, k in ipairs(members) do
+  redis.call('DEL', k)
+end
+redis.call('DEL', KEYS[1])
+return #members
 """
 # KEYS[1] key; ARGV[1] our lease. Deletes only our own lease.
 _RELEASE = """
@@ -66,7 +82,20 @@ class Subject:
     @property
     def key(self) -> str:
         fp = quote(self.key_fingerprint, safe="") if self.key_fingerprint else "-"
-        return f"{KEY_PREFIX}:{{{self.provider}:{quote(self.uid, safe='')}}}:{self.reason}:{fp}"
+        return f"{_tag(self.uid, self.provider)}:{self.reason}:{fp}"
+
+    @property
+    def index_key(self) -> str:
+        return index_key(self.uid, self.provider)
+
+
+def _tag(uid: str, provider: str) -> str:
+    return f"{KEY_PREFIX}:{{{provider}:{quote(uid, safe='')}}}"
+
+
+def index_key(uid: str, provider: str) -> str:
+    """The set of a user's subject keys for one provider (same hash slot as the keys)."""
+    return f"{_tag(uid, provider)}:subjects"
 
 
 def lease_value(event_id: str) -> bytes:
@@ -105,10 +134,15 @@ def mark_value(outcome: str, event_id: str) -> bytes:
 
 def settle(client, subject: Subject, lease: bytes, outcome: str, event_id: str, ttl_seconds: int) -> bool:
     """Turn our lease into a mark for `ttl_seconds`; False when another delivery holds the key."""
-    return bool(_run(client, "settle", _SETTLE, [subject.key],
-                     [lease, mark_value(outcome, event_id), ttl_seconds * 1000]))
+    return bool(_run(client, "settle", _SETTLE, [subject.key, subject.index_key],
+                     [lease, mark_value(outcome, event_id), ttl_seconds * 1000, INDEX_TTL_SECONDS * 1000]))
 
 
 def release(client, subject: Subject, lease: bytes) -> bool:
     """Give the lease back (only if still ours) so a retry can deliver."""
     return bool(_run(client, "release", _RELEASE, [subject.key], [lease]))
+
+
+def forget(client, uid: str, provider: str) -> int:
+    """Remove every mark of a user and provider (the key works again); returns how many there were."""
+    return int(_run(client, "recover", _RECOVER, [index_key(uid, provider)], []))

@@ -18,7 +18,7 @@ FINGERPRINT_RE = re.compile(r"[A-Za-z0-9_:.=+/-]{1,128}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ERROR_TEXT_FIELDS = {"type": 1024, "code": 1024, "message": None}
 _DESCRIPTIVE = ("feature", "model", "operation")
-KINDS = ("error",)
+KINDS = ("error", "recovered")
 
 
 class InvalidEvent(ValueError):
@@ -116,6 +116,8 @@ def parse_event(event_id: str, raw: bytes, publish_time: str | None = None,
     if not isinstance(provider, str) or not PROVIDER_RE.fullmatch(provider):
         raise InvalidEvent("provider must match [a-z0-9_-]{1,40}")
     error = doc.get("error")
+    if kind == "recovered" and error is None:
+        error = {}  # "the key works again" carries no error
     if not isinstance(error, dict):
         raise InvalidEvent("error must be an object")
     status = error.get("status_code")

@@ -10,7 +10,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from . import clients, config, dedup, fcm, logs, tokens
+from . import clients, config, dedup, fcm, logs, status, tokens
 from .classify import classify
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 
@@ -20,6 +20,9 @@ PAYLOAD_TYPE = "byok_llm_error"
 
 class RetryLater(Exception):
     """Raised to make Pub/Sub redeliver the event (functions-framework answers 500)."""
+
+
+_DUPLICATES = status.DuplicateCounter()
 
 
 def handle_pubsub_event(event_id: str, data: Any) -> str:
@@ -47,6 +50,8 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         logs.info("event too old: acknowledged without a push", **base, outcome="expired",
                   age_seconds=int(age))
         return "expired"
+    if event.kind == "recovered":
+        return _recover(event, cfg, base)
 
     reason = classify(event.provider, event.error)
     if reason is None:
@@ -65,6 +70,7 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         _retry(base, reason, "redis_unavailable", exc)
     if verdict is dedup.Acquired.DUPLICATE:
         logs.info("duplicate suppressed", **base, reason=reason, outcome="suppressed")
+        _count_duplicate(event, cfg, base)
         return "suppressed"
     if verdict is dedup.Acquired.OWN_EARLIER:
         _retry(base, reason, "earlier_attempt_holds_lease", None)
@@ -76,54 +82,119 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
              cfg: config.Config, base: dict, started: float) -> str:
     from .messages import render
 
+    db = clients.firestore_client()
+    status_ref = status.ref(db, cfg.status_collection, event.uid, event.provider) if cfg.status_collection else None
     try:
-        targets = tokens.read_targets(clients.firestore_client(), event.uid, cfg.firestore_timeout_seconds)
+        recipient = tokens.read_recipient(db, event.uid, status_ref, cfg.firestore_timeout_seconds)
     except Exception as exc:  # Firestore unreachable: give the lease back, retry later
         _release(redis, subject, lease, base)
         _retry(base, reason, "firestore_unavailable", exc)
+    targets, profile = recipient.targets, recipient.profile
 
+    def finish(outcome: str, ttl: int, message: str, notified: bool = False, muted: bool = False, **fields) -> str:
+        _settle(redis, subject, lease, outcome, event.event_id, ttl, base)
+        _record_status(db, cfg, event, reason, recipient.status, notified, muted, base)
+        logs.info(message, **base, reason=reason, outcome=outcome, latency_ms=_ms(started), **fields)
+        return outcome
+
+    if _muted(profile.get(cfg.user_mute_field), event.provider):
+        return finish("muted", cfg.dedup_window_seconds, "user muted these alerts: status updated, no push",
+                      muted=True, targets=len(targets))
     if not targets:
-        _settle(redis, subject, lease, "no_targets", event.event_id, cfg.no_target_window_seconds, base)
-        logs.info("no push targets for the user", **base, reason=reason, outcome="no_targets", targets=0,
-                  latency_ms=_ms(started))
-        return "no_targets"
+        return finish("no_targets", cfg.no_target_window_seconds, "no push targets for the user", targets=0)
 
-    note = render(event.provider, reason)
+    lang = profile.get(cfg.user_language_field)
+    since = status.since(recipient.status, reason, datetime.now(timezone.utc), 2 * cfg.dedup_window_seconds) \
+        if cfg.reminders else None
+    note = render(event.provider, reason, lang, since=since)
     data = {"type": PAYLOAD_TYPE, "provider": event.provider, "reason": reason,
-            "provider_name": note.provider_name, "action_url": note.action_url or ""}
+            "provider_name": note.provider_name, "action_url": note.action_url or "",
+            "reminder": "true" if since else "false", "since": since.isoformat() if since else "",
+            "lang": note.lang}
+    if cfg.deep_link_template:
+        data["deep_link"] = cfg.deep_link_template.replace("{provider}", event.provider).replace("{reason}", reason)
     deliveries = fcm.send(clients.firebase_app(), targets, note.title, note.body, data,
                           collapse_key=f"byok_{event.provider}_{reason}")
     counts = {s: sum(1 for d in deliveries if d.status == s) for s in ("accepted", "dead", "transient", "config")}
 
     marked = []
-    if counts["dead"]:
-        db = clients.firestore_client()
-        for d in deliveries:
-            if d.status == "dead":
-                try:
-                    marked.extend(tokens.mark_invalid(db, d.target, d.code or "UNREGISTERED",
-                                                      cfg.firestore_timeout_seconds))
-                except Exception as exc:  # noqa: BLE001 - found dead again on the next push
-                    logs.warning("could not mark a dead token", **base, error=type(exc).__name__)
+    for d in deliveries:
+        if d.status == "dead":
+            try:
+                marked.extend(tokens.mark_invalid(db, d.target, d.code or "UNREGISTERED",
+                                                  cfg.firestore_timeout_seconds))
+            except Exception as exc:  # noqa: BLE001 - found dead again on the next push
+                logs.warning("could not mark a dead token", **base, error=type(exc).__name__)
     tally = dict(targets=len(targets), accepted=counts["accepted"], dead=counts["dead"],
                  transient=counts["transient"], failed=counts["config"],
                  devices_marked=[f"{dev}:{res}" for dev, res in marked] or None)
 
     if counts["accepted"]:
-        _settle(redis, subject, lease, "sent", event.event_id, cfg.dedup_window_seconds, base)
-        logs.info("push sent", **base, reason=reason, outcome="sent", latency_ms=_ms(started), **tally)
-        return "sent"
+        return finish("sent", cfg.dedup_window_seconds, "push sent", notified=True, reminder=bool(since),
+                      language=note.lang, **tally)
     if counts["transient"] == 0 and counts["config"] == 0:
-        _settle(redis, subject, lease, "no_targets", event.event_id, cfg.no_target_window_seconds, base)
-        logs.info("every push target is dead", **base, reason=reason, outcome="no_targets",
-                  latency_ms=_ms(started), **tally)
-        return "no_targets"
+        return finish("no_targets", cfg.no_target_window_seconds, "every push target is dead", **tally)
     _release(redis, subject, lease, base)
     codes = sorted({d.code or "" for d in deliveries if d.status in ("transient", "config")})
     severity = "ERROR" if counts["config"] else "WARNING"
     logs.log(severity, "push not delivered: will retry", **base, reason=reason, outcome="retry",
              cause="fcm_" + ("config" if counts["config"] else "transient"), fcm_errors=codes, **tally)
     raise RetryLater(f"FCM did not accept the push ({', '.join(codes)})")
+
+
+def _muted(preference: Any, provider: str) -> bool:
+    """`true` mutes every provider; a list of provider slugs mutes those."""
+    if preference is True:
+        return True
+    return isinstance(preference, (list, tuple)) and provider in preference
+
+
+def _record_status(db, cfg: config.Config, event: ErrorEvent, reason: str, previous: dict | None,
+                   notified: bool, muted: bool, base: dict) -> None:
+    if not cfg.status_collection:
+        return
+    try:
+        status.record(db, cfg.status_collection, event.uid, event.provider, reason, previous, notified, muted,
+                      2 * cfg.dedup_window_seconds, _DUPLICATES.take(event.uid, event.provider))
+    except Exception as exc:  # noqa: BLE001 - the push decision stands; the banner catches up next time
+        logs.warning("could not update the in-app status", **base, error=type(exc).__name__)
+
+
+def _count_duplicate(event: ErrorEvent, cfg: config.Config, base: dict) -> None:
+    """Duplicates are counted in memory; one write per subject and flush interval, not per event."""
+    if not cfg.status_collection or not cfg.status_flush_seconds:
+        return
+    pending = _DUPLICATES.add(event.uid, event.provider, cfg.status_flush_seconds)
+    if pending:
+        try:
+            status.flush_duplicates(clients.firestore_client(), cfg.status_collection, event.uid,
+                                    event.provider, pending)
+        except Exception as exc:  # noqa: BLE001 - a lost count, never a lost or extra push
+            logs.warning("could not flush the duplicate count", **base, error=type(exc).__name__)
+
+
+def _recover(event: ErrorEvent, cfg: config.Config, base: dict) -> str:
+    """The user's key works again: clear the in-app status and every mark, so a new failure is told."""
+    redis = clients.redis_client()
+    try:
+        known = redis.exists(dedup.index_key(event.uid, event.provider))
+    except Exception as exc:
+        _retry(base, None, "redis_unavailable", exc)
+    if not known:
+        logs.info("recovery: nothing to clear", **base, outcome="recovered", cleared=0)
+        return "recovered"
+    if cfg.status_collection:
+        try:
+            status.clear(clients.firestore_client(), cfg.status_collection, event.uid, event.provider)
+        except Exception as exc:
+            _retry(base, None, "firestore_unavailable", exc)
+    try:
+        cleared = dedup.forget(redis, event.uid, event.provider)
+    except Exception as exc:
+        _retry(base, None, "redis_unavailable", exc)
+    _DUPLICATES.take(event.uid, event.provider)
+    logs.info("recovery: status and marks cleared", **base, outcome="recovered", cleared=cleared)
+    return "recovered"
 
 
 def _settle(redis, subject, lease, outcome, event_id, ttl, base) -> None:
@@ -142,7 +213,7 @@ def _release(redis, subject, lease, base) -> None:
         logs.warning("could not release the lease; it will expire", **base, error=type(exc).__name__)
 
 
-def _retry(base: dict, reason: str, cause: str, exc: BaseException | None):
+def _retry(base: dict, reason: str | None, cause: str, exc: BaseException | None):
     logs.warning("dependency unavailable: will retry", **base, reason=reason, outcome="retry", cause=cause,
                  error=type(exc).__name__ if exc else None)
     raise RetryLater(cause) from exc

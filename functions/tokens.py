@@ -53,8 +53,17 @@ def bounded_retry(timeout: float):
                  predicate=lambda exc: isinstance(exc, transient))
 
 
-def read_targets(db, uid: str, timeout: float = 10.0) -> list[Target]:
-    """Every distinct, not-yet-invalid push target of the user."""
+@dataclass
+class Recipient:
+    """What the notifier needs to know about a user, read in two round trips."""
+
+    targets: list[Target]
+    profile: dict          # users/{uid}: language, mute preference, legacy token
+    status: dict | None    # users/{uid}/<status collection>/{provider}, when asked for
+
+
+def read_recipient(db, uid: str, status_ref=None, timeout: float = 10.0) -> Recipient:
+    """The user's distinct live push targets, profile and (optionally) status document."""
     retry = bounded_retry(timeout)
     user_ref = db.collection(USERS).document(uid)
     found: dict[str, Target] = {}
@@ -69,12 +78,24 @@ def read_targets(db, uid: str, timeout: float = 10.0) -> list[Target]:
                 target = found.setdefault(value, Target(value, kind))
                 target.sources.append(Source(snap.reference.path))
                 break
-    user = user_ref.get(retry=retry, timeout=timeout)
-    legacy = (user.to_dict() or {}).get(LEGACY_FIELD) if user.exists else None
+    refs = [user_ref] + ([status_ref] if status_ref is not None else [])
+    snaps = {snap.reference.path: snap for snap in db.get_all(refs, retry=retry, timeout=timeout)}
+    user = snaps.get(user_ref.path)
+    profile = (user.to_dict() or {}) if user is not None and user.exists else {}
+    legacy = profile.get(LEGACY_FIELD)
     if isinstance(legacy, str) and legacy.strip():
         target = found.setdefault(legacy, Target(legacy, "token"))
         target.sources.append(Source(user_ref.path, legacy=True))
-    return list(found.values())
+    status = None
+    if status_ref is not None:
+        snap = snaps.get(status_ref.path)
+        status = (snap.to_dict() or {}) if snap is not None and snap.exists else None
+    return Recipient(list(found.values()), profile, status)
+
+
+def read_targets(db, uid: str, timeout: float = 10.0) -> list[Target]:
+    """Every distinct, not-yet-invalid push target of the user."""
+    return read_recipient(db, uid, timeout=timeout).targets
 
 
 def mark_invalid(db, target: Target, reason: str, timeout: float = 10.0) -> list[tuple[str, str]]:
