@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from . import clients, config, logs
+from .tokens import bounded_retry
 
 FUNCTION = config.CLEANUP
 
@@ -37,8 +38,6 @@ INVALID_EVENT = "invalid_event"
 TOKEN_PATH = re.compile(r"^users/(?P<uid>[^/]+)/fcm_tokens/(?P<device>[^/]+)$")
 _RESOURCE = re.compile(r"^projects/(?P<project>[^/]+)/databases/(?P<database>[^/]+)/documents/(?P<path>.+)$")
 
-# Firestore calls: retried in-process briefly, then the error surfaces and Eventarc retries the event.
-FIRESTORE_DEADLINE_SECONDS = 20.0
 
 
 class InvalidEvent(ValueError):
@@ -128,13 +127,9 @@ def _split_name(name: str) -> tuple[str, str, str]:
     return match["project"], match["database"], match["path"]
 
 
-def _retry():
-    from google.api_core import exceptions as gexc
-    from google.api_core.retry import Retry, if_exception_type
-
-    return Retry(initial=0.2, maximum=2.0, multiplier=2.0, timeout=FIRESTORE_DEADLINE_SECONDS,
-                 predicate=if_exception_type(gexc.ServiceUnavailable, gexc.DeadlineExceeded,
-                                             gexc.InternalServerError, gexc.Aborted))
+def _deadline() -> float:
+    """Firestore calls are retried in-process this long (FIRESTORE_TIMEOUT_SECONDS), then Eventarc retries."""
+    return config.get(need_redis=False).firestore_timeout_seconds
 
 
 def delete_if_unchanged(db, path: str, update_time) -> tuple[str, str]:
@@ -148,14 +143,14 @@ def delete_if_unchanged(db, path: str, update_time) -> tuple[str, str]:
 
     ref = db.document(path)
     try:
-        ref.delete(option=db.write_option(last_update_time=update_time), retry=_retry(),
-                   timeout=FIRESTORE_DEADLINE_SECONDS)
+        ref.delete(option=db.write_option(last_update_time=update_time), retry=bounded_retry(_deadline()),
+                   timeout=_deadline())
         return DELETED, "marked_dead"
     except gexc.NotFound:
         return IGNORED, "already_gone"
     except gexc.FailedPrecondition:
         pass
-    snap = ref.get(retry=_retry(), timeout=FIRESTORE_DEADLINE_SECONDS)
+    snap = ref.get(retry=bounded_retry(_deadline()), timeout=_deadline())
     if not snap.exists:
         return IGNORED, "already_gone"
     now = decide(snap.to_dict() or {})

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Callable
 
-from . import cleanup
+from . import cleanup, config
+from .tokens import bounded_retry
 
 WOULD_DELETE = "would_delete"
 
@@ -32,11 +34,12 @@ def _emit(line: dict[str, Any]) -> None:
 
 
 def sweep(db, dry_run: bool = False, batch_size: int = 200,
-          emit: Callable[[dict[str, Any]], None] = _emit) -> dict[str, Any]:
+          emit: Callable[[dict[str, Any]], None] = _emit, timeout: float = 10.0) -> dict[str, Any]:
     """Run one sweep over `db`; emits a line per document and returns the summary counts."""
     from google.api_core import exceptions as gexc
     from google.cloud.firestore_v1.base_query import FieldFilter
 
+    deadline = timeout
     counts = {"scanned": 0, cleanup.DELETED: 0, WOULD_DELETE: 0, cleanup.KEPT: 0, cleanup.IGNORED: 0,
               "pages": 0}
     query = (db.collection_group("fcm_tokens").where(filter=FieldFilter("invalid", "==", True))
@@ -44,7 +47,7 @@ def sweep(db, dry_run: bool = False, batch_size: int = 200,
     cursor = None
     while True:
         page = list((query.start_after(cursor) if cursor is not None else query).stream(
-            retry=cleanup._retry(), timeout=cleanup.FIRESTORE_DEADLINE_SECONDS))
+            retry=bounded_retry(deadline), timeout=deadline))
         if not page:
             break
         counts["pages"] += 1
@@ -77,7 +80,7 @@ def sweep(db, dry_run: bool = False, batch_size: int = 200,
         for snap, _ in deletable:
             batch.delete(snap.reference, option=db.write_option(last_update_time=snap.update_time))
         try:
-            batch.commit(retry=cleanup._retry(), timeout=cleanup.FIRESTORE_DEADLINE_SECONDS)
+            batch.commit(retry=bounded_retry(deadline), timeout=deadline)
             results = [(cleanup.DELETED, "marked_dead")] * len(deletable)
         except (gexc.FailedPrecondition, gexc.NotFound):
             # A batch is atomic: one changed document fails all; decide them one by one.
@@ -101,16 +104,19 @@ def cli(argv: list[str]) -> int:
 
     from google.cloud import firestore
 
-    from . import clients, config
+    from . import clients
 
     try:
+        settings = config.load({**os.environ, **({"GOOGLE_CLOUD_PROJECT": args.project} if args.project else {})},
+                               need_redis=False)
         db = firestore.Client(project=args.project) if args.project else clients.firestore_client()
-        project = args.project or config.get(need_redis=False).project
+        project = settings.project
     except config.ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     try:
-        counts = sweep(db, dry_run=args.dry_run, batch_size=args.batch_size)
+        counts = sweep(db, dry_run=args.dry_run, batch_size=args.batch_size,
+                       timeout=settings.firestore_timeout_seconds)
     except Exception as exc:  # noqa: BLE001 - report and fail; a rerun is safe
         print(f"sweep failed ({type(exc).__name__}): {exc}; it is safe to run again", file=sys.stderr)
         return 1

@@ -383,7 +383,8 @@ def test_firestore_unavailable_raises_for_retry(monkeypatch, capsys, db, firesto
     mark(db, path, "tok-u")
     marked = read_event_document(firestore_emulator.address, path)
     _closed_port_env(monkeypatch)
-    monkeypatch.setattr(cleanup, "FIRESTORE_DEADLINE_SECONDS", 1.0)
+    monkeypatch.setenv("FIRESTORE_TIMEOUT_SECONDS", "1")
+    config.reset()
     try:
         with pytest.raises(gexc.GoogleAPIError):
             cleanup.handle_document_written("e3", path, event_bytes(marked))
@@ -412,7 +413,7 @@ def test_e2e_marked_document_is_deleted_by_the_trigger(adapter, function, db):
     path = new_path()
     db.document(path).set({"token": "tok-e2e"})
     mark(db, path, "tok-e2e")
-    created, marked = _deliveries_for(adapter, path, 2)
+    created, marked = _deliveries_for(adapter, path, 2)[:2]  # the delete may already be in too
     assert (created.status, marked.status) == (200, 200)
     assert _outcome(function, created.event_id) == "ignored"
     assert _outcome(function, marked.event_id) == "deleted"

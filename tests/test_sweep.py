@@ -130,7 +130,8 @@ def test_firestore_down_fails_with_status_1(monkeypatch, capsys):
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{services.free_port()}")
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)
-    monkeypatch.setattr(cleanup, "FIRESTORE_DEADLINE_SECONDS", 1.0)
+    monkeypatch.setenv("FIRESTORE_TIMEOUT_SECONDS", "1")
+    config.reset()
     config.reset()
     clients.reset()
     try:
