@@ -364,7 +364,7 @@ class Reporter:
       fingerprint_pepper (env BYOK_KEY_FINGERPRINT_PEPPER): secret for `key` fingerprints;
         without it a `key` is ignored (a random pepper would differ between instances).
       stats_interval (300): seconds between stats log lines (only when something changed).
-      recovered_events (False): let report_recovered() publish (needs the notifier to accept them).
+      recovered_events (True): let report_recovered() publish (False: never report recoveries).
       recovery_memory (86400): seconds a reported failure makes report_recovered() publish.
       publisher_client: a google.cloud.pubsub_v1.PublisherClient to use instead of making one.
       logger: a logging.Logger for the reporter's own lines (default "byok.publisher").
@@ -375,7 +375,7 @@ class Reporter:
     def __init__(self, project_id: str, topic: str, *, window_seconds: float = 60.0,
                  max_keys: int = 10000, buffer_size: int = 1000, max_in_flight: int = 100,
                  publish_timeout: float = 30.0, fingerprint_pepper: str | bytes | None = None,
-                 stats_interval: float = 300.0, recovered_events: bool = False,
+                 stats_interval: float = 300.0, recovered_events: bool = True,
                  publisher_client: Any = None, logger: logging.Logger | None = None,
                  exit_timeout: float = 2.0, recovery_memory: float = 86400.0) -> None:
         self.project_id = project_id
@@ -448,7 +448,7 @@ class Reporter:
         Meant to be called after every successful call: it costs a dict lookup and publishes only
         when this process reported a failure for (uid, provider) in the last `recovery_memory`
         seconds (or with force=True, for a backend that tracks key health itself); then rate-limited
-        like failures. Publishes nothing unless recovered_events=True (the notifier must know the kind).
+        like failures. Publishes nothing when recovered_events=False.
         """
         try:
             target = (uid, provider)

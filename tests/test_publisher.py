@@ -689,8 +689,8 @@ def test_asyncio_path(topic, reporters):
     assert len(topic.pull(expected=1)) == 1
 
 
-def test_recovered_events_follow_a_reported_failure_and_are_opt_in(topic, reporters):
-    off = reporters(topic.name)
+def test_recovered_events_follow_a_reported_failure_and_can_be_turned_off(topic, reporters):
+    off = reporters(topic.name, recovered_events=False)
     off.report("user-a", "openai", {"status_code": 401})
     assert off.report_recovered("user-a", "openai") is False
     assert off.stats()["recovered_disabled"] == 1
