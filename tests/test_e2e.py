@@ -178,3 +178,29 @@ def _ignore(fn, *args):
         fn(*args)
     except requests.RequestException:
         pass
+
+
+def test_backend_reporter_failure_then_recovery_through_pubsub(pubsub, worker, firestore_db, redis_db, fcm, uid):
+    """The backend's Reporter -> Pub/Sub -> notifier: one push, then a recovery clears status and marks."""
+    from functions.publisher import Reporter
+
+    _publisher, topic = pubsub
+    firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
+    reporter = Reporter("demo-byok-test", topic)
+    try:
+        for _ in range(20):  # a broken key fails on every request
+            reporter.report(uid, "openai", {"status_code": 401, "code": "invalid_api_key",
+                                            "message": "Incorrect API key provided: sk-proj-abcdEFGH1234ijklMNOP5678qrstUVWX"})
+        assert reporter.flush(20)
+        wait_for(lambda: "sent" in outcomes(worker, uid))
+        assert firestore_db.document(f"users/{uid}/byok_status/openai").get().exists
+        assert reporter.report_recovered(uid, "openai")
+        assert reporter.flush(20)
+        wait_for(lambda: "recovered" in outcomes(worker, uid))
+    finally:
+        reporter.close(5)
+    assert outcomes(worker, uid) == ["sent", "recovered"]  # the flood was one message
+    assert not firestore_db.document(f"users/{uid}/byok_status/openai").get().exists
+    assert redis_db.keys(f"byok:{{openai:{uid}}}*") == []
+    pushed = json.dumps(fcm.delivered())
+    assert len(fcm.delivered()) == 1 and "sk-proj" not in pushed
