@@ -67,10 +67,15 @@ class Event:
     body: bytes        # the Pub/Sub message data (before base64)
     uid: str | None = None
 
-    def cloudevent(self) -> tuple[dict, bytes]:
-        data = {"message": {"data": base64.b64encode(self.body).decode(), "attributes": {},
+    def cloudevent_data(self) -> dict:
+        """The CloudEvent's data, as functions-framework hands it to the function."""
+        return {"message": {"data": base64.b64encode(self.body).decode(), "attributes": {},
                             "messageId": self.event_id, "publishTime": now_rfc3339()},
                 "subscription": "projects/demo-byok/subscriptions/notifier"}
+
+    def cloudevent(self) -> tuple[dict, bytes]:
+        """Binary-mode headers and body, as Eventarc posts a Pub/Sub message."""
+        data = self.cloudevent_data()
         headers = {"ce-id": self.event_id, "ce-specversion": "1.0",
                    "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
                    "ce-source": PROJECT_TOPIC, "content-type": "application/json"}
