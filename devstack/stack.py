@@ -229,7 +229,8 @@ class Stack:
                                               self._register),
         }
         if not self.external_redis:
-            jobs["redis"] = lambda: services.start_redis(ports["redis"], self.log_dir)
+            # set-proc-title no: redis would otherwise overwrite its environment (and the marker in it)
+            jobs["redis"] = lambda: services.start_redis(ports["redis"], self.log_dir, "--set-proc-title", "no")
         results: dict[str, Any] = {}
         errors: dict[str, BaseException] = {}
 

@@ -46,11 +46,15 @@ def assert_nothing_left(run_id: str) -> None:
         left = marked_processes(run_id)
     details = []
     for pid in left:
-        try:
-            details.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200])
-        except OSError:
-            pass
+        details.append(cmdline(pid).replace(b"\0", b" ").decode(errors="replace")[:200])
     assert not left, f"processes left running: {details}"
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def port_open(port: int) -> bool:
@@ -199,16 +203,35 @@ def test_stopping_leaves_no_process_and_no_port(how):
             os.kill(dev.proc.pid, signal.SIGTERM)
         else:
             stack = [pid for pid in marked_processes(run_id)
-                     if b"devstack.stack" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+                     if b"devstack.stack" in cmdline(pid)]
             assert len(stack) == 1
             os.kill(stack[0], signal.SIGKILL)
         dev.wait(90)
     finally:
         dev.kill_all()
     assert_nothing_left(run_id)
-    assert not [p for p in ports if port_open(p)]
+    still = [p for p in ports if port_open(p)]
+    assert not still, (still, dev.output, subprocess.run(["ss", "-ltnp"], capture_output=True, text=True).stdout)
     if how != "stack-killed":
         assert "stopping everything" in dev.output and "Stopped." in dev.output
+
+
+def test_ctrl_c_while_the_emulators_are_starting_stops_them_too():
+    run_id = new_run_id()
+    dev = Running(env=dev_env(run_id))
+    try:
+        dev.wait_for_line(r"^Starting")
+        deadline = time.monotonic() + 30  # until the emulators' java processes exist
+        while time.monotonic() < deadline and sum(
+                b"java" in cmdline(pid) for pid in marked_processes(run_id)) < 2:
+            time.sleep(0.1)
+        assert "Live feed" not in dev.output  # still starting
+        os.killpg(dev.proc.pid, signal.SIGINT)
+        dev.wait(90)
+    finally:
+        dev.kill_all()
+    assert "stopping everything" in dev.output and "Stopped." in dev.output
+    assert_nothing_left(run_id)
 
 
 def test_a_start_that_fails_half_way_stops_what_already_started():
