@@ -36,6 +36,7 @@ class Config:
     user_mute_field: str
     deep_link_template: str | None
     reminders: bool
+    mark_cache_seconds: int
     redis_cluster: bool = False
 
 
@@ -47,6 +48,7 @@ _INTS = {
     "MAX_EVENT_AGE_SECONDS": (86400, 60, 7 * 86400),
     "MAX_EVENT_BYTES": (262144, 1024, 10 * 1024 * 1024),
     "STATUS_FLUSH_SECONDS": (300, 0, 86400),
+    "MARK_CACHE_SECONDS": (30, 0, 3600),
 }
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -175,6 +177,7 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         user_mute_field=mute_field or "byok_alerts_muted",
         deep_link_template=deep_link,
         reminders=reminders_raw in _TRUE,
+        mark_cache_seconds=ints["MARK_CACHE_SECONDS"],
     )
 
 

@@ -14,6 +14,9 @@ One key per notification subject holds either a short *lease* (a delivery is und
 5. `forget`: a recovery event removes every mark of the user and provider at once (an index set
    kept by `settle`), so the next failure is reported straight away.
 
+Optionally (MARK_CACHE_SECONDS), marks this process has seen are kept in memory for a few seconds,
+so a flood of duplicates on one instance costs no Redis command at all (MarkCache).
+
 Keys carry a hash tag `{provider:uid}`, so every key of one user and provider lives in one Redis
 Cluster slot. Needs Redis >= 7.0 (SET with both NX and GET).
 """
@@ -21,7 +24,9 @@ from __future__ import annotations
 
 import enum
 import os
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -118,24 +123,96 @@ def _run(client, name: str, source: str, keys: list, args: list):
     return script(keys=keys, args=args, client=client)
 
 
-def acquire(client, subject: Subject, lease: bytes, lease_seconds: int, event_id: str) -> tuple[Acquired, bytes | None]:
-    """Try to take the delivery lease; returns the verdict and the value that held the key."""
+class MarkCache:
+    """Subject keys whose *mark* this process has seen in Redis, kept for a short, bounded time.
+
+    A hit answers "duplicate" with no Redis command at all. Only marks are cached, never leases, so
+    a released lease is seen at once. An entry lives at most `ttl` seconds and never past the
+    mark's own expiry (written into the mark's value). A recovery handled here drops the user's
+    entries at once; one handled by another instance is seen here within `ttl` seconds.
+    """
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._until: OrderedDict[str, float] = OrderedDict()
+
+    def fresh(self, key: str) -> bool:
+        until = self._until.get(key)  # lock-free read: a stale miss only costs the Redis command
+        if until is None:
+            return False
+        if until > time.time():
+            return True
+        with self._lock:
+            self._until.pop(key, None)
+        return False
+
+    def remember(self, key: str, mark: bytes, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        until = min(time.time() + ttl, mark_expiry(mark))
+        if until <= time.time():
+            return
+        with self._lock:
+            self._until[key] = until
+            self._until.move_to_end(key)
+            while len(self._until) > self._size:
+                self._until.popitem(last=False)
+
+    def drop(self, prefix: str) -> None:
+        with self._lock:
+            for key in [k for k in self._until if k.startswith(prefix)]:
+                del self._until[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._until.clear()
+
+
+MARKS = MarkCache()
+
+
+def acquire(client, subject: Subject, lease: bytes, lease_seconds: int, event_id: str,
+            cache_seconds: float = 0) -> tuple[Acquired, bytes | None]:
+    """Try to take the delivery lease; returns the verdict and the value that held the key.
+
+    With `cache_seconds`, a mark this process saw recently answers without Redis (see MarkCache).
+    """
+    if cache_seconds and MARKS.fresh(subject.key):
+        return Acquired.DUPLICATE, None
     held = client.set(subject.key, lease, nx=True, px=lease_seconds * 1000, get=True)
     if held is None or held == lease:  # `== lease`: our own SET landed before a retried reply
         return Acquired.TAKEN, None
     if _owned_by_event(held, event_id):
         return Acquired.OWN_EARLIER, held
+    if cache_seconds and held.startswith(MARK):
+        MARKS.remember(subject.key, held, cache_seconds)
     return Acquired.DUPLICATE, held
 
 
-def mark_value(outcome: str, event_id: str) -> bytes:
-    return MARK + f"{outcome}|{event_id}|{int(time.time())}".encode()
+def mark_value(outcome: str, event_id: str, ttl_seconds: int = 0) -> bytes:
+    """`M|outcome|event|created|expires` (unix seconds): what happened, and until when it holds."""
+    now = int(time.time())
+    return MARK + f"{outcome}|{event_id}|{now}|{now + ttl_seconds}".encode()
 
 
-def settle(client, subject: Subject, lease: bytes, outcome: str, event_id: str, ttl_seconds: int) -> bool:
+def mark_expiry(mark: bytes) -> float:
+    """When a mark written by mark_value expires (0 when unknown)."""
+    try:
+        return float(mark.rsplit(b"|", 1)[1])
+    except (IndexError, ValueError):
+        return 0.0
+
+
+def settle(client, subject: Subject, lease: bytes, outcome: str, event_id: str, ttl_seconds: int,
+           cache_seconds: float = 0) -> bool:
     """Turn our lease into a mark for `ttl_seconds`; False when another delivery holds the key."""
-    return bool(_run(client, "settle", _SETTLE, [subject.key, subject.index_key],
-                     [lease, mark_value(outcome, event_id), ttl_seconds * 1000, INDEX_TTL_SECONDS * 1000]))
+    mark = mark_value(outcome, event_id, ttl_seconds)
+    done = bool(_run(client, "settle", _SETTLE, [subject.key, subject.index_key],
+                     [lease, mark, ttl_seconds * 1000, INDEX_TTL_SECONDS * 1000]))
+    if done and cache_seconds:
+        MARKS.remember(subject.key, mark, cache_seconds)
+    return done
 
 
 def release(client, subject: Subject, lease: bytes) -> bool:
@@ -145,4 +222,5 @@ def release(client, subject: Subject, lease: bytes) -> bool:
 
 def forget(client, uid: str, provider: str) -> int:
     """Remove every mark of a user and provider (the key works again); returns how many there were."""
+    MARKS.drop(_tag(uid, provider) + ":")
     return int(_run(client, "recover", _RECOVER, [index_key(uid, provider)], []))

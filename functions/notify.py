@@ -65,7 +65,8 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
     lease = dedup.lease_value(event.event_id)
     redis = clients.redis_client()
     try:
-        verdict, _held = dedup.acquire(redis, subject, lease, cfg.delivery_lease_seconds, event.event_id)
+        verdict, _held = dedup.acquire(redis, subject, lease, cfg.delivery_lease_seconds, event.event_id,
+                                       cfg.mark_cache_seconds)
     except Exception as exc:  # Redis unreachable: never send unguarded
         _retry(base, reason, "redis_unavailable", exc)
     if verdict is dedup.Acquired.DUPLICATE:
@@ -74,12 +75,12 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         return "suppressed"
     if verdict is dedup.Acquired.OWN_EARLIER:
         _retry(base, reason, "earlier_attempt_holds_lease", None)
+    lease_deadline = time.monotonic() + cfg.delivery_lease_seconds
+    return _deliver(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
 
-    return _deliver(event, reason, subject, lease, redis, cfg, base, started)
 
-
-def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, redis,
-             cfg: config.Config, base: dict, started: float) -> str:
+def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, lease_deadline: float,
+             redis, cfg: config.Config, base: dict, started: float) -> str:
     from .messages import render
 
     db = clients.firestore_client()
@@ -92,7 +93,7 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
     targets, profile = recipient.targets, recipient.profile
 
     def finish(outcome: str, ttl: int, message: str, notified: bool = False, muted: bool = False, **fields) -> str:
-        _settle(redis, subject, lease, outcome, event.event_id, ttl, base)
+        _settle(redis, subject, lease, outcome, event.event_id, ttl, lease_deadline, cfg, base)
         _record_status(db, cfg, event, reason, recipient.status, notified, muted, base)
         logs.info(message, **base, reason=reason, outcome=outcome, latency_ms=_ms(started), **fields)
         return outcome
@@ -197,13 +198,23 @@ def _recover(event: ErrorEvent, cfg: config.Config, base: dict) -> str:
     return "recovered"
 
 
-def _settle(redis, subject, lease, outcome, event_id, ttl, base) -> None:
-    try:
-        if not dedup.settle(redis, subject, lease, outcome, event_id, ttl):
-            logs.warning("another delivery took over the lease", **base, outcome_detail="lease_lost")
-    except Exception as exc:  # noqa: BLE001 - the push went out; a retry would send it twice
-        logs.error("could not record the delivery in Redis; a later event may notify again",
-                   **base, error=type(exc).__name__)
+def _settle(redis, subject: dedup.Subject, lease: bytes, outcome: str, event_id: str, ttl: int,
+            deadline: float, cfg: config.Config, base: dict) -> None:
+    """Record the delivery. The push already went out, so a Redis outage here is waited out until
+    the lease would expire (a retry of the event would send it twice); only then is it given up."""
+    pause = 0.1
+    while True:
+        try:
+            if not dedup.settle(redis, subject, lease, outcome, event_id, ttl, cfg.mark_cache_seconds):
+                logs.warning("another delivery took over the lease", **base, outcome_detail="lease_lost")
+            return
+        except Exception as exc:  # noqa: BLE001 - retried below, then logged
+            if time.monotonic() + pause >= deadline:
+                logs.error("could not record the delivery in Redis; a later event may notify again",
+                           **base, error=type(exc).__name__)
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def _release(redis, subject, lease, base) -> None:

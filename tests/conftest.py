@@ -77,18 +77,22 @@ def service_env(redis_server, firestore_emulator, fcm_server) -> dict[str, str]:
 @pytest.fixture
 def env(service_env, monkeypatch):
     """Point this process at the local services, with fresh config and clients."""
-    from functions import clients, config
+    from functions import clients, config, dedup
 
+    dedup.MARKS.clear()
     for name, value in service_env.items():
         monkeypatch.setenv(name, value)
     for name in ("DEDUP_WINDOW_SECONDS", "DELIVERY_LEASE_SECONDS", "NO_TARGET_WINDOW_SECONDS",
-                 "MAX_EVENT_AGE_SECONDS", "REDIS_CA_CERT", "REDIS_PASSWORD"):
+                 "MAX_EVENT_AGE_SECONDS", "REDIS_CA_CERT", "REDIS_PASSWORD", "MARK_CACHE_SECONDS",
+                 "STATUS_FLUSH_SECONDS", "STATUS_COLLECTION", "REMINDERS", "DEEP_LINK_TEMPLATE",
+                 "USER_LANGUAGE_FIELD", "USER_MUTE_FIELD", "FCM_TIMEOUT_SECONDS", "FIRESTORE_TIMEOUT_SECONDS"):
         monkeypatch.delenv(name, raising=False)
     config.reset()
     clients.reset()
     yield service_env
     config.reset()
     clients.reset()
+    dedup.MARKS.clear()
 
 
 @pytest.fixture

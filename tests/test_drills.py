@@ -86,9 +86,6 @@ def test_redis_restarted_in_the_middle_of_a_load(service_env, firestore_db, fcm_
         redis_svc.stop()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known gap: a settle that fails after the push went out leaves "
-                   "only the lease; the next event after it expires notifies again. Fix proposed in "
-                   "docs/performance.md (retry the settle until the lease's deadline)")
 def test_redis_down_between_send_and_settle_does_not_notify_twice(env, firestore_db, fcm_fast, uid,
                                                                   monkeypatch):
     """The worst moment for a Redis outage: the push went out and the mark is not written yet.

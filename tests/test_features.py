@@ -146,6 +146,7 @@ def test_a_problem_that_persists_past_the_window_gets_a_reminder(world, uid):
     first = world.last_push()
     assert first["data"]["reminder"] == "false"
     world.redis.delete(dedup.Subject(uid, "openai", "quota_exhausted").key)  # the dedup window ends
+    dedup.MARKS.clear()
     assert world.handle(event(uid)) == "sent"
     reminder = world.last_push()
     assert reminder["data"]["reminder"] == "true"
@@ -196,6 +197,7 @@ def test_features_can_be_switched_off(world, uid):
     world.device(uid)
     assert world.handle(event(uid)) == "sent"
     world.redis.delete(dedup.Subject(uid, "openai", "quota_exhausted").key)
+    dedup.MARKS.clear()
     assert world.handle(event(uid)) == "sent"
     assert world.status(uid) is None
     assert world.last_push()["data"]["reminder"] == "false"

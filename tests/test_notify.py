@@ -78,6 +78,9 @@ def test_push_and_logs_never_carry_the_key_or_raw_error_text(world, uid, capsys)
 
 
 def test_duplicate_costs_one_redis_command_and_nothing_else(world, uid, monkeypatch):
+    monkeypatch.setenv("MARK_CACHE_SECONDS", "0")  # without the in-process cache of marks
+    from functions import config
+    config.reset()
     world.device(uid, "phone", token=f"tok-{uid}")
     assert world.handle(event(uid)) == "sent"
     requests_before = world.server.state.requests
@@ -406,5 +409,43 @@ def test_device_reregistered_over_a_marked_document_is_live_again(world, uid):
     assert world.handle(event(uid)) == "no_targets"
     world.db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"}, merge=True)
     world.redis.flushdb()
+    dedup.MARKS.clear()  # the short window is over
     assert world.handle(event(uid)) == "sent"
     assert world.server.delivered()[-1]["message"]["token"] == f"tok-{uid}"
+
+
+def test_cached_mark_answers_a_duplicate_with_no_redis_command(world, uid):
+    world.device(uid, "phone", token=f"tok-{uid}")
+    assert world.handle(event(uid)) == "sent"
+    world.redis.config_resetstat()
+    for _ in range(3):
+        assert world.handle(event(uid)) == "suppressed"
+    stats = {k: v["calls"] for k, v in world.redis.info("commandstats").items()}
+    assert set(stats) <= {"cmdstat_config|resetstat", "cmdstat_info"}
+    assert len(world.server.delivered()) == 1
+
+
+def test_a_mark_seen_in_redis_is_cached_but_a_lease_never_is(world, uid):
+    subject = dedup.Subject(uid, "openai", "quota_exhausted")
+    other = dedup.lease_value("other-event")
+    world.redis.set(subject.key, other, px=60_000)  # another instance is delivering
+    assert dedup.acquire(world.redis, subject, dedup.lease_value("me"), 60, "me", 30)[0] is dedup.Acquired.DUPLICATE
+    assert not dedup.MARKS.fresh(subject.key)
+    world.redis.delete(subject.key)  # it failed and released the lease: we must see that at once
+    mine = dedup.lease_value("me")
+    assert dedup.acquire(world.redis, subject, mine, 60, "me", 30)[0] is dedup.Acquired.TAKEN
+    assert dedup.settle(world.redis, subject, mine, "sent", "me", 3600, 30)
+    assert dedup.MARKS.fresh(subject.key)
+    dedup.MARKS.clear()
+    assert dedup.acquire(world.redis, subject, dedup.lease_value("x"), 60, "x", 30)[0] is dedup.Acquired.DUPLICATE
+    assert dedup.MARKS.fresh(subject.key)  # read back from Redis and cached
+
+
+def test_a_cached_mark_never_outlives_the_mark_itself(world, uid):
+    subject = dedup.Subject(uid, "openai", "quota_exhausted")
+    mark = dedup.mark_value("no_targets", "e", 1)  # a one-second mark
+    dedup.MARKS.remember(subject.key, mark, 3600)
+    assert dedup.MARKS.fresh(subject.key)
+    import time as _time
+    _time.sleep(1.1)
+    assert not dedup.MARKS.fresh(subject.key)
