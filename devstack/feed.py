@@ -132,12 +132,18 @@ class Feed:
             self._say("notifier", f"  classified: not actionable ({describe_error(line)})")
             self._say("notifier", "  not actionable: acknowledged, no push")
             return
+        if outcome == "recovered":
+            self._say("notifier", f"  recovered: the key works again; {line.get('cleared', 0)} alert mark(s) cleared")
+            return
         self._say("notifier", f"  classified: {reason}")
         if outcome == "suppressed":
             self._say("notifier", "  suppressed (dedup): this user was already told, or is being told right now")
         elif outcome == "sent":
-            self._say("notifier", f"  sent: {line.get('accepted')} of {line.get('targets')} device(s) accepted"
+            self._say("notifier", f"  sent{' (reminder)' if line.get('reminder') else ''}: "
+                                  f"{line.get('accepted')} of {line.get('targets')} device(s) accepted"
                                   + (f", {line.get('dead')} dead" if line.get("dead") else ""))
+        elif outcome == "muted":
+            self._say("notifier", "  muted: the user turned these alerts off; in-app status only, no push")
         elif outcome == "no_targets":
             self._say("notifier", f"  no device to notify (targets: {line.get('targets', 0)})")
         elif outcome == "retry":

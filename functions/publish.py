@@ -8,6 +8,7 @@ Prints the message id.
 
     python -m functions publish --uid u1 --provider openai --status 429 --code insufficient_quota \
         --message "You exceeded your current quota"
+    python -m functions publish --uid u1 --provider openai --recovered   # the key works again
     python -m functions publish --file event.json          # or --file - for stdin
     python -m functions publish ... --dry-run              # print the validated event, publish nothing
 """
@@ -33,15 +34,17 @@ def now_rfc3339() -> str:
 def build_event(uid: str, provider: str, status: int | None = None, code: str | None = None,
                 message: str | None = None, type_: str | None = None, fingerprint: str | None = None,
                 feature: str | None = None, model: str | None = None, operation: str | None = None,
-                occurred_at: str | None = None, body: Any = None) -> dict[str, Any]:
-    """A contract v1 event from its parts (None fields are left out)."""
+                occurred_at: str | None = None, body: Any = None, kind: str = "error") -> dict[str, Any]:
+    """A contract v1 event from its parts (None fields are left out; a recovery needs no error)."""
     error: dict[str, Any] = {}
     for name, value in (("status_code", status), ("type", type_), ("code", code), ("message", message),
                         ("body", body)):
         if value is not None:
             error[name] = value
-    event: dict[str, Any] = {"version": 1, "kind": "error", "uid": uid, "provider": provider,
-                             "occurred_at": occurred_at or now_rfc3339(), "error": error}
+    event: dict[str, Any] = {"version": 1, "kind": kind, "uid": uid, "provider": provider,
+                             "occurred_at": occurred_at or now_rfc3339()}
+    if error or kind != "recovered":
+        event["error"] = error
     for name, value in (("key_fingerprint", fingerprint), ("feature", feature), ("model", model),
                         ("operation", operation)):
         if value is not None:
@@ -104,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--model")
     src.add_argument("--operation")
     src.add_argument("--occurred-at", help="RFC 3339 time of the failure (default: now)")
+    src.add_argument("--recovered", action="store_true",
+                     help="publish kind=recovered: the user's key works again (clears the alert state)")
     p.add_argument("--file", help="read the whole event from this JSON file ('-' for stdin) instead of flags")
     p.add_argument("--topic", default=os.environ.get("BYOK_TOPIC", DEFAULT_TOPIC),
                    help=f"topic id or full path (default {DEFAULT_TOPIC}, or $BYOK_TOPIC)")
@@ -118,6 +123,7 @@ def _event_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
     if args.file:
         flags = [f for f in ("uid", "provider", "status", "code", "message", "type_", "body", "fingerprint",
                              "feature", "model", "operation", "occurred_at") if getattr(args, f) is not None]
+        flags += ["recovered"] if args.recovered else []
         if flags:
             parser.error("--file cannot be combined with event flags: " +
                          ", ".join("--" + f.rstrip("_").replace("_", "-") for f in flags))
@@ -138,7 +144,8 @@ def _event_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser) 
         except ValueError:
             raise InvalidEvent("--body is not JSON") from None
     return build_event(args.uid, args.provider, args.status, args.code, args.message, args.type_,
-                       args.fingerprint, args.feature, args.model, args.operation, args.occurred_at, body)
+                       args.fingerprint, args.feature, args.model, args.operation, args.occurred_at, body,
+                       kind="recovered" if args.recovered else "error")
 
 
 def cli(argv: list[str]) -> int:

@@ -245,3 +245,50 @@ def test_a_start_that_fails_half_way_stops_what_already_started():
     assert "DEDUP_WINDOW_SECONDS must be a whole number of seconds" in proc.stdout
     assert "Stopped." in proc.stdout
     assert_nothing_left(run_id)
+
+
+# -- the feed, from log lines ---------------------------------------------------------------------
+
+def test_feed_prints_one_line_per_step_and_keeps_pushes_under_their_event(tmp_path):
+    """Pure feed logic: JSON log lines and FCM inbox entries in, readable steps out (no tokens)."""
+    import json as _json
+
+    from devstack.fcm_server import FcmServer
+    from devstack.feed import Feed
+
+    notifier, cleanup = tmp_path / "notifier.log", tmp_path / "cleanup.log"
+    notifier.write_text("")
+    cleanup.write_text("[gunicorn] Booting worker\n")
+    fcm = FcmServer()  # not started: only its inbox is used
+    printed: list[str] = []
+    feed = Feed(notifier, cleanup, fcm, lambda line: printed.append(re.sub(r"^\d\d:\d\d:\d\d  \S+\s+", "", line)))
+    fcm.state.record("p", {"token": "ok-secret-token", "notification": {"title": "Your OpenAI key is out of credit"}},
+                     200, "ok")
+    feed.poll()
+    assert printed == []  # the push waits for its event's log line
+    lines = [
+        {"event_id": "7", "uid": "u1", "provider": "openai", "reason": "quota_exhausted", "outcome": "sent",
+         "targets": 1, "accepted": 1, "dead": 0, "reminder": False},
+        {"event_id": "8", "uid": "u1", "provider": "openai", "outcome": "not_actionable", "status_code": 503},
+        {"event_id": "9", "uid": "u1", "provider": "openai", "outcome": "recovered", "cleared": 1},
+        {"event_id": "10", "outcome": "invalid_event", "problem": "version must be 1"},
+    ]
+    with open(notifier, "a") as fh:
+        fh.write("\n".join(_json.dumps(line) for line in lines) + "\n" + '{"partial": ')
+    with open(cleanup, "a") as fh:
+        fh.write(_json.dumps({"outcome": "ignored", "document": "users/u1/fcm_tokens/a"}) + "\n")
+        fh.write(_json.dumps({"outcome": "deleted", "document": "users/u1/fcm_tokens/b",
+                              "invalid_reason": "UNREGISTERED"}) + "\n")
+    feed.poll()
+    assert printed[:4] == ["event 7 received uid=u1 provider=openai", "classified: quota_exhausted",
+                           "sent: 1 of 1 device(s) accepted",
+                           'push delivered to device with token ok-secret-...: "Your OpenAI key is out of credit"']
+    assert "classified: not actionable (503)" in printed
+    assert "recovered: the key works again; 1 alert mark(s) cleared" in printed
+    assert "invalid event, acknowledged: version must be 1" in printed
+    assert printed[-1] == "token deleted: users/u1/fcm_tokens/b (UNREGISTERED)"
+    assert not any("users/u1/fcm_tokens/a" in p for p in printed)  # "ignored" is not a step
+    assert not any("ok-secret-token" in p for p in printed)
+    assert feed.outcomes() == {"7": ["sent"], "8": ["not_actionable"], "9": ["recovered"], "10": ["invalid_event"]}
+    assert feed.deleted_documents() == {"users/u1/fcm_tokens/b"}
+    fcm.httpd.server_close()

@@ -158,3 +158,14 @@ def test_dry_run_prints_the_validated_event_and_publishes_nothing(topic):
     assert event["error"] == {"status_code": 400, "code": "API_KEY_INVALID"}
     assert event["occurred_at"].endswith("Z")
     assert pull(sentinel=True) == []
+
+
+def test_recovered_publishes_a_recovery_without_an_error(topic):
+    name, env, pull = topic
+    proc = publish("--uid", "u-rec", "--provider", "openai", "--recovered", "--topic", name, env=env)
+    assert proc.returncode == 0, proc.stderr
+    (message,) = pull()
+    event = json.loads(message.data)
+    assert event["kind"] == "recovered" and "error" not in event
+    assert message.attributes["kind"] == "recovered"
+    assert parse_event(message.message_id, message.data).kind == "recovered"
