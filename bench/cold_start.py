@@ -98,7 +98,7 @@ def main() -> int:
             first.append(one_run(ROOT / "main.py", "notify_byok_llm_error", env,
                                  pubsub_data(error_event(uid)), stack.log_dir))
             uid2 = f"cold-dup-{uuid.uuid4().hex[:10]}"
-            r.set(dedup.Subject(uid2, "openai", "quota_exhausted").key, dedup.mark_value("sent", "seed"), ex=600)
+            r.set(dedup.Subject(uid2, "openai", "quota_exhausted").key, dedup.mark_value("sent", "seed", 600), ex=600)
             dup.append(one_run(ROOT / "main.py", "notify_byok_llm_error", env,
                                pubsub_data(error_event(uid2)), stack.log_dir))
         delivered = len(stack.fcm.delivered())

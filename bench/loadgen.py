@@ -149,7 +149,7 @@ def seed(mix_: Mix, db, redis_client, window_seconds: int = 86400) -> None:
     batch.commit()
     pipe = redis_client.pipeline(transaction=False)
     for uid in mix_.marked_uids:
-        pipe.set(dedup.Subject(uid, "openai", "quota_exhausted").key, dedup.mark_value("sent", "before-load"),
+        pipe.set(dedup.Subject(uid, "openai", "quota_exhausted").key, dedup.mark_value("sent", "before-load", window_seconds),
                  ex=window_seconds)
     pipe.execute()
 

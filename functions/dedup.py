@@ -23,6 +23,7 @@ Cluster slot. Needs Redis >= 7.0 (SET with both NX and GET).
 from __future__ import annotations
 
 import enum
+import itertools
 import os
 import threading
 import time
@@ -103,9 +104,13 @@ def index_key(uid: str, provider: str) -> str:
     return f"{_tag(uid, provider)}:subjects"
 
 
+_PROCESS = os.urandom(6).hex()
+_ATTEMPTS = itertools.count()
+
+
 def lease_value(event_id: str) -> bytes:
-    """A value unique to this delivery attempt that still names its event."""
-    return LEASE + f"{event_id}|{os.urandom(6).hex()}".encode()
+    """A value unique to this delivery attempt (process nonce + counter) that still names its event."""
+    return LEASE + f"{event_id}|{_PROCESS}.{next(_ATTEMPTS)}".encode()
 
 
 def _owned_by_event(value: bytes, event_id: str) -> bool:
@@ -190,7 +195,7 @@ def acquire(client, subject: Subject, lease: bytes, lease_seconds: int, event_id
     return Acquired.DUPLICATE, held
 
 
-def mark_value(outcome: str, event_id: str, ttl_seconds: int = 0) -> bytes:
+def mark_value(outcome: str, event_id: str, ttl_seconds: int) -> bytes:
     """`M|outcome|event|created|expires` (unix seconds): what happened, and until when it holds."""
     now = int(time.time())
     return MARK + f"{outcome}|{event_id}|{now}|{now + ttl_seconds}".encode()
