@@ -17,6 +17,7 @@ ensure_venv     # .venv with requirements-dev.txt, reinstalled only when they ch
 run_id=${BYOK_DEVSTACK_RUN:-devstack-$$-$(date +%s)}
 child=
 
+# shellcheck disable=SC2317  # called by the EXIT trap
 finish() {
   if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
     kill -TERM "$child" 2>/dev/null || true

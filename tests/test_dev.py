@@ -292,3 +292,12 @@ def test_feed_prints_one_line_per_step_and_keeps_pushes_under_their_event(tmp_pa
     assert feed.outcomes() == {"7": ["sent"], "8": ["not_actionable"], "9": ["recovered"], "10": ["invalid_event"]}
     assert feed.deleted_documents() == {"users/u1/fcm_tokens/b"}
     fcm.httpd.server_close()
+
+
+def test_dev_sh_passes_shellcheck():
+    import shutil
+
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed (test.sh installs it as root)")
+    proc = subprocess.run(["shellcheck", "-x", "dev.sh"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
