@@ -2,8 +2,9 @@
 
 Part 1 (in-process): the notifier's entry point on new subjects (each event a new user with one
 device), with each step it calls wrapped in a timer: decode (unwrap + parse), classify, lease
-(SET NX PX GET), Firestore read (targets), send (firebase-admin to the local FCM server), mark
-(the settle script). "other" is the rest (message text, log lines). Median and p95 per step.
+(SET NX PX GET), Firestore read (targets, profile and status in two round trips), send
+(firebase-admin to the local FCM server), mark (the settle script), status (the in-app status
+document's write). "other" is the rest (message text, log lines). Median and p95 per step.
 
 Part 2 (end to end): publish to the Pub/Sub emulator -> push subscription -> functions-framework
 -> local FCM server; publish time to the moment the FCM server receives the push, one event at a
@@ -23,7 +24,7 @@ from common import (PROJECT, Stack, emit, error_event, print_machine, pubsub_dat
                     summary_ms)
 from devstack import services
 
-STEPS = ("decode", "classify", "lease", "firestore_read", "send", "mark")
+STEPS = ("decode", "classify", "lease", "firestore_read", "send", "mark", "status")
 
 
 def timed(store: dict, name: str, fn):
@@ -40,7 +41,7 @@ def in_process(stack: Stack, n: int) -> dict:
     stack.use_in_process()
     from google.cloud import firestore
 
-    from functions import dedup, fcm, notify, tokens
+    from functions import dedup, fcm, notify, status, tokens
 
     db = firestore.Client(project=PROJECT)
     uids = [f"first-{uuid.uuid4().hex[:10]}" for _ in range(n + 5)]
@@ -51,10 +52,11 @@ def in_process(stack: Stack, n: int) -> dict:
     originals = {
         (notify, "unwrap_pubsub"): notify.unwrap_pubsub, (notify, "parse_event"): notify.parse_event,
         (notify, "classify"): notify.classify, (dedup, "acquire"): dedup.acquire,
-        (tokens, "read_targets"): tokens.read_targets, (fcm, "send"): fcm.send, (dedup, "settle"): dedup.settle,
+        (tokens, "read_recipient"): tokens.read_recipient, (fcm, "send"): fcm.send, (dedup, "settle"): dedup.settle,
+        (status, "record"): status.record,
     }
     names = {"unwrap_pubsub": "decode", "parse_event": "decode", "classify": "classify", "acquire": "lease",
-             "read_targets": "firestore_read", "send": "send", "settle": "mark"}
+             "read_recipient": "firestore_read", "send": "send", "settle": "mark", "record": "status"}
     for (mod, attr), fn in originals.items():
         setattr(mod, attr, timed(current, names[attr], fn))
     per_step: dict[str, list[float]] = {s: [] for s in (*STEPS, "other", "total")}
