@@ -13,6 +13,7 @@ import json
 import re
 import sys
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 REASONS = ("invalid_key", "permission_denied", "quota_exhausted")
@@ -345,6 +346,30 @@ def classify(provider: str, error: Mapping | None) -> str | None:
         return _classify(provider, error)
     except Exception:  # noqa: BLE001 - a classifier bug must never become a crash or an alarm
         return None
+
+
+_CACHE_KEY_LIMIT = 4096  # characters of compact JSON; larger errors are classified every time
+
+
+@lru_cache(maxsize=4096)
+def _classify_json(provider: str, error_json: str) -> str | None:
+    return classify(provider, json.loads(error_json))
+
+
+def classify_cached(provider: str, error: Mapping | None) -> str | None:
+    """classify() behind a bounded cache keyed by the error's exact JSON.
+
+    A broken key fails the same way on every request, so the notifier sees the same error over and
+    over; classification is a pure function of (provider, error), so the cache is exact. Encoding
+    the key (C json) costs a fraction of classifying.
+    """
+    try:
+        key = json.dumps(error, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):
+        return classify(provider, error)
+    if len(key) > _CACHE_KEY_LIMIT or not isinstance(provider, str):
+        return classify(provider, error)
+    return _classify_json(provider, key)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import clients, config, dedup, fcm, logs, status, tokens
-from .classify import classify
+from .classify import classify_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 
 FUNCTION = "notify_byok_llm_error"
@@ -53,7 +53,7 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
     if event.kind == "recovered":
         return _recover(event, cfg, base)
 
-    reason = classify(event.provider, event.error)
+    reason = classify_cached(event.provider, event.error)
     if reason is None:
         err = event.error
         logs.info("error is not actionable for the user", **base, outcome="not_actionable",

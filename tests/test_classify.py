@@ -227,3 +227,16 @@ def test_huge_and_deep_inputs_are_bounded():
     assert classify("openai", {"body": deep}) is None        # deeper than we follow: no evidence
     assert classify("openai", huge) is None                   # beyond the scanned prefix: no evidence
     assert classify("openai", {"message": "x" * 100 + " insufficient_quota"}) == "quota_exhausted"
+
+
+def test_the_cached_classifier_agrees_with_the_classifier_on_every_case():
+    from functions.classify import classify, classify_cached
+
+    cases = [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+    for case in cases * 2:  # the second pass is answered from the cache
+        assert classify_cached(case["provider"], case["error"]) == classify(case["provider"], case["error"])
+    # what JSON cannot encode, or is too large to keep, is classified directly
+    odd = {"status_code": 401, "body": {1j}}
+    assert classify_cached("openai", odd) == classify("openai", odd) == "invalid_key"
+    big = {"status_code": 402, "message": "Insufficient credits " + "x" * 10_000}
+    assert classify_cached("openrouter", big) == classify("openrouter", big) == "quota_exhausted"
