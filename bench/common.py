@@ -127,9 +127,6 @@ class Stack:
             if self.want_pubsub:
                 self.pubsub = services.start_pubsub_emulator(log_dir=self.log_dir)
             self.fcm = FcmServer()
-            # The local server writes headers and body in two sends; with Nagle on, the client's
-            # delayed ACK adds ~40 ms per push, which real FCM does not. Off, as FCM's frontends do.
-            self.fcm.httpd.RequestHandlerClass.disable_nagle_algorithm = True
             self.fcm.start()
         except BaseException:
             self.__exit__(None, None, None)

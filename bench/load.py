@@ -49,7 +49,6 @@ def main() -> int:
             loadgen.seed(warm, db, r)
             loadgen.Load(url, warm.events, senders=4).run()
             stack.fcm.state.reset()
-            stack.fcm.httpd.RequestHandlerClass.disable_nagle_algorithm = True
             before = loadgen.outcomes(worker.log_path)
 
             load = loadgen.Load(url, m.events, senders=args.senders).run()

@@ -36,7 +36,8 @@ check_prereqs() {
     [ -x "$sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator" ] ||
       missing+=("the Pub/Sub emulator (gcloud components install pubsub-emulator, or apt-get install google-cloud-cli-pubsub-emulator)")
   fi
-  command -v redis-server >/dev/null 2>&1 || missing+=("redis-server (apt-get install redis-server)")
+  [ -n "${REDIS_URL:-}" ] || command -v redis-server >/dev/null 2>&1 ||
+    missing+=("redis-server (apt-get install redis-server), or REDIS_URL pointing at a Redis 7+")
   if [ ${#missing[@]} -gt 0 ]; then
     printf 'Missing prerequisites:\n' >&2
     printf '  - %s\n' "${missing[@]}" >&2

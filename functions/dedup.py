@@ -31,8 +31,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from redis.commands.core import Script
-
 KEY_PREFIX = "byok"
 INDEX_TTL_SECONDS = 30 * 86400  # how long a recovery can still find a user's subjects
 LEASE = b"L|"
@@ -117,13 +115,15 @@ def _owned_by_event(value: bytes, event_id: str) -> bool:
     return value.startswith(LEASE + event_id.encode() + b"|")
 
 
-_scripts: dict[str, Script] = {}
+_scripts: dict = {}
 
 
 def _run(client, name: str, source: str, keys: list, args: list):
     """EVALSHA with a one-time SCRIPT LOAD, whichever client (or cluster client) is passed."""
     script = _scripts.get(name)
     if script is None:
+        from redis.commands.core import Script  # imported here: keeps the module light at cold start
+
         script = _scripts[name] = Script(client, source)  # the SHA is all that is kept
     return script(keys=keys, args=args, client=client)
 

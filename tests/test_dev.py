@@ -162,7 +162,7 @@ def path_without(tmp_path: Path, *names: str) -> str:
 
 
 @pytest.mark.parametrize("missing, message", [
-    ("redis-server", "redis-server (apt-get install redis-server)"),
+    ("redis-server", "redis-server (apt-get install redis-server), or REDIS_URL pointing at a Redis 7+"),
     ("java", "Java 17 or newer, for the emulators (apt-get install openjdk-17-jre-headless)"),
     ("gcloud", "the gcloud CLI (https://cloud.google.com/sdk/docs/install)"),
 ])

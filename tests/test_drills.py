@@ -51,13 +51,7 @@ def assert_told_exactly_once(load: loadgen.Load, m: loadgen.Mix, fcm) -> None:
     assert loadgen.check(m.expected_pushes(), loadgen.delivered_tokens(fcm)) == []
 
 
-@pytest.fixture
-def fcm_fast(fcm):
-    fcm.httpd.RequestHandlerClass.disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall per push
-    return fcm
-
-
-def test_redis_restarted_in_the_middle_of_a_load(service_env, firestore_db, fcm_fast, log_dir):
+def test_redis_restarted_in_the_middle_of_a_load(service_env, firestore_db, fcm, log_dir):
     directory = Path(tempfile.mkdtemp(prefix="byok-drill-redis-"))
     port = services.free_port()
     redis_svc = redis_with_aof(port, directory)
@@ -75,7 +69,7 @@ def test_redis_restarted_in_the_middle_of_a_load(service_env, firestore_db, fcm_
         time.sleep(3)  # events keep coming: each one is answered 500 and redelivered
         failed_during_outage = sum(load.failures.values())
         redis_svc = redis_with_aof(port, directory)
-        assert_told_exactly_once(load, m, fcm_fast)
+        assert_told_exactly_once(load, m, fcm)
         assert failed_during_outage > 0  # the outage was real: events were retried, not dropped
         outcomes = loadgen.outcomes(worker.log_path)
         assert outcomes["retry"] > 0
@@ -86,7 +80,7 @@ def test_redis_restarted_in_the_middle_of_a_load(service_env, firestore_db, fcm_
         redis_svc.stop()
 
 
-def test_redis_down_between_send_and_settle_does_not_notify_twice(env, firestore_db, fcm_fast, uid,
+def test_redis_down_between_send_and_settle_does_not_notify_twice(env, firestore_db, fcm, uid,
                                                                   monkeypatch):
     """The worst moment for a Redis outage: the push went out and the mark is not written yet.
     The timing is forced by stopping Redis right after the (real) send; everything else is real."""
@@ -128,7 +122,7 @@ def test_redis_down_between_send_and_settle_does_not_notify_twice(env, firestore
             notify.handle_pubsub_event(f"e{n + 2}", loadgen.Event("new", f"e{n + 2}", loadgen.error_event(
                 uid, loadgen.QUOTA)).cloudevent_data())
         client.close()
-        assert len(fcm_fast.delivered()) == 1
+        assert len(fcm.delivered()) == 1
     finally:
         config.reset()
         clients.reset()
@@ -206,7 +200,7 @@ class Gate:
         self.sock.close()
 
 
-def test_firestore_emulator_stopped_and_started_again(service_env, redis_db, fcm_fast, log_dir):
+def test_firestore_emulator_stopped_and_started_again(service_env, redis_db, fcm, log_dir):
     from google.cloud import firestore
 
     port = services.free_port()
@@ -230,7 +224,7 @@ def test_firestore_emulator_stopped_and_started_again(service_env, redis_db, fcm
         db = firestore.Client(project=PROJECT)
         loadgen.seed(m, db, redis_db)  # the emulator forgot everything: the devices again (marks are in Redis)
         gate.open = True
-        assert_told_exactly_once(load, m, fcm_fast)
+        assert_told_exactly_once(load, m, fcm)
         outcomes = loadgen.outcomes(worker.log_path)
         assert outcomes["sent"] == len(m.devices)
         assert outcomes["no_targets"] == 0
@@ -245,18 +239,18 @@ def test_firestore_emulator_stopped_and_started_again(service_env, redis_db, fcm
             os.environ["FIRESTORE_EMULATOR_HOST"] = saved
 
 
-def test_fcm_answering_503_for_a_while_then_recovering(service_env, redis_db, firestore_db, fcm_fast, log_dir):
+def test_fcm_answering_503_for_a_while_then_recovering(service_env, redis_db, firestore_db, fcm, log_dir):
     worker = services.start_function("notify_byok_llm_error", worker_env(service_env), log_dir=log_dir)
     try:
         m = loadgen.mix(total=1000, new_fraction=0.03, marked_users=100, seed=3)
         loadgen.seed(m, firestore_db, redis_db)
         load = run_load(worker, m)
         load.wait_for_acked(150)
-        fcm_fast.state.fail_next = 10**9  # every send answered 503 UNAVAILABLE from now on
+        fcm.state.fail_next = 10**9  # every send answered 503 UNAVAILABLE from now on
         time.sleep(10)  # longer than firebase-admin's own 503 retries (5 attempts, ~7.5 s)
-        fcm_fast.state.fail_next = 0
-        refused = sum(1 for msg in fcm_fast.state.inbox if msg["status"] == 503)
-        assert_told_exactly_once(load, m, fcm_fast)
+        fcm.state.fail_next = 0
+        refused = sum(1 for msg in fcm.state.inbox if msg["status"] == 503)
+        assert_told_exactly_once(load, m, fcm)
         outcomes = loadgen.outcomes(worker.log_path)
         assert refused > 0 and outcomes["retry"] > 0  # deliveries failed and were retried
         assert outcomes["sent"] == len(m.devices)
