@@ -14,7 +14,7 @@ from . import clients, config, dedup, fcm, logs, status, tokens
 from .classify import classify_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 
-FUNCTION = "notify_byok_llm_error"
+FUNCTION = config.NOTIFIER
 PAYLOAD_TYPE = "byok_llm_error"
 
 
