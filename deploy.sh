@@ -69,12 +69,23 @@ DELIVERY_LEASE_SECONDS||Notifier runtime: delivery lease (empty = default 120).
 NO_TARGET_WINDOW_SECONDS||Notifier runtime: mark kept when a user has no live device (empty = default 3600).
 MAX_EVENT_AGE_SECONDS||Notifier runtime: older events are acknowledged without a push (empty = default 86400).
 MAX_EVENT_BYTES||Notifier runtime: larger events are rejected (empty = the function default).
+FIRESTORE_TIMEOUT_SECONDS||Runtime (both functions): bound on a Firestore call with its retries (empty = default 10).
+MARK_CACHE_SECONDS||Notifier runtime: how long an instance trusts a mark it saw; 0 = ask Redis every time (empty = default 30).
+STATUS_COLLECTION||Notifier runtime: subcollection of users/{uid} for the in-app status; - turns it off (empty = default byok_status).
+STATUS_FLUSH_SECONDS||Notifier runtime: how often counted duplicates are written to the status; 0 = not counted (empty = default 300).
+USER_LANGUAGE_FIELD||Notifier runtime: field of users/{uid} with the language tag (empty = default language).
+USER_MUTE_FIELD||Notifier runtime: field of users/{uid} that mutes alerts, true or a list of providers (empty = default byok_alerts_muted).
+REMINDERS||Notifier runtime: the next push for a persisting problem is a reminder, true or false (empty = default true).
+DEEP_LINK_TEMPLATE||Notifier runtime: deep link in the push data, with {provider} and {reason}; - = none (empty = default app://settings/ai-keys?provider={provider}&reason={reason}).
+REDIS_CLUSTER||Notifier runtime: 1 for Memorystore for Redis Cluster (empty = a single instance).
 METRIC_PREFIX|byok|Prefix of the log-based metrics (PREFIX_notifier_outcomes, PREFIX_cleanup_outcomes).
 '
 
-# Settings that go to the notifier as environment variables of the same name.
-RUNTIME_SETTINGS=(FCM_TIMEOUT_SECONDS DEDUP_WINDOW_SECONDS DELIVERY_LEASE_SECONDS NO_TARGET_WINDOW_SECONDS
-  MAX_EVENT_AGE_SECONDS MAX_EVENT_BYTES)
+# Settings that go to the notifier as environment variables of the same name: numbers, then words.
+RUNTIME_NUMBERS=(FCM_TIMEOUT_SECONDS DEDUP_WINDOW_SECONDS DELIVERY_LEASE_SECONDS NO_TARGET_WINDOW_SECONDS
+  MAX_EVENT_AGE_SECONDS MAX_EVENT_BYTES FIRESTORE_TIMEOUT_SECONDS MARK_CACHE_SECONDS STATUS_FLUSH_SECONDS)
+RUNTIME_WORDS=(STATUS_COLLECTION USER_LANGUAGE_FIELD USER_MUTE_FIELD REMINDERS DEEP_LINK_TEMPLATE REDIS_CLUSTER)
+RUNTIME_SETTINGS=("${RUNTIME_NUMBERS[@]}" "${RUNTIME_WORDS[@]}")
 
 CA_MOUNT_PATH=/etc/secrets/redis-ca/server-ca.pem
 NOTIFIER_ENTRY_POINT=notify_byok_llm_error
@@ -384,8 +395,11 @@ validate() {
     fi
   done
 
-  for n in "${RUNTIME_SETTINGS[@]}"; do
+  for n in "${RUNTIME_NUMBERS[@]}"; do
     match "$n" '^[0-9]+(\.[0-9]+)?$' 'a number'
+  done
+  for n in "${RUNTIME_WORDS[@]}"; do
+    match "$n" '^[^,[:space:]]+$' 'one word without commas or spaces'
   done
   ((${#PROBLEMS[@]} == 0)) && validate_runtime_settings
   report_problems
@@ -834,6 +848,8 @@ plan_deploy() {
       '--format=value(locationId)'
     S[FIRESTORE_LOCATION]=${CAPTURED[FIRESTORE_LOCATION]}
   fi
+  local cleanup_env="GOOGLE_CLOUD_PROJECT=$P"
+  [[ -n ${S[FIRESTORE_TIMEOUT_SECONDS]} ]] && cleanup_env+=",FIRESTORE_TIMEOUT_SECONDS=${S[FIRESTORE_TIMEOUT_SECONDS]}"
   run gcloud functions deploy "${S[CLEANUP_NAME]}" "${common[@]}" \
     "--entry-point=$CLEANUP_ENTRY_POINT" "--trigger-event-filters=type=$FIRESTORE_EVENT" \
     "--trigger-event-filters=database=${S[FIRESTORE_DATABASE]}" \
@@ -842,7 +858,7 @@ plan_deploy() {
     "--service-account=$CLEANUP_SA" "--trigger-service-account=$CLEANUP_TRIGGER_SA" \
     "--memory=${S[CLEANUP_MEMORY]}" "--timeout=${S[CLEANUP_TIMEOUT_SECONDS]}s" \
     "--min-instances=${S[CLEANUP_MIN_INSTANCES]}" "--max-instances=${S[CLEANUP_MAX_INSTANCES]}" \
-    "--set-env-vars=GOOGLE_CLOUD_PROJECT=$P"
+    "--set-env-vars=$cleanup_env"
   run_retry gcloud functions add-invoker-policy-binding "${S[CLEANUP_NAME]}" "--region=$R" "$p" \
     "--member=serviceAccount:$CLEANUP_TRIGGER_SA"
 

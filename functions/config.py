@@ -136,7 +136,7 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
     def field_name(name: str, default: str, allow_empty: bool = False) -> str | None:
         raw = environ.get(name)
         value = default if raw is None else raw.strip()
-        if not value and allow_empty:
+        if allow_empty and value in ("", "-"):
             return None
         if not _FIELD.fullmatch(value):
             problems.append(f"{name} must be a Firestore field or collection name ([A-Za-z_][A-Za-z0-9_]*), "
@@ -147,8 +147,12 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
     language_field = field_name("USER_LANGUAGE_FIELD", "language")
     mute_field = field_name("USER_MUTE_FIELD", "byok_alerts_muted")
     deep_link = environ.get("DEEP_LINK_TEMPLATE")
-    deep_link = "app://settings/ai-keys?provider={provider}&reason={reason}" if deep_link is None \
-        else deep_link.strip() or None
+    if deep_link is None:
+        deep_link = "app://settings/ai-keys?provider={provider}&reason={reason}"
+    elif deep_link.strip() in ("", "-"):  # "-" says "none" where an empty value means "default" (deploy.sh)
+        deep_link = None
+    else:
+        deep_link = deep_link.strip()
     if deep_link and ("://" not in deep_link or re.search(r"\{(?!provider\}|reason\})[^}]*\}", deep_link)):
         problems.append("DEEP_LINK_TEMPLATE must be a URL whose only placeholders are {provider} and {reason}")
     reminders_raw = (text("REMINDERS") or "true").lower()

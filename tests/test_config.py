@@ -69,3 +69,23 @@ def test_a_misconfigured_function_fails_at_start(tmp_path):
     proc = subprocess.run([sys.executable, "-c", "import main"], cwd=root, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_features_can_be_turned_off_with_a_dash_or_empty():
+    for off in ("", "-"):
+        cfg = config.load({**BASE, "STATUS_COLLECTION": off, "DEEP_LINK_TEMPLATE": off})
+        assert cfg.status_collection is None and cfg.deep_link_template is None
+    cfg = config.load(BASE)
+    assert cfg.status_collection == "byok_status" and "{provider}" in cfg.deep_link_template
+    assert cfg.mark_cache_seconds == 30 and cfg.reminders is True
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"USER_MUTE_FIELD": "a.b"}, "USER_MUTE_FIELD must be a Firestore field"),
+    ({"DEEP_LINK_TEMPLATE": "app://keys/{uid}"}, "only placeholders are {provider} and {reason}"),
+    ({"REMINDERS": "sometimes"}, "REMINDERS must be true or false"),
+    ({"MARK_CACHE_SECONDS": "-5"}, "MARK_CACHE_SECONDS must be between"),
+])
+def test_feature_settings_are_validated(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load({**BASE, **env})
