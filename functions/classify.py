@@ -118,6 +118,7 @@ _STATUS_IN_TEXT = re.compile(
     r"error code:?\s*(\d{3})\b"                              # openai/anthropic Python SDK
     r"|\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b"              # Fern SDKs, Deepgram v3 "(Status: 401)", httpx
     r"|\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"  # WebSocket rejections, HTTPError
+    r"|\bunexpected (?:server )?response(?: code)?:?\s*(\d{3})\b"  # ws (Node) / browser WebSocket handshakes
     r"|^\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"      # Node SDK "429 {...}", google "400 X."
 )
 _BODY_CODE = re.compile(r"""["']code["']\s*:\s*(\d{3})\b""")           # {"error": {"code": 429, ...}}
@@ -204,6 +205,8 @@ _NOT_ACTIONABLE = _rx(
     r"requires moderation", r"responsibleaipolicyviolation",
     r"<html", r"<!doctype", r"cloudflare",
     r"provider returned error",           # OpenRouter relaying its upstream's failure
+    r"not allowed to generate embeddings",  # OpenAI: a chat model sent to /embeddings (our request), a 403
+    r"\brequest not allowed\b",            # Anthropic edge 403 "forbidden" (where the request came from)
     r"litellm\.(?:budgetexceedederror|contextwindowexceedederror|contentpolicyviolationerror)",
     r"budget has been exceeded",          # a LiteLLM proxy budget is ours, not the user's
 )
@@ -222,7 +225,8 @@ _INVALID_KEY = _rx(
 )
 
 _PERMISSION = _rx(
-    r"\bpermission_error\b", r"\bpermission_denied\b", r"\bpermissiondenied\b",
+    r"\bpermission_error\b", r"\bpermission_denied\b",
+    r"(?<!\()\bpermissiondenied\b",      # not Azure's reason phrase "401 (PermissionDenied)" for a bad key
     r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
     r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",
     r"\bmissing the permission\b", r"\bmissing scopes?\b", r"\binsufficient permissions for this operation\b",
@@ -238,6 +242,7 @@ _PERMISSION = _rx(
     r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",
     r"\bprincipal does not have access\b", r"\bno endpoints found matching your data policy\b",
     r"\bunusual activity\b", r"\bno_organization\b", r"\bmember of an organization\b",
+    r"\baccess (?:was|has been) terminated\b",
     r"\bmismatched_organization\b", r"\binvalid_organization\b",
 )
 
@@ -259,8 +264,11 @@ _QUOTA_WEAK = _rx(
     r"\badd (?:more )?credits\b", r"\btop up\b", r"\brecharge\b", r"exceeded your current quota",
 )
 
-# Daily and free-tier caps: quota that will not clear within minutes.
-_DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b")
+# Daily, monthly and free-tier caps: quota that will not clear within minutes.
+_DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b",
+                 r"per[ _]?month", r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
+# An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
+_TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour")
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
@@ -298,6 +306,8 @@ def _classify(provider: Any, error: Any) -> str | None:
     short = _SHORT_WINDOW.search(hay)
     if _QUOTA_WEAK.search(hay) and not short:
         return QUOTA_EXHAUSTED
+    if _TERMINATED.search(hay):
+        return PERMISSION_DENIED
     if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay:
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED
@@ -337,6 +347,8 @@ def _gemini(status: int | None, hay: str) -> str | None:
             return None
     if "invalid_argument" in hay and status in (None, 400) and "api key" not in hay:
         return None
+    if "publisher model" in hay and "not found" in hay:
+        return None   # Vertex 404 for a model id/version/region our platform chose, "or no access" boilerplate
     return _auth(status, hay)
 
 
