@@ -25,20 +25,7 @@ from devstack.fcm_server import FcmServer  # noqa: E402
 
 PROJECT = "demo-byok-bench"
 
-QUOTA_ERROR = {
-    "status_code": 429, "type": "RateLimitError", "code": "insufficient_quota",
-    "message": "Error code: 429 - {'error': {'message': 'You exceeded your current quota, please check your "
-               "plan and billing details.', 'type': 'insufficient_quota', 'param': None, "
-               "'code': 'insufficient_quota'}}",
-    "body": {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
-                       "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}},
-}
-RATE_LIMIT_ERROR = {
-    "status_code": 429, "type": "RateLimitError", "code": "rate_limit_exceeded",
-    "message": "Error code: 429 - {'error': {'message': 'Rate limit reached for gpt-4o on tokens per min "
-               "(TPM): Limit 30000, Used 29000, Requested 2000.', 'type': 'tokens', 'code': 'rate_limit_exceeded'}}",
-}
-SERVER_ERROR = {"status_code": 503, "type": "InternalServerError", "message": "Service Unavailable"}
+from tests.helpers import QUOTA_ERROR, RATE_LIMIT_ERROR, SERVER_ERROR  # noqa: E402,F401 - one set of real errors
 
 
 def now_rfc3339() -> str:

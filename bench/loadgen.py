@@ -32,10 +32,8 @@ import requests  # noqa: E402
 
 PROJECT_TOPIC = "//pubsub.googleapis.com/projects/demo-byok/topics/byok-llm-errors"
 
-QUOTA = {"status_code": 429, "type": "RateLimitError", "code": "insufficient_quota",
-         "message": "Error code: 429 - You exceeded your current quota, please check your plan and billing details.",
-         "body": {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
-                            "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}}}
+from tests.helpers import QUOTA_ERROR as QUOTA  # noqa: E402 - the same real error the tests use
+
 INVALID_KEY = {"status_code": 401, "type": "AuthenticationError", "code": "invalid_api_key",
                "message": "Error code: 401 - Incorrect API key provided: sk-proj-abcdEFGH1234ijklMNOP5678qrstUVWX."}
 NOT_ACTIONABLE = [
