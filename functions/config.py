@@ -122,6 +122,9 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             problems.append(f"FCM_ENDPOINT must be an http(s) URL, got {fcm_endpoint!r}")
         fcm_endpoint = fcm_endpoint.rstrip("/")
+        if environ.get("K_SERVICE"):  # set by Cloud Run, so on every deployed 2nd gen function
+            problems.append("FCM_ENDPOINT is set on a deployed function: it is for local runs only, and "
+                            "pushes would never reach FCM")
 
     lease = ints.get("DELIVERY_LEASE_SECONDS", 120)
     # Reading targets, then a send of two attempts plus firebase-admin's 503 backoff (~8 s),

@@ -89,3 +89,10 @@ def test_features_can_be_turned_off_with_a_dash_or_empty():
 def test_feature_settings_are_validated(env, message):
     with pytest.raises(config.ConfigError, match=message):
         config.load({**BASE, **env})
+
+
+def test_a_local_fcm_endpoint_on_a_deployed_function_is_refused():
+    local = {**BASE, "FCM_ENDPOINT": "http://127.0.0.1:8085"}
+    assert config.load(local).fcm_endpoint == "http://127.0.0.1:8085"
+    with pytest.raises(config.ConfigError, match="FCM_ENDPOINT is set on a deployed function"):
+        config.load({**local, "K_SERVICE": "notify-byok-llm-error"})
