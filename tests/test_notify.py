@@ -443,9 +443,9 @@ def test_a_mark_seen_in_redis_is_cached_but_a_lease_never_is(world, uid):
 
 def test_a_cached_mark_never_outlives_the_mark_itself(world, uid):
     subject = dedup.Subject(uid, "openai", "quota_exhausted")
-    mark = dedup.mark_value("no_targets", "e", 1)  # a one-second mark
+    mark = dedup.mark_value("no_targets", "e", 2)  # a two-second mark (whole seconds: 1 to 2 s left)
     dedup.MARKS.remember(subject.key, mark, 3600)
     assert dedup.MARKS.fresh(subject.key)
     import time as _time
-    _time.sleep(1.1)
+    _time.sleep(2.05)
     assert not dedup.MARKS.fresh(subject.key)
