@@ -10,8 +10,9 @@ redacted, sizes capped, the key replaced by an HMAC fingerprint; and publishes i
 google-cloud-pubsub, keeping a bounded number of publishes in flight. When Pub/Sub is slow or
 unreachable the buffer fills and the oldest entries are dropped and counted: memory stays flat.
 
-Needs only google-cloud-pubsub and the standard library (plus functions.redact, pure stdlib), so a
-backend can vendor this file and redact.py. Details and measured costs: docs/publisher.md.
+Needs only google-cloud-pubsub and the standard library (plus functions.redact and functions.event,
+pure stdlib, whose validation rules it shares with the notifier), so a backend can vendor these three
+files. Details and measured costs: docs/publisher.md.
 """
 from __future__ import annotations
 
@@ -29,15 +30,13 @@ import weakref
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from functions.event import FINGERPRINT_RE, PROVIDER_RE, valid_uid  # the notifier's own rules (stdlib only)
 from functions.redact import redact, redact_text
 
 __all__ = ["Reporter", "extract_error", "fingerprint_key"]
 
 log = logging.getLogger("byok.publisher")
 
-PROVIDER_RE = re.compile(r"[a-z0-9_-]{1,40}")
-FINGERPRINT_RE = re.compile(r"[A-Za-z0-9_:.=+/-]{1,128}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 MAX_MESSAGE_CHARS = 4096        # error.message after redaction
 MAX_TEXT_CHARS = 1024           # error.type, error.code (the contract's limit)
@@ -51,13 +50,6 @@ _SCAN_CHARS = 4096              # message text searched for a provider error cod
 _CODE_IN_TEXT = re.compile(r"""["'](?:code|err_code)["']\s*:\s*["']([A-Za-z][A-Za-z0-9_.\-]{1,63})["']""")
 # What may be left at the end of a cut text: part of a token, maybe part of a key.
 _TRAILING_TOKEN = re.compile(r"[^\s\"',;:(){}\[\]<>]+$")
-
-
-def valid_uid(uid: Any) -> bool:
-    """The contract's uid: a Firestore document id of 1-128 characters that cannot walk paths."""
-    return (isinstance(uid, str) and 0 < len(uid) <= 128 and "/" not in uid and uid not in (".", "..")
-            and not (uid.startswith("__") and uid.endswith("__"))
-            and (uid.isprintable() or not _CONTROL.search(uid)))
 
 
 def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
