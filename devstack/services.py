@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,10 @@ class Service:
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -100,11 +105,12 @@ def _spawn(name: str, argv: list[str], port: int, log_dir: Path, env: dict | Non
     return Service(name, HOST, port, proc, log_path)
 
 
-def _wait(service: Service, ready, timeout: float) -> Service:
+def _wait(service: Service, ready, timeout: float, what: str | None = None) -> Service:
+    what = what or service.name
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not service.alive():
-            raise RuntimeError(f"{service.name} exited at start:\n{service.log_tail()}")
+            raise RuntimeError(f"{what} exited at start:\n{service.log_tail()}")
         try:
             if ready():
                 return service
@@ -112,7 +118,7 @@ def _wait(service: Service, ready, timeout: float) -> Service:
             pass
         time.sleep(0.2)
     service.stop()
-    raise RuntimeError(f"{service.name} not ready after {timeout:.0f} s:\n{service.log_tail()}")
+    raise RuntimeError(f"{what} not ready after {timeout:.0f} s:\n{service.log_tail()}")
 
 
 def _http_ok(url: str) -> bool:
@@ -176,26 +182,38 @@ def clear_firestore(emulator: str, project: str) -> None:
     urllib.request.urlopen(req, timeout=10).read()
 
 
-def start_function(target: str, env: dict[str, str], port: int | None = None,
-                   log_dir: Path | None = None, root: Path | None = None) -> Service:
-    """One Cloud Function under functions-framework, as the local stand-in for a 2nd gen instance."""
+def start_function(target: str, env: dict[str, str], port: int | None = None, log_dir: Path | None = None,
+                   root: Path | None = None, name: str | None = None, on_spawn=None,
+                   timeout: float = 60.0) -> Service:
+    """One Cloud Function under functions-framework, as the local stand-in for a 2nd gen instance.
+
+    Ready once it answers HTTP (any status: a GET is not a CloudEvent), which is after main.py has
+    been imported, so a misconfigured function fails here. `on_spawn(service)` runs right after the
+    process starts, for callers that must be able to stop a half-started function.
+    """
     root = root or Path(__file__).resolve().parent.parent
     port = port or free_port()
+    name = name or target
     exe = root / ".venv/bin/functions-framework"
     argv = [str(exe) if exe.exists() else "functions-framework", "--target", target,
             "--signature-type", "cloudevent", "--host", HOST, "--port", str(port), "--source",
             str(root / "main.py")]
-    child_env = {"PYTHONUNBUFFERED": "1", **env}
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="byok-fn-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"{target}-{port}.log"
+    log_path = log_dir / f"{name}-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, cwd=str(root), env={**os.environ, **child_env})
-    svc = Service(target, HOST, port, proc, log_path)
+                                start_new_session=True, cwd=str(root),
+                                env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
+    svc = Service(name, HOST, port, proc, log_path)
+    if on_spawn is not None:
+        on_spawn(svc)
 
     def ready() -> bool:
-        with socket.create_connection((HOST, port), timeout=1):
-            return True
+        try:
+            urllib.request.urlopen(svc.url, timeout=1).close()
+        except urllib.error.HTTPError:
+            pass  # it answers
+        return True
 
-    return _wait(svc, ready, 60)
+    return _wait(svc, ready, timeout, what=f"{name} (functions-framework --target {target})")

@@ -19,13 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,78 +96,6 @@ def sweep(run_id: str, grace: float = 3.0) -> list[int]:
     return pids
 
 
-@dataclass
-class Function:
-    """functions-framework serving one target of main.py, in its own process group."""
-
-    name: str
-    port: int
-    proc: subprocess.Popen
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://{services.HOST}:{self.port}/"
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def functions_framework() -> str:
-    exe = Path(sys.executable).parent / "functions-framework"
-    return str(exe if exe.exists() else ROOT / ".venv/bin/functions-framework")
-
-
-def start_function(name: str, target: str, port: int, env: dict[str, str], log_dir: Path,
-                   register: Callable[[Any], None], timeout: float = 60.0) -> Function:
-    """Start functions-framework for `target` and wait until it answers HTTP."""
-    log_path = log_dir / f"{name}.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [functions_framework(), "--target", target, "--signature-type", "cloudevent",
-             "--host", services.HOST, "--port", str(port)],
-            cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    fn = Function(name, port, proc, log_path)
-    register(fn)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not fn.alive():
-            raise StartError(f"{name} (functions-framework --target {target}) exited at start:\n{fn.log_tail()}")
-        try:
-            urllib.request.urlopen(fn.url, timeout=1).close()
-            return fn
-        except urllib.error.HTTPError:
-            return fn  # it answers; a GET is just not a CloudEvent
-        except OSError:
-            time.sleep(0.2)
-    raise StartError(f"{name} not ready after {timeout:.0f} s:\n{fn.log_tail()}")
-
-
 # -- the stack -----------------------------------------------------------------------------------
 
 class Stack:
@@ -186,8 +111,8 @@ class Stack:
         self.redis: services.Service | None = None
         self.pubsub: services.Service | None = None
         self.firestore: services.Service | None = None
-        self.notifier: Function | None = None
-        self.cleanup: Function | None = None
+        self.notifier: services.Service | None = None
+        self.cleanup: services.Service | None = None
         self.fcm = None
         self.adapter = None
         self.redis_url = redis_url or ""
@@ -223,10 +148,10 @@ class Stack:
             "pubsub": lambda: services.start_pubsub_emulator(ports["pubsub"], self.log_dir),
             "firestore": lambda: services.start_firestore_emulator(
                 ports["firestore"], self.log_dir, functions_emulator=f"{services.HOST}:{self.adapter.port}"),
-            "notifier": lambda: start_function("notifier", NOTIFIER, ports["notifier"], env, self.log_dir,
-                                               self._register),
-            "cleanup": lambda: start_function("cleanup", CLEANUP, ports["cleanup"], env, self.log_dir,
-                                              self._register),
+            "notifier": lambda: services.start_function(NOTIFIER, env, ports["notifier"], self.log_dir,
+                                                        name="notifier", on_spawn=self._register),
+            "cleanup": lambda: services.start_function(CLEANUP, env, ports["cleanup"], self.log_dir,
+                                                       name="cleanup", on_spawn=self._register),
         }
         if not self.external_redis:
             # set-proc-title no: redis would otherwise overwrite its environment (and the marker in it)
@@ -237,7 +162,7 @@ class Stack:
         def run(name: str) -> None:
             try:
                 results[name] = jobs[name]()
-                if isinstance(results[name], services.Service):
+                if isinstance(results[name], services.Service) and results[name] not in self.parts:
                     self._register(results[name])
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors[name] = exc

@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from devstack import services
 from devstack.trigger_adapter import TriggerAdapter, register_trigger
 
-ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "demo-byok-cleanup"
 TRIGGER_ID = "cleanup_invalid_fcm_tokens"
 WRITTEN = "google.cloud.firestore.document.v1.written"
@@ -49,65 +43,26 @@ def db(firestore_emulator):
     client.close()
 
 
-def _functions_framework() -> str:
-    exe = ROOT / ".venv/bin/functions-framework"
-    return str(exe if exe.exists() else Path(sys.executable).parent / "functions-framework")
-
-
-class FunctionProcess:
-    """functions-framework serving one target of main.py, with its stdout (JSON log lines) in a file."""
-
-    def __init__(self, target: str, env: dict[str, str], log_path: Path):
-        self.port = services.free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [_functions_framework(), "--target", target, "--signature-type", "cloudevent",
-                 "--host", "127.0.0.1", "--port", str(self.port)],
-                cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"functions-framework exited:\n{self.log_path.read_text()}"
-            try:
-                urllib.request.urlopen(self.url, timeout=1)
-                return
-            except urllib.error.HTTPError:
-                return  # it answers (a GET is not a CloudEvent)
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"functions-framework not ready:\n{self.log_path.read_text()}")
-
-    def logs(self, event_id: str | None = None) -> list[dict]:
-        lines = []
-        for raw in self.log_path.read_text(errors="replace").splitlines():
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and (event_id is None or entry.get("event_id") == event_id):
-                lines.append(entry)
-        return lines
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+def function_logs(function: services.Service, event_id: str | None = None) -> list[dict]:
+    """The function's JSON log lines (its stdout), optionally only those of one event."""
+    lines = []
+    for raw in function.log_path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and (event_id is None or entry.get("event_id") == event_id):
+            lines.append(entry)
+    return lines
 
 
 @pytest.fixture(scope="module")
 def function(service_env, tmp_path_factory):
     env = {**service_env, "GOOGLE_CLOUD_PROJECT": PROJECT}
     env.pop("REDIS_URL", None)  # the cleanup function must start without Redis configuration
-    proc = FunctionProcess(TRIGGER_ID, env, tmp_path_factory.mktemp("cleanup-ff") / "stdout.log")
-    yield proc
-    proc.stop()
+    svc = services.start_function(TRIGGER_ID, env, log_dir=tmp_path_factory.mktemp("cleanup-ff"))
+    yield svc
+    svc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +125,7 @@ def production_headers(document: str, event_id: str, project: str = PROJECT) -> 
     }
 
 
-def post(function: FunctionProcess, body: bytes, headers: dict[str, str]) -> int:
+def post(function: services.Service, body: bytes, headers: dict[str, str]) -> int:
     req = urllib.request.Request(function.url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
@@ -179,11 +134,11 @@ def post(function: FunctionProcess, body: bytes, headers: dict[str, str]) -> int
         return exc.code
 
 
-def deliver(function: FunctionProcess, path: str, body: bytes, document: str | None = None) -> dict:
+def deliver(function: services.Service, path: str, body: bytes, document: str | None = None) -> dict:
     """POST one production-shaped event; asserts it was acknowledged; returns its one log line."""
     event_id = f"ev-{uuid.uuid4().hex}"
     assert post(function, body, production_headers(document or path, event_id)) == 200
-    lines = function.logs(event_id)
+    lines = function_logs(function, event_id)
     assert len(lines) == 1, lines
     return lines[0]
 
@@ -338,7 +293,7 @@ def test_malformed_events_are_acknowledged_with_one_warning(function, db, firest
     event_id = f"ev-{uuid.uuid4().hex}"
     headers = {**production_headers(document or path, event_id), "content-type": content_type}
     assert post(function, body, headers) == 200
-    lines = function.logs(event_id)
+    lines = function_logs(function, event_id)
     assert [(line["severity"], line["outcome"]) for line in lines] == [("WARNING", "invalid_event")]
     assert db.document(path).get().exists  # nothing deleted
     if document and document.startswith("users/") and "/" not in document[6:]:
@@ -403,8 +358,8 @@ def _deliveries_for(adapter: TriggerAdapter, path: str, count: int):
             if d.document == path]
 
 
-def _outcome(function: FunctionProcess, event_id: str) -> str:
-    lines = function.logs(event_id)
+def _outcome(function: services.Service, event_id: str) -> str:
+    lines = function_logs(function, event_id)
     assert len(lines) == 1, lines
     return lines[0]["outcome"]
 
