@@ -119,6 +119,8 @@ _STATUS_IN_TEXT = re.compile(
     r"|\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b"              # Fern SDKs, Deepgram v3 "(Status: 401)", httpx
     r"|\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"  # WebSocket rejections, HTTPError
     r"|\bunexpected (?:server )?response(?: code)?:?\s*(\d{3})\b"  # ws (Node) / browser WebSocket handshakes
+    r"|\bupgrade failed\b[^(\n]{0,60}\((\d{3})\)"            # Azure Speech SDK "WebSocket upgrade failed: ... (401)"
+    r"|\bapi error:?\s*(\d{3})\b"                          # app wrappers "API error 402: {...}", "API Error: 400 {...}"
     r"|^\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"      # Node SDK "429 {...}", google "400 X."
 )
 _BODY_CODE = re.compile(r"""["']code["']\s*:\s*(\d{3})\b""")           # {"error": {"code": 429, ...}}
@@ -212,7 +214,7 @@ _NOT_ACTIONABLE = _rx(
 )
 
 _INVALID_KEY = _rx(
-    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?key\b", r"\bapi[ _-]key not valid\b",
+    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bno auth credentials found\b", r"\bauthentication fails\b",
@@ -240,7 +242,8 @@ _PERMISSION = _rx(
     r"\brequests (?:to this api .{0,120}|from this .{0,80})are blocked\b",
     r"\bconsumer_suspended\b", r"\bhas been suspended\b", r"\bteam is blocked\b", r"\bbeen denied access\b",
     r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",
-    r"\bprincipal does not have access\b", r"\bno endpoints found matching your data policy\b",
+    r"\bprincipal does not have access\b",
+    r"\bno endpoints (?:found|available) matching your (?:guardrail restrictions and )?data policy\b",
     r"\bunusual activity\b", r"\bno_organization\b", r"\bmember of an organization\b",
     r"\baccess (?:was|has been) terminated\b",
     r"\bmismatched_organization\b", r"\binvalid_organization\b",
@@ -257,11 +260,14 @@ _QUOTA = _rx(
     r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
     r"\bpaid_plan_required\b", r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
     r"\bquota_exceeded\b", r"\bexceeds your quota\b",
+    r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
     r"\bno credits\b", r"\bplan limit\b", r"\bmonthly (?:limit|quota)\b", r"\bpurchase (?:more )?credits\b",
     r"\badd (?:more )?credits\b", r"\btop up\b", r"\brecharge\b", r"exceeded your current quota",
+    r"\binsufficient quota\b",                 # insufficient_quota reworded by an app (Codex CLI)
+    r"\badd a credit card\b",                  # AssemblyAI streaming 4003: paid-only feature on a free account
 )
 
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
@@ -289,7 +295,10 @@ def _classify(provider: Any, error: Any) -> str | None:
     else:
         return None
     family = _family(provider)
-    hay = f"{extra}\n{message}\n{body_text}".lower()
+    hay = f"{extra} {message} {body_text}".lower()
+    if "  " in hay or "\n" in hay or "\t" in hay or "\r" in hay:
+        # Whitespace runs collapse to one space: terminals and wrappers break lines inside phrases.
+        hay = " ".join(hay.split())
     head = message[:_STATUS_HEAD].lower()
     status = _status(err, head, body_text)
 
