@@ -24,9 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "reporter"))
 
 from devstack import services  # noqa: E402
-from functions.publisher import Reporter  # noqa: E402
+from byok_reporter import Reporter  # noqa: E402
 
 PROJECT = "demo-byok-bench"
 BATCH = 100

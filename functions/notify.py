@@ -13,6 +13,7 @@ from typing import Any
 from . import clients, config, dedup, fcm, logs, status, tokens
 from .classify import classify_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
+from .verification import apply as apply_verification
 
 FUNCTION = config.NOTIFIER
 PAYLOAD_TYPE = "byok_llm_error"
@@ -54,6 +55,9 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         return _recover(event, cfg, base)
 
     reason = classify_cached(event.provider, event.error)
+    reason, base["decided_by"] = apply_verification(reason, event.verification)  # the provider's own answer
+    if event.verification_problem:  # a malformed verification is ignored, not poison
+        base["verification_problem"] = event.verification_problem
     if reason is None:
         err = event.error
         logs.info("error is not actionable for the user", **base, outcome="not_actionable",

@@ -25,7 +25,7 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")   # LiteLLM: no download at import
 
-from functions.publisher import Reporter, extract_error, fingerprint_key  # noqa: E402
+from byok_reporter import Reporter, extract_error, fingerprint_key  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas/byok-error-event.v1.json").read_text())
@@ -483,11 +483,11 @@ def test_invalid_reports_are_counted_dropped_and_logged_once(topic, reporters, c
     bad = [("", "openai"), ("a/b", "openai"), ("../x", "openai"), (".", "openai"), ("..", "openai"),
            ("__x__", "openai"), ("x" * 129, "openai"), ("a\nb", "openai"), (None, "openai"), (42, "openai"),
            ("user-a", ""), ("user-a", "open ai"), ("user-a", "x" * 41), ("user-a", None), ("user-a", "ö")]
-    with caplog.at_level("WARNING", logger="byok.publisher"):
+    with caplog.at_level("WARNING", logger="byok_reporter"):
         for uid, provider in bad * 3:
             assert reporter.report(uid, provider, {"status_code": 401}) is False
     assert reporter.stats()["invalid"] == len(bad) * 3
-    warnings = [r.getMessage() for r in caplog.records if r.name == "byok.publisher"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "byok_reporter"]
     assert len(warnings) == 2                           # one for uids, one for providers
     assert reporter.report("user-a", " OpenAI ", {"status_code": 401}) is True   # normalised slug
     assert reporter.flush(20)
@@ -621,7 +621,7 @@ def test_a_failed_publish_lets_the_next_repeat_try_again(monkeypatch, reporters)
 def test_key_fingerprints(topic, reporters, caplog):
     with_pepper = reporters(topic.name, fingerprint_pepper="p1")
     without = reporters(topic.name, fingerprint_pepper="")
-    with caplog.at_level("WARNING", logger="byok.publisher"):
+    with caplog.at_level("WARNING", logger="byok_reporter"):
         without.report("user-a", "openai", {"status_code": 401}, key=OPENAI_KEY)
         without.report("user-b", "openai", {"status_code": 401}, key=OPENAI_KEY)
     with_pepper.report("user-c", "openai", {"status_code": 401}, key=OPENAI_KEY)
@@ -712,9 +712,10 @@ def test_recovered_events_follow_a_reported_failure_and_can_be_turned_off(topic,
 
 def test_importable_without_the_functions_dependencies():
     """Only google-cloud-pubsub (imported when the first event is published) and the stdlib."""
-    code = ("import sys; import functions.publisher; "
+    code = ("import sys; import byok_reporter; assert 'functions' not in sys.modules; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('redis', 'firebase_admin', 'flask', "
             "'functions_framework', 'openai', 'anthropic', 'langchain_core', 'grpc') "
             "or m.startswith(('google.cloud.firestore', 'google.cloud.pubsub'))]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "reporter",
+                         check=True)
     assert out.stdout.strip() == "[]"
