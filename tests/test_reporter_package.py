@@ -99,6 +99,8 @@ def venv(tmp_path_factory) -> Path:
     site = run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
     lent = sysconfig.get_paths()["purelib"]
     assert not (Path(lent) / "functions").exists() and not (Path(lent) / "byok_reporter").exists()
+    for pth in Path(lent).glob("*.pth"):          # no editable install leading back to the sources
+        assert str(ROOT / "reporter") not in pth.read_text() and str(ROOT / "functions") not in pth.read_text()
     (Path(site) / "_lent_dependencies.pth").write_text(lent + "\n")
     # its own old setuptools (from ensurepip, where bundled) would shadow the lent one that builds wheels
     subprocess.run([str(python), "-m", "pip", "uninstall", "-q", "-y", "setuptools"], capture_output=True)
@@ -114,6 +116,8 @@ REPORT = textwrap.dedent("""
     here = Path(byok_reporter.__file__).resolve()
     assert here.is_relative_to(Path(sys.prefix).resolve()), here
     assert not any(p and Path(p).resolve() in (Path(root), Path(root) / "reporter") for p in sys.path), sys.path
+    inside = [p for p in sys.path if p and Path(p).resolve().is_relative_to(Path(root))]
+    assert all("site-packages" in p for p in inside), inside      # only the lent third-party packages
     try:
         import functions
         raise SystemExit("functions importable")

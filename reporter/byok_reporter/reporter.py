@@ -31,7 +31,7 @@ import time
 import weakref
 from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from . import probe as probes
 from .contract import FINGERPRINT_RE, PROVIDER_RE, valid_uid  # the notifier's own rules (stdlib only)
