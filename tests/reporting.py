@@ -30,7 +30,9 @@ class FakeHost:
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], tuple[int, Any, float, dict]] = {}
+        self.gates: dict[tuple[str, str], threading.Event] = {}
         self.hits: list[dict] = []
+        self.answered: list[str] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +49,9 @@ class FakeHost:
                                                                 (404, {"error": "not found"}, 0.0, {}))
                 if delay:
                     time.sleep(delay)
+                gate = outer.gates.get((self.command, path))
+                if gate is not None:
+                    gate.wait(timeout=10)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 try:
                     self.send_response(status)
@@ -56,6 +61,7 @@ class FakeHost:
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
+                    outer.answered.append(path)
                 except OSError:
                     pass                                  # the client gave up (a timeout test)
 
@@ -71,13 +77,20 @@ class FakeHost:
         self.thread.start()
 
     def route(self, method: str, path: str, status: int, body: Any, delay: float = 0.0,
-              headers: dict | None = None) -> "FakeHost":
+              headers: dict | None = None, gate: threading.Event | None = None) -> "FakeHost":
+        """`gate`: answer only once it is set (at most 10 s later)."""
         self.routes[(method, path)] = (status, body, delay, headers or {})
+        if gate is not None:
+            self.gates[(method, path)] = gate
         return self
 
     def reset(self) -> None:
         self.routes.clear()
+        for gate in self.gates.values():
+            gate.set()
+        self.gates.clear()
         self.hits.clear()
+        self.answered.clear()
 
     def hits_on(self, path: str) -> list[dict]:
         return [h for h in self.hits if h["path"].split("?", 1)[0] == path]

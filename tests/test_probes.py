@@ -328,6 +328,24 @@ def test_a_probe_that_times_out_changes_nothing(host, pipe, reporters, device):
     assert pushed_reasons(pipe) == [classify("openai", event["error"])] == ["permission_denied"]
 
 
+def test_the_probe_is_never_on_the_request_path(host, pipe, reporters, device):
+    """The provider holds the probe's answer until the test lets it go: a report() that waited for
+    the probe could only return after that, and would find it answered."""
+    import threading
+
+    gate = threading.Event()
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY, gate=gate)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name, probe_timeout=30)
+    assert reporter.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1") is True
+    assert host.answered == ["/v1/chat/completions"]                   # the probe is not answered yet
+    gate.set()
+    assert reporter.flush(20)
+    assert host.answered == ["/v1/chat/completions", "/v1/models"]
+    assert pipe.deliver(1) == ["sent"] and pushed_reasons(pipe) == ["invalid_key"]
+
+
 def test_fifty_failures_of_one_key_cost_one_probe(host, pipe, reporters, device):
     host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
     host.route("POST", "/v1/embeddings", 401, OPENAI_BAD_KEY)
