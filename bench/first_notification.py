@@ -41,7 +41,8 @@ def in_process(stack: Stack, n: int) -> dict:
     stack.use_in_process()
     from google.cloud import firestore
 
-    from functions import dedup, fcm, notify, status, tokens
+    from functions import dedup, notify, status, tokens
+    from functions.channels import push as fcm
 
     db = firestore.Client(project=PROJECT)
     uids = [f"first-{uuid.uuid4().hex[:10]}" for _ in range(n + 5)]

@@ -146,8 +146,9 @@ def start_redis(port: int | None = None, log_dir: Path | None = None, *extra_arg
 
 
 def start_firestore_emulator(port: int | None = None, log_dir: Path | None = None,
-                             functions_emulator: str | None = None) -> Service:
-    """The official Firestore emulator; with functions_emulator it delivers trigger events there."""
+                             functions_emulator: str | None = None, rules: Path | None = None) -> Service:
+    """The official Firestore emulator; with functions_emulator it delivers trigger events there,
+    with `rules` (a firestore.rules file) it judges client requests by those security rules."""
     launcher = gcloud_sdk_root() / "platform/cloud-firestore-emulator/cloud_firestore_emulator"
     if not launcher.exists():
         raise RuntimeError("Firestore emulator missing: gcloud components install cloud-firestore-emulator "
@@ -156,6 +157,8 @@ def start_firestore_emulator(port: int | None = None, log_dir: Path | None = Non
     argv = [str(launcher), "start", f"--host={HOST}", f"--port={port}"]
     if functions_emulator:
         argv.append(f"--functions_emulator={functions_emulator}")
+    if rules:
+        argv.append(f"--rules={Path(rules).resolve()}")
     svc = _spawn("firestore", argv, port, log_dir or Path(tempfile.mkdtemp(prefix="byok-fs-")))
     svc.extra["functions_emulator"] = functions_emulator
     return _wait(svc, lambda: _http_ok(f"http://{HOST}:{port}/"), 90)
