@@ -181,6 +181,8 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
     email_source = choice("EMAIL_SOURCE", EMAIL_SOURCES)
     delivery_mode = choice("DELIVERY_MODE", DELIVERY_MODES)
     email_collection = field_name("EMAIL_COLLECTION", "mail") or "mail"
+    if re.fullmatch(r"__.*__", email_collection):
+        problems.append(f"EMAIL_COLLECTION {email_collection!r} is a name Firestore reserves")
     email_field = field_name("USER_EMAIL_FIELD", "email") or "email"
     reminders_raw = (text("REMINDERS") or "true").lower()
     if reminders_raw not in _TRUE + _FALSE:
