@@ -1,8 +1,10 @@
-"""The notifier's core: one error event in, at most one push per subject and window out.
+"""The notifier's core: one error event in, at most one delivery per subject and window out.
 
 Order matters for cost: validate and classify (no I/O), then one Redis command that either takes
-the delivery lease or suppresses the event, and only the lease holder reads Firestore and calls
-FCM. See dedup.py for the protocol and README.md for the outcomes.
+the delivery lease or suppresses the event, and only the lease holder reads Firestore and delivers:
+a push through FCM (channels/push.py) and/or an email document (channels/email.py). In
+DELIVERY_MODE=shadow the delivery is only logged. See dedup.py for the protocol and README.md for
+the outcomes.
 """
 from __future__ import annotations
 
@@ -73,7 +75,8 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         _retry(base, reason, "redis_unavailable", exc)
     if verdict is dedup.Acquired.DUPLICATE:
         logs.info("duplicate suppressed", **base, reason=reason, outcome="suppressed")
-        _count_duplicate(event, cfg, base)
+        if not subject.shadow:  # shadow writes no status, not even a count
+            _count_duplicate(event, cfg, base)
         return "suppressed"
     if verdict is dedup.Acquired.OWN_EARLIER:
         _retry(base, reason, "earlier_attempt_holds_lease", None)
@@ -273,7 +276,7 @@ def _recover(event: ErrorEvent, cfg: config.Config, base: dict) -> str:
     if not known:
         logs.info("recovery: nothing to clear", **base, outcome="recovered", cleared=0)
         return "recovered"
-    if cfg.status_collection:
+    if cfg.status_collection and cfg.delivery_mode == "live":  # shadow writes no status
         try:
             status.clear(clients.firestore_client(), cfg.status_collection, event.uid, event.provider)
         except Exception as exc:

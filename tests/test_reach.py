@@ -307,3 +307,16 @@ def test_shadow_keys_share_the_users_slot_and_a_recovery_clears_them(world, uid)
     assert world.redis.exists(shadow_key) and not world.redis.exists(live_key)
     assert world.handle(event(uid, kind="recovered")) == "recovered"
     assert not world.redis.exists(shadow_key)
+
+
+def test_shadow_leaves_an_existing_status_alone_duplicates_and_recovery_included(world, uid):
+    """A status written by an earlier live run: shadow neither counts duplicates into it nor deletes it."""
+    world.db.document(f"users/{uid}/byok_status/openai").set({"provider": "openai", "reason": "quota_exhausted",
+                                                               "count": 7})
+    world.setenv("DELIVERY_MODE", "shadow")
+    world.setenv("STATUS_FLUSH_SECONDS", "1")
+    assert [world.handle(event(uid)) for _ in range(3)] == ["would_send", "suppressed", "suppressed"]
+    assert notify._DUPLICATES.take(uid, "openai") == 0  # nothing pending a write either
+    assert world.handle(event(uid, kind="recovered")) == "recovered"
+    assert world.status(uid)["count"] == 7
+    assert not world.redis.exists(dedup.Subject(uid, "openai", "quota_exhausted", shadow=True).key)
