@@ -52,11 +52,11 @@ def in_process(stack: Stack, n: int) -> dict:
     current: dict[str, float] = {}
     originals = {
         (notify, "unwrap_pubsub"): notify.unwrap_pubsub, (notify, "parse_event"): notify.parse_event,
-        (notify, "classify"): notify.classify, (dedup, "acquire"): dedup.acquire,
+        (notify, "classify_cached"): notify.classify_cached, (dedup, "acquire"): dedup.acquire,
         (tokens, "read_recipient"): tokens.read_recipient, (fcm, "send"): fcm.send, (dedup, "settle"): dedup.settle,
         (status, "record"): status.record,
     }
-    names = {"unwrap_pubsub": "decode", "parse_event": "decode", "classify": "classify", "acquire": "lease",
+    names = {"unwrap_pubsub": "decode", "parse_event": "decode", "classify_cached": "classify", "acquire": "lease",
              "read_recipient": "firestore_read", "send": "send", "settle": "mark", "record": "status"}
     for (mod, attr), fn in originals.items():
         setattr(mod, attr, timed(current, names[attr], fn))
