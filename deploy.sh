@@ -648,6 +648,8 @@ derive_names() {
     "$BUILD_SA roles/artifactregistry.writer"             # push the built image
     "$BUILD_SA roles/storage.objectViewer"                # read the uploaded source
   )
+  [[ ${S[EMAIL_SOURCE]} == auth ]] &&
+    PROJECT_ROLES+=("$NOTIFIER_SA roles/firebaseauth.viewer")  # EMAIL_SOURCE=auth: read users' verified addresses
   SECRETS=()
   [[ -n ${S[REDIS_AUTH_SECRET]} ]] && SECRETS+=("${S[REDIS_AUTH_SECRET]}")
   [[ -n ${S[REDIS_CA_SECRET]} ]] && SECRETS+=("${S[REDIS_CA_SECRET]}")
