@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import clients, config, dedup, fcm, logs, status, tokens
-from .classify import classify_cached
+from .classify import explain_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 
 FUNCTION = config.NOTIFIER
@@ -53,7 +53,9 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
     if event.kind == "recovered":
         return _recover(event, cfg, base)
 
-    reason = classify_cached(event.provider, event.error)
+    verdict = explain_cached(event.provider, event.error)
+    reason = verdict.reason
+    base = {**base, "rule": verdict.rule, "evidence": verdict.evidence}   # on every later line of this event
     if reason is None:
         err = event.error
         logs.info("error is not actionable for the user", **base, outcome="not_actionable",
