@@ -302,9 +302,8 @@ _CLOSE_IN_TEXT = re.compile(
     r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
     r"|\breceived ([14]\d{3}) \(")                                   # python websockets ConnectionClosedError
 # Error codes and types wherever a body or an SDK's string form (JSON or Python repr) put them.
-_CODE_FIELD = re.compile(
-    r"""(?:\bcode|\btype|\bstatus|\breason|\berrorcode|\berr_code|\berror_code|__type)["']?\s*[:=]\s*["']"""
-    r"""([a-z0-9][a-z0-9_.:\-]{0,79})["']""")
+_CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_code, error_code, __type, @type
+    r"""(?:code|type|status|reason)["']?\s*[:=]\s*["']([a-z0-9][a-z0-9_.:\-]{0,79})["']""")
 
 
 @dataclass(frozen=True)

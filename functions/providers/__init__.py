@@ -302,7 +302,7 @@ def registry() -> Registry:
     if _registry is None:
         with _lock:
             if _registry is None:
-                _registry = load()
+                _registry = load(FOLDER)
     return _registry
 
 
