@@ -161,9 +161,10 @@ class _Rules:
     scan, so the regex engine only runs on the few texts that can match (most patterns start with a
     literal word, and most texts hold none of them)."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "parts")
 
     def __init__(self, parts: tuple[str, ...]) -> None:
+        self.parts = parts
         items = []
         for part in parts:
             src = part[2:] if part.startswith(r"\b") else part
@@ -214,6 +215,7 @@ _GUARDS = (
         r"could not automatically determine credentials",   # google-auth ADC
         r"missing key inputs argument")),                    # google-genai without api_key
 )
+_ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
@@ -366,9 +368,9 @@ def _explain(provider: Any, error: Any) -> Verdict:
             return Verdict(None, "guard.server_error", "guard")
     if status is not None and status < 400:
         return Verdict(None, "guard.not_an_error", "guard")
-    for name, rules in _GUARDS:
-        if rules.search(hay):
-            return Verdict(None, "guard." + name, "guard")
+    if _ANY_GUARD.search(hay):    # one pass over every guard; naming the one that hit is the rare path
+        name = next(name for name, rules in _GUARDS if rules.search(hay))
+        return Verdict(None, "guard." + name, "guard")
 
     chain = providers.registry().chain(provider)
     google = chain is not None and "gemini" in chain.tables

@@ -135,6 +135,7 @@ class Registry:
                     raise TableError(f"{table.path.name}: alias {alias!r} is already claimed by {owner!r}")
                 self.slugs[alias] = table.provider
         self.chains = {slug: Chain(slug, *self._chain_rows(slug)) for slug in tables}
+        self._seen: dict[str, Chain | None] = {}
 
     def _chain_rows(self, slug: str) -> tuple[tuple[str, ...], list[Row]]:
         order: list[str] = []
@@ -160,10 +161,17 @@ class Registry:
 
     def chain(self, provider: Any) -> Chain | None:
         """The rows to try for `provider`: its own chain, else the fallback table's, else None."""
+        try:
+            return self._seen[provider]     # backends send a handful of slugs: resolve each once
+        except (KeyError, TypeError):
+            pass
         slug = self.resolve(provider)
         if slug is None:
             slug = FALLBACK_TABLE if FALLBACK_TABLE in self.tables else None
-        return self.chains.get(slug) if slug else None
+        chain = self.chains.get(slug) if slug else None
+        if isinstance(provider, str) and len(provider) <= 64 and len(self._seen) < 1024:
+            self._seen[provider] = chain
+        return chain
 
 
 def _with_order(row: Row, order: int) -> Row:
