@@ -395,8 +395,20 @@ def test_cli_explain_prints_rule_and_evidence_and_plain_output_stays_the_same():
 # ------------------------------------------------------------------------------------ docs cannot drift
 
 def test_the_doc_shows_exactly_the_tables_in_the_folder():
+    from functions.providers.__main__ import END, START
+
     text = DOC.read_text(encoding="utf-8")
-    start, end = "<!-- tables:start (python -m functions.providers --markdown) -->\n", "<!-- tables:end -->"
-    assert start in text and end in text
-    embedded = text.split(start, 1)[1].split(end, 1)[0]
-    assert embedded == providers.markdown(), "run: python -m functions.providers --markdown, paste between the markers"
+    assert START in text and END in text
+    embedded = text.split(START, 1)[1].split(END, 1)[0]
+    assert embedded == providers.markdown(), "run: .venv/bin/python -m functions.providers --update-doc"
+
+
+def test_update_doc_rewrites_only_the_section_between_the_markers(tmp_path):
+    from functions.providers.__main__ import END, START
+
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"# title\n\n{START}stale\n{END}\n\nafter\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "functions.providers", "--update-doc", str(doc)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert doc.read_text(encoding="utf-8") == f"# title\n\n{START}{providers.markdown()}{END}\n\nafter\n"
