@@ -292,7 +292,8 @@ _GOOGLE_ZERO_LIMIT = _rx(
 # text is not ASCII.
 _ZH_INVALID_KEY = _rx(r"无效的\s?(?:api[-_ ]?key|令牌|密钥|token)", r"(?:api[-_ ]?key|令牌|密钥|token)\s?(?:无效|错误|不正确|已过期)",
                       r"身份验证失败", r"认证失败", r"鉴权失败")
-_ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不足", r"配额(?:已)?用尽", r"账户余额")
+_ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不足", r"配额(?:已)?用尽")
+_ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
 _ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号)(?:已)?被(?:禁用|封禁|冻结)")
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
@@ -389,6 +390,8 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
     """The text rules of the last resort: (reason, rule name), rule None when nothing spoke."""
     if not hay.isascii():
         if _ZH_QUOTA.search(hay):
+            if _ZH_SHORT_WINDOW.search(hay) or _SHORT_WINDOW.search(hay):
+                return None, "text.zh_rate_limit"      # "每分钟请求额度已用尽": a per-minute allowance
             return QUOTA_EXHAUSTED, "text.zh_quota"
         if _ZH_PERMISSION.search(hay):
             return PERMISSION_DENIED, "text.zh_permission"
@@ -511,7 +514,7 @@ def cli(argv: list[str]) -> int:
     detail = "--explain" in argv
     out = sys.stdout
     for number, raw in enumerate(sys.stdin.buffer, start=1):
-        out.write(json.dumps(_cli_line(number, raw, detail), ensure_ascii=False) + "\n")
+        out.write(json.dumps(_cli_line(number, raw, detail)) + "\n")
     out.flush()
     return 0
 
