@@ -73,6 +73,10 @@ def main() -> int:
           f"target < 10 µs)")
     print(f"largest fixture case ({len(json.dumps(worst[1]))} bytes): {1e6 / worst_rate:.1f} µs")
     print(f"1 MB message + 1 MB body (capped scan): {1e6 / huge_rate:.1f} µs")
+    figures = {"cases": len(raw), "json_loads_us": round(1e6 / decode, 2),
+               "new_error_us": round(1e6 / classify_rate, 2), "new_error_ratio": round(decode / classify_rate, 2),
+               "repeat_us": round(1e6 / cached_rate, 2), "repeat_ratio": round(decode / cached_rate, 2),
+               "largest_case_us": round(1e6 / worst_rate, 1), "huge_us": round(1e6 / huge_rate, 1)}
     if args.redis_url:
         import itertools
 
@@ -86,6 +90,8 @@ def main() -> int:
         print(f"redis SET NX EX round trip: {1e6 / setnx:.1f} µs")
         print(f"duplicate path (decode + classify_cached + SET NX): {1e6 * path:.1f} µs, "
               f"classify share {100 / cached_rate / path:.0f} %")
+        figures["setnx_us"] = round(1e6 / setnx, 1)
+    print("RESULT " + json.dumps({"bench": "classify", **figures}, sort_keys=True))
     return 0
 
 
