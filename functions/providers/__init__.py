@@ -324,6 +324,11 @@ def _cell(value: Any) -> str:
     return f"`{value}`"
 
 
+def _md(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return " ".join(text.split()).replace("|", "&#124;").replace("<", "&lt;")
+
+
 def markdown(reg: Registry | None = None) -> str:
     """Every table as Markdown (docs/classification.md embeds it; a test keeps the two equal)."""
     reg = reg or load()
@@ -337,11 +342,12 @@ def markdown(reg: Registry | None = None) -> str:
         out.append("Sources: " + "; ".join(f"[{s['title']}]({s['url']})" for s in t.sources) + ".")
         if t.inherits:
             out.append(f"Then the rows of: {', '.join(f'`{a}`' for a in t.inherits)}.")
-        out += ["", "| id | status | code | text contains | decision | why |", "| --- | --- | --- | --- | --- | --- |"]
+        out += ["", "| id | status | code | text contains | documented message | decision | why |",
+                "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in raw["errors"]:
             phrases = " + ".join(f"\"{p}\"" for p in r["contains"]) if r.get("contains") else "-"
+            example = r["example"] if len(r["example"]) <= 100 else r["example"][:99] + "…"
             out.append(f"| [`{r['id']}`]({r['source']}) | {_cell(r.get('status'))} | "
                        f"{_cell(r.get('code')) if r.get('code') is not None else '-'} | "
-                       f"{phrases.replace('|', '&#124;')} | {r['decision'] or 'none'} | "
-                       f"{r['why'].replace('|', '&#124;')} |")
+                       f"{_md(phrases)} | {_md(example)} | {r['decision'] or 'none'} | {_md(r['why'])} |")
     return "\n".join(out) + "\n"
