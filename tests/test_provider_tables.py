@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from functions import providers
 from functions.classify import REASONS, Verdict, classify, classify_cached, explain, explain_cached
@@ -176,6 +178,37 @@ def test_a_row_needs_every_non_null_field_to_match(tmp_path):
     assert chain.match(400, {"badkey"}, "the key is bad") is None            # status outside the list
     assert chain.match(401, {"other"}, "the key is bad") is None             # code absent
     assert chain.match(401, {"bad_key"}, "the key") is None                  # one phrase absent
+
+
+PHRASES = ["key limit", "free-models-per-day", "api key not valid", "has been disabled", "credit balance is too low",
+           "余额不足", "data-0000", "-per-day", "per minute (tpm)", "invalid x-api-key", "no such user here",
+           "quota", "key not valid", "is too low", "(rpm)", "not found for api version"]
+
+
+def linear_first(rows, status, codes, hay):
+    """The reference: every row in order, no index."""
+    for r in rows:
+        if r.codes is not None and not (r.codes & set(codes)):
+            continue
+        if r.matches(status, hay):
+            return r
+    return None
+
+
+@settings(max_examples=200, deadline=None)
+@given(picks=st.lists(st.sampled_from(PHRASES), max_size=4), glue=st.sampled_from(["", " ", "x", "-", ":"]),
+       status=st.sampled_from([None, 401, 429]))
+def test_indexed_lookup_finds_exactly_what_a_linear_scan_finds(picks, glue, status):
+    """Groups larger than the index threshold are found by a whole word of their phrases; the answer must be
+    the linear scan's, including phrases glued inside longer words and phrases with no whole word."""
+    rows = []
+    for i, phrase in enumerate(PHRASES * 3):   # 48 rows with no code: above the word-index threshold
+        rows.append(providers.Row(f"t.r{i}", None if i % 3 else frozenset({401}), None, (phrase,), None, "x", "w",
+                                  "https://example.com", i))
+    chain = providers.Chain("t", ("t",), rows)
+    hay = "head" + glue + glue.join(picks) + glue + "tail"
+    expected = linear_first(chain.rows, status, set(), hay)
+    assert chain.match(status, set(), hay) is expected
 
 
 # ------------------------------------------------------------------------------------ validation

@@ -63,6 +63,82 @@ class Row:
         return True
 
 
+# Rows keyed by neither code nor status are found by a word of their phrases once a group holds more than this
+# many (below it, a few `in` scans are cheaper than splitting the text into words).
+_WORD_INDEX_MIN = 16
+_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+
+
+def _words(text: str) -> list[str]:
+    return text.translate(_SEPARATORS).split()
+
+
+def _anchor(row: Row) -> str | None:
+    """The longest word that is whole wherever the row's phrases occur (a phrase's first and last words may be
+    the tail or head of a longer word of the text, its inner words cannot), or None."""
+    best = None
+    for phrase in row.contains or ():
+        spaced = phrase.translate(_SEPARATORS)
+        words = spaced.split()
+        whole = words[1:-1]
+        if words and spaced[0] == " ":
+            whole.append(words[0])
+        if len(words) > 1 and spaced[-1] == " ":
+            whole.append(words[-1])
+        for word in whole:
+            if best is None or len(word) > len(best):
+                best = word
+    return best
+
+
+class _Group:
+    """Rows tried in order, small groups as a list, large ones indexed by a whole word of their phrases."""
+
+    __slots__ = ("rows", "_always", "_by_word")
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = tuple(rows)
+        self._always: tuple[Row, ...] = self.rows
+        self._by_word: dict[str, tuple[Row, ...]] | None = None
+        if len(rows) > _WORD_INDEX_MIN:
+            always, by_word = [], {}
+            for row in rows:
+                word = _anchor(row)
+                if word is None:
+                    always.append(row)
+                else:
+                    by_word.setdefault(word, []).append(row)
+            self._always = tuple(always)
+            self._by_word = {k: tuple(v) for k, v in by_word.items()}
+
+    def candidates(self, words: "_HayWords") -> tuple[Row, ...] | list[Row]:
+        if self._by_word is None:
+            return self.rows
+        found = list(self._always)
+        for word in words.get().intersection(self._by_word):
+            found.extend(self._by_word[word])
+        found.sort(key=_order)
+        return found
+
+
+def _order(row: Row) -> int:
+    return row.order
+
+
+class _HayWords:
+    """The text's words, split once and only if a large group asks."""
+
+    __slots__ = ("_hay", "_words")
+
+    def __init__(self, hay: str) -> None:
+        self._hay, self._words = hay, None
+
+    def get(self) -> frozenset[str]:
+        if self._words is None:
+            self._words = frozenset(_words(self._hay))
+        return self._words
+
+
 class Chain:
     """A provider's rows then its inherited tables' rows, indexed by code and by status."""
 
@@ -85,8 +161,8 @@ class Chain:
             else:
                 anywhere.append(row)
         self._by_code = {k: tuple(v) for k, v in by_code.items()}
-        self._by_status = {k: tuple(v) for k, v in by_status.items()}
-        self._any = tuple(anywhere)
+        self._by_status = {k: _Group(v) for k, v in by_status.items()}
+        self._any = _Group(anywhere)
 
     def match(self, status: int | None, codes: Iterable[str], hay: str) -> Row | None:
         """The first row (in chain order) that matches: `codes` are the lower-cased codes/types the error
@@ -99,8 +175,12 @@ class Chain:
                 if row.matches(status, hay):
                     best = row
                     break
-        for group in (self._by_status.get(status, ()) if status is not None else (), self._any):
-            for row in group:
+        words = _HayWords(hay)
+        groups = (self._by_status.get(status), self._any) if status is not None else (self._any,)
+        for group in groups:
+            if group is None:
+                continue
+            for row in group.candidates(words):
                 if best is not None and row.order >= best.order:
                     break
                 if row.matches(status, hay):
