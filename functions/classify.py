@@ -307,6 +307,12 @@ _CLOSE_IN_TEXT = re.compile(
 # Error codes and types wherever a body or an SDK's string form (JSON or Python repr) put them.
 _CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_code, error_code, __type, @type
     r"""(?:code|type|status|reason)["']?\s*[:=]\s*["']([a-z0-9][a-z0-9_.:\-]{0,79})["']""")
+# ...and where SDKs' string forms name them: botocore "An error occurred (AccessDeniedException) when calling",
+# gRPC "StatusCode.PERMISSION_DENIED", an exception class ahead of the text ("openai.RateLimitError: ...").
+_CODE_IN_TEXT = re.compile(
+    r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling"
+    r"|\bstatuscode\.([a-z_]{3,40})\b"
+    r"|^(?:[a-z_][a-z0-9_]*\.)*([a-z_][a-z0-9_]*(?:error|exception)):")
 
 
 @dataclass(frozen=True)
@@ -321,7 +327,9 @@ class Verdict:
 _NONE = Verdict(None, "none", "none")
 
 
-def _codes(error: Mapping, hay: str) -> set[str]:
+def _codes(error: Mapping, hay: str, head: str = "") -> set[str]:
+    """The lower-cased codes and types the error carries: its own fields, every code/type/status/reason field of
+    the body or of a JSON/repr in the message, and the names SDK string forms put in the message's head."""
     codes = set()
     for key in ("code", "type"):
         value = error.get(key)
@@ -329,6 +337,9 @@ def _codes(error: Mapping, hay: str) -> set[str]:
             codes.add(value.strip().lower()[:100])
     if "code" in hay or "type" in hay or "status" in hay or "reason" in hay:
         codes.update(_CODE_FIELD.findall(hay))
+    if "(" in head or "statuscode." in head or ":" in head:
+        for groups in _CODE_IN_TEXT.findall(head.lstrip()):
+            codes.update(g for g in groups if g)
     return codes
 
 
@@ -376,7 +387,7 @@ def _explain(provider: Any, error: Any) -> Verdict:
     chain = providers.registry().chain(provider)
     google = chain is not None and "gemini" in chain.tables
     if chain is not None:
-        row = chain.match(status if status is not None else _close_code(err, head), _codes(err, hay), hay)
+        row = chain.match(status if status is not None else _close_code(err, head), _codes(err, hay, head), hay)
         if row is not None:
             return Verdict(row.decision, row.id, "documented")
 

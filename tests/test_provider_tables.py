@@ -171,6 +171,22 @@ def test_a_null_decision_is_authoritative(tmp_path, monkeypatch):
     assert explain("acme", err) == Verdict(None, "acme.rate", "documented")
 
 
+@pytest.mark.parametrize("message,code", [
+    ("An error occurred (AccessDeniedException) when calling the InvokeModel operation: You don't have access to "
+     "the model with the specified model ID.", "AccessDeniedException"),                      # botocore ClientError
+    ("<_InactiveRpcError of RPC that terminated with: status = StatusCode.PERMISSION_DENIED details = "
+     "\"Permission denied\">", "PERMISSION_DENIED"),                                           # gRPC
+    ("google.auth.exceptions.RefreshError: ('invalid_grant: Token has been expired or revoked.', "
+     "{'error': 'invalid_grant', 'error_description': 'Token has been expired or revoked.'})", "RefreshError"),
+])
+def test_codes_are_read_where_sdk_string_forms_put_them(tmp_path, monkeypatch, message, code):
+    """A row keyed by a code matches when only str(exception) arrived and the code sits in the SDK's wording."""
+    write(tmp_path, "acme", [row("acme.by_code", "permission_denied", code=code)])
+    monkeypatch.setattr(providers, "_registry", load(tmp_path))
+    assert explain("acme", {"message": message}) == Verdict("permission_denied", "acme.by_code", "documented")
+    assert explain("acme", {"message": "nothing of the sort: " + code.lower()[:-2]}).rule != "acme.by_code"
+
+
 def test_a_row_needs_every_non_null_field_to_match(tmp_path):
     write(tmp_path, "acme", [row("acme.x", "invalid_key", [401, 403], ["bad_key", "BadKey"], ["key", "is bad"])])
     chain = load(tmp_path).chain("acme")
