@@ -309,10 +309,9 @@ _CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_cod
     r"""(?:code|type|status|reason)["']?\s*[:=]\s*["']([a-z0-9][a-z0-9_.:\-]{0,79})["']""")
 # ...and where SDKs' string forms name them: botocore "An error occurred (AccessDeniedException) when calling",
 # gRPC "StatusCode.PERMISSION_DENIED", an exception class ahead of the text ("openai.RateLimitError: ...").
-_CODE_IN_TEXT = re.compile(
-    r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling"
-    r"|\bstatuscode\.([a-z_]{3,40})\b"
-    r"|^(?:[a-z_][a-z0-9_]*\.)*([a-z_][a-z0-9_]*(?:error|exception)):")
+_BOTOCORE_CODE = re.compile(r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling")
+_GRPC_CODE = re.compile(r"\bstatuscode\.([a-z_]{3,40})\b")
+_CLASS_AHEAD = re.compile(r"(?:[a-z_][a-z0-9_]*\.){0,6}([a-z_][a-z0-9_]{0,60}(?:error|exception)):")
 
 
 @dataclass(frozen=True)
@@ -337,9 +336,13 @@ def _codes(error: Mapping, hay: str, head: str = "") -> set[str]:
             codes.add(value.strip().lower()[:100])
     if "code" in hay or "type" in hay or "status" in hay or "reason" in hay:
         codes.update(_CODE_FIELD.findall(hay))
-    if "(" in head or "statuscode." in head or ":" in head:
-        for groups in _CODE_IN_TEXT.findall(head.lstrip()):
-            codes.update(g for g in groups if g)
+    if "an error occurred (" in head:
+        codes.update(_BOTOCORE_CODE.findall(head))
+    if "statuscode." in head:
+        codes.update(_GRPC_CODE.findall(head))
+    m = _CLASS_AHEAD.match(head.lstrip())
+    if m:
+        codes.add(m.group(1))
     return codes
 
 
