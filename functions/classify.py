@@ -413,6 +413,9 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
             return INVALID_KEY, "text.zh_invalid_key"
         if _ZH_RATE.search(hay):
             return None, "text.zh_rate_limit"
+    if "publisher model" in hay and "not found" in hay:
+        # Vertex's 404 for a model id/version/region our platform chose, whatever slug or wrapper carried it
+        return None, "google.text.model_not_found"
     if google:
         return _gemini(status, hay)
 
@@ -462,8 +465,6 @@ def _gemini(status: int | None, hay: str) -> tuple[str | None, str | None]:
             return None, "google.text.rate_limit"
     if "invalid_argument" in hay and status in (None, 400) and "api key" not in hay:
         return None, "google.text.invalid_argument"
-    if "publisher model" in hay and "not found" in hay:
-        return None, "google.text.model_not_found"  # Vertex 404 for a model id/version/region we chose
     return _auth(status, hay)
 
 
