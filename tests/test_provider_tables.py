@@ -387,7 +387,7 @@ SHAPES = [
     ("token quota used up (one-api)", "new-api", {"message": "该令牌额度已用尽"}, "quota_exhausted", None),
     ("permission", "zhipu", {"message": "权限不足"}, "permission_denied", None),
     ("too frequent", "siliconflow", {"message": "请求过于频繁，请稍后再试"}, None, "text.zh_rate_limit"),
-    ("a per-minute allowance used up", "zhipu", {"status_code": 429, "message": "您的每分钟请求额度已用尽，请稍后再试"},
+    ("a per-minute allowance used up", "zhipu", {"message": "您的每分钟请求额度已用尽，请稍后再试"},
      None, "text.zh_rate_limit"),
     # app envelopes around an upstream failure
     ("502 around an upstream 401 bad key", "myapp",
