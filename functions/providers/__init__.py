@@ -1,6 +1,6 @@
 """The providers' documented errors, as data: one JSON table per provider in this folder.
 
-Each file (format: docs/classification.md#the-table-format) lists the errors a provider documents, with the
+Each file (format: docs/classification.md#the-provider-tables) lists the errors a provider documents, with the
 decision and why. This module reads every file once per process (lazily, thread-safe), validates it (a bad
 table is a clear `TableError` naming the file, never a silent miss), resolves the slug a backend sends through
 canonical names and aliases, and precompiles each provider's rows (its own, then its `inherits`) into lookup
