@@ -218,8 +218,9 @@ def _module_file(name: str) -> Path | None:
 
 
 def imported_closure() -> set[str]:
-    """Every file main.py and the CLI (python -m functions) reach inside the repository."""
-    todo, seen = [ROOT / "main.py", ROOT / "functions/__main__.py"], set()
+    """Every file main.py and the command lines (`python -m functions`, `python -m functions.x`:
+    each __main__.py in the package) reach inside the repository."""
+    todo, seen = [ROOT / "main.py", *sorted((ROOT / "functions").rglob("__main__.py"))], set()
     while todo:
         path = todo.pop()
         rel = path.relative_to(ROOT).as_posix()
