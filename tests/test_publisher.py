@@ -316,6 +316,48 @@ def test_litellm_rate_limit_error(provider):
     assert error["message"].startswith("litellm.RateLimitError")
 
 
+def test_websocket_close_frame_keeps_its_code_and_reason():
+    """A realtime API closing with 1008 and a reason (Gemini Live on a bad key): websockets raises
+    ConnectionClosedError; the event carries the close code as status_code and the reason."""
+    import asyncio as aio
+    import threading as th
+
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.sync.client import connect
+
+    from functions.classify import classify
+
+    reason = "API key not valid. Please pass a valid API key."
+    ready, stop, port = th.Event(), th.Event(), []
+
+    async def handler(ws):
+        await ws.close(1008, reason)
+
+    async def main():
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port.append(server.sockets[0].getsockname()[1])
+            ready.set()
+            while not stop.is_set():
+                await aio.sleep(0.05)
+
+    thread = th.Thread(target=lambda: aio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        with connect(f"ws://127.0.0.1:{port[0]}/ws/live?key={GOOGLE_KEY}") as ws:
+            exc = raised(ws.recv)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert isinstance(exc, ConnectionClosedError)
+    error = extract_error(exc)
+    assert error["status_code"] == 1008 and reason in error["message"]
+    assert classify("gemini", error) == "invalid_key"
+    assert extract_error({"status_code": 1008, "message": reason})["status_code"] == 1008
+    assert "status_code" not in extract_error({"status_code": 999_999})
+
+
 def test_wrappers_are_unwrapped(provider):
     import tenacity
 

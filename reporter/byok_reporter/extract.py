@@ -48,6 +48,16 @@ def _as_status(value: Any) -> int | None:
     return None
 
 
+def _close_code(exc: Any) -> int | None:
+    """A WebSocket close code (1000-4999) an exception keeps: websockets' ConnectionClosed holds the
+    close frame received (`rcvd`) or sent; a realtime API puts its reason there (1008: bad key)."""
+    for frame in (_attr(exc, "rcvd"), _attr(exc, "sent")):
+        code = _attr(frame, "code")
+        if type(code) is int and 1000 <= code <= 4999:
+            return code
+    return None
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     """The exception and what it wraps: __cause__, __context__ and the attributes SDKs use."""
     out: list[BaseException] = []
@@ -87,7 +97,7 @@ def _status_of(exc: Any) -> int | None:
             status = _as_status(_attr(response, name))
             if status is not None:
                 return status
-    return None
+    return _close_code(exc)
 
 
 def _raw_body(exc: Any) -> Any:
@@ -223,7 +233,8 @@ def _quick(error: Any) -> tuple[Any, int | None, str | None]:
             body = _response_body(exc)
         return exc, status, _code_of(exc, body)
     if isinstance(error, Mapping):
-        status = _as_status(error.get("status_code"))
+        status = error.get("status_code")
+        status = status if type(status) is int and 1000 <= status <= 4999 else _as_status(status)
         code = error.get("code")
         if not isinstance(code, str):
             code = _code_in_body(error.get("body"))
