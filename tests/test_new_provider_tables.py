@@ -1,0 +1,163 @@
+"""The new providers' error tables (functions/providers/<slug>.json) hold to the shared table format.
+
+The engine that reads the tables runs every row as an error; these checks catch, before it does, what would
+make a row unreadable or wrong: a missing key, a decision outside the four, an id used twice, an alias claimed
+by two files, an `inherits` naming nothing, an example that its own `contains` phrases cannot match, or a row
+whose example an earlier row of the same file would decide differently (rows are tried in file order).
+The format and its semantics: docs/providers-new.md and the table-format section it points to.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ROOT / "functions" / "providers"
+
+# The tables this suite owns; the 11 existing providers' tables are written and tested elsewhere.
+NEW = (
+    "openai_compatible", "google_cloud", "bedrock", "vertex", "anthropic_bedrock", "anthropic_vertex", "azure_speech",
+    "cohere", "together", "fireworks", "perplexity", "huggingface", "nvidia_nim", "replicate", "deepinfra",
+    "cerebras", "sambanova", "dashscope", "moonshot", "zhipu", "siliconflow", "assemblyai", "speechmatics",
+    "cartesia", "google_tts", "google_stt", "openai_realtime", "openai_assistants", "gemini_live",
+)
+EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
+            "deepseek", "azure_openai")
+DECISIONS = {"invalid_key", "permission_denied", "quota_exhausted", None}
+TOP_KEYS = {"provider", "name", "aliases", "inherits", "sources", "errors"}
+ROW_KEYS = {"id", "status", "code", "contains", "example", "decision", "why", "source"}
+SLUG = re.compile(r"[a-z0-9_]+")
+URL = re.compile(r"https://[^\s]+")
+
+
+def load(slug: str) -> dict:
+    return json.loads((TABLES / f"{slug}.json").read_text(encoding="utf-8"))
+
+
+def all_tables() -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(TABLES.glob("*.json"))}
+
+
+def hay(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def as_list(value) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def matches(row: dict, status, code, text: str) -> bool:
+    """The format's matching semantics, as the engine applies them to an error {status_code, code, message}."""
+    if row["status"] is not None and status not in as_list(row["status"]):
+        return False
+    if row["code"] is not None:
+        code_l = code.lower() if isinstance(code, str) else None
+        if code_l not in {c.lower() for c in as_list(row["code"])}:
+            return False
+    return all(p in text for p in row["contains"] or [])
+
+
+def is_status(value) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and (100 <= value <= 599 or 1000 <= value <= 4999))
+
+
+@pytest.mark.parametrize("slug", NEW)
+def test_table_shape(slug: str) -> None:
+    table = load(slug)
+    assert set(table) == TOP_KEYS, f"{slug}: keys {sorted(table)}"
+    assert table["provider"] == slug and SLUG.fullmatch(slug)
+    assert isinstance(table["name"], str) and table["name"].strip()
+    assert isinstance(table["aliases"], list) and all(isinstance(a, str) and SLUG.fullmatch(a)
+                                                      for a in table["aliases"])
+    assert isinstance(table["inherits"], list) and slug not in table["inherits"]
+    assert table["sources"] and all(set(s) == {"title", "url"} and URL.fullmatch(s["url"]) and s["title"].strip()
+                                    for s in table["sources"])
+    assert isinstance(table["errors"], list) and table["errors"] or table["inherits"], \
+        f"{slug}: no rows of its own and inherits nothing"
+
+
+@pytest.mark.parametrize("slug", NEW)
+def test_rows_follow_the_format(slug: str) -> None:
+    for row in load(slug)["errors"]:
+        where = f"{slug} {row.get('id')}"
+        assert set(row) == ROW_KEYS, f"{where}: keys {sorted(row)}"
+        assert row["id"].startswith(slug + ".") and SLUG.fullmatch(row["id"].split(".", 1)[1]), where
+        status, code, contains = row["status"], row["code"], row["contains"]
+        assert status is None or is_status(status) or (
+            isinstance(status, list) and status and all(is_status(s) for s in status)), where
+        assert code is None or (isinstance(code, str) and code.strip()) or (
+            isinstance(code, list) and code and all(isinstance(c, str) and c.strip() for c in code)), where
+        assert contains is None or (isinstance(contains, list) and contains and all(
+            isinstance(p, str) and p.strip() and p == hay(p) for p in contains)), \
+            f"{where}: contains must be lower-case, whitespace-collapsed phrases"
+        if code is None and contains is None:
+            assert status is not None and "status alone" in row["why"], \
+                f"{where}: a status-only row must say in `why` that the provider documents the status alone"
+        assert row["decision"] in DECISIONS, where
+        assert isinstance(row["example"], str) and row["example"].strip(), where
+        assert isinstance(row["why"], str) and row["why"].strip(), where
+        assert isinstance(row["source"], str) and URL.fullmatch(row["source"]), where
+
+
+def test_ids_unique_across_the_folder() -> None:
+    seen: dict[str, str] = {}
+    for slug, table in all_tables().items():
+        for row in table.get("errors", []):
+            assert row["id"] not in seen, f"{row['id']} in {slug} and {seen[row['id']]}"
+            seen[row["id"]] = slug
+
+
+def test_aliases_unique_across_the_folder() -> None:
+    owner: dict[str, str] = {}
+    tables = all_tables()
+    for slug in tables:
+        owner[slug] = slug
+    for slug, table in tables.items():
+        for alias in table.get("aliases", []):
+            assert alias not in owner, f"alias {alias} of {slug} is already {owner[alias]}"
+            owner[alias] = slug
+    for slug in EXISTING:
+        assert owner.get(slug, slug) == slug, f"{owner[slug]} claims the existing slug {slug}"
+
+
+def test_inherits_name_tables_that_exist() -> None:
+    tables = all_tables()
+    known = set(tables) | set(EXISTING)
+    for slug in NEW:
+        for parent in tables[slug]["inherits"]:
+            assert parent in known, f"{slug} inherits unknown {parent}"
+    # No cycles: following inherits from any table ends.
+    def walk(slug: str, path: tuple[str, ...]) -> None:
+        assert slug not in path, f"inherits cycle {' -> '.join(path + (slug,))}"
+        for parent in tables.get(slug, {}).get("inherits", []):
+            walk(parent, path + (slug,))
+    for slug in NEW:
+        walk(slug, ())
+
+
+@pytest.mark.parametrize("slug", NEW)
+def test_every_row_is_decided_by_itself_or_an_earlier_row_that_agrees(slug: str) -> None:
+    """Run each row's example as the engine will: {status_code: first status, code: first code, message}."""
+    rows = load(slug)["errors"]
+    for row in rows:
+        status = as_list(row["status"])[0] if row["status"] is not None else None
+        code = as_list(row["code"])[0] if row["code"] is not None else None
+        text = hay(row["example"])
+        assert matches(row, status, code, text), f"{row['id']}: its own example does not match it"
+        first = next(r for r in rows if matches(r, status, code, text))
+        assert first["decision"] == row["decision"], \
+            f"{row['id']} ({row['decision']}) is decided first by {first['id']} ({first['decision']})"
+
+
+def test_the_matcher_used_here_can_fail() -> None:
+    """The checks above rest on `matches`; it must reject a wrong status, code or phrase."""
+    row = {"status": [401, 403], "code": ["Invalid_Key"], "contains": ["bad key"]}
+    assert matches(row, 403, "invalid_key", "a bad key here")
+    assert not matches(row, 429, "invalid_key", "a bad key here")
+    assert not matches(row, 401, "other", "a bad key here")
+    assert not matches(row, 401, "invalid_key", "a good key here")
+    assert not matches(row, 401, None, "a bad key here")
