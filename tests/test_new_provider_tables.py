@@ -161,3 +161,95 @@ def test_the_matcher_used_here_can_fail() -> None:
     assert not matches(row, 401, "other", "a bad key here")
     assert not matches(row, 401, "invalid_key", "a good key here")
     assert not matches(row, 401, None, "a bad key here")
+
+
+# ------------------------------------------------------------------------------------------------------
+# The tables against the repository's labelled corpora: wherever a row of a new provider's table (or of a
+# table it inherits) matches a labelled real error, the row's decision must be the label.
+
+CORPORA = sorted((ROOT / "tests" / "fixtures").glob("provider_errors*.jsonl"))
+_CODE_FIELDS = ("code", "type", "status", "reason", "errorCode", "__type")
+
+
+def _codes(value, out: set, depth: int = 0) -> None:
+    """Every code-like field of a body, at any depth, as the format says the engine reads them."""
+    if depth > 8:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in _CODE_FIELDS and isinstance(item, (str, int)) and not isinstance(item, bool):
+                out.add(str(item).lower())
+            _codes(item, out, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _codes(item, out, depth + 1)
+
+
+def first_match(slug: str, tables: dict, status, codes: set, text: str, seen: tuple = ()):
+    """The first row that decides, trying `slug`'s rows and then its inherited tables' rows, in order."""
+    if slug in seen or slug not in tables:
+        return None
+    for row in tables[slug]["errors"]:
+        if row["status"] is not None and status not in as_list(row["status"]):
+            continue
+        if row["code"] is not None and not codes & {c.lower() for c in as_list(row["code"])}:
+            continue
+        if all(p in text for p in row["contains"] or []):
+            return row
+    for parent in tables[slug]["inherits"]:
+        row = first_match(parent, tables, status, codes, text, seen + (slug,))
+        if row is not None:
+            return row
+    return None
+
+
+def corpus_cases():
+    tables = all_tables()
+    owner = {slug: slug for slug in NEW}
+    for slug in NEW:
+        owner.update({alias: slug for alias in tables[slug]["aliases"]})
+    for path in CORPORA:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            case = json.loads(line)
+            slug = owner.get(str(case.get("provider", "")).strip().lower())
+            if slug:
+                yield f"{path.name}:{number}", slug, case
+
+
+_STATUS_IN_TEXT = re.compile(r"error code:?\s*(\d{3})\b|\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b"
+                             r"|\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b|^\W*(\d{3})\b")
+
+
+def error_status(error: dict):
+    """The status as an engine finds it: status_code, a close code sent as `code`, or an SDK's string form."""
+    if isinstance(error.get("status_code"), int) and not isinstance(error.get("status_code"), bool):
+        return error["status_code"]
+    code = error.get("code")
+    if isinstance(code, int) and not isinstance(code, bool) and 1000 <= code <= 4999:
+        return code
+    found = _STATUS_IN_TEXT.search(str(error.get("message") or "")[:1024].lower())
+    return int(next(g for g in found.groups() if g)) if found else None
+
+
+def test_rows_agree_with_the_labelled_corpora() -> None:
+    tables = all_tables()
+    checked, wrong = 0, []
+    for where, slug, case in corpus_cases():
+        error = case["error"] if isinstance(case.get("error"), dict) else {}
+        status = error_status(error)
+        codes: set = set()
+        for key in ("code", "type"):
+            if isinstance(error.get(key), (str, int)) and not isinstance(error.get(key), bool):
+                codes.add(str(error[key]).lower())
+        _codes(error.get("body"), codes)
+        text = hay(f"{error.get('message') or ''} {json.dumps(error.get('body'), ensure_ascii=False)}")
+        row = first_match(slug, tables, status, codes, text)
+        if row is None:
+            continue
+        checked += 1
+        if row["decision"] != case.get("expected"):
+            wrong.append(f"{where} ({slug}): {row['id']} says {row['decision']}, labelled {case.get('expected')}")
+    assert not wrong, "\n".join(wrong)
+    assert checked >= 10, f"only {checked} corpus cases met a row: the cross-check has lost its cases"
