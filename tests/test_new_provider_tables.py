@@ -253,3 +253,13 @@ def test_rows_agree_with_the_labelled_corpora() -> None:
             wrong.append(f"{where} ({slug}): {row['id']} says {row['decision']}, labelled {case.get('expected')}")
     assert not wrong, "\n".join(wrong)
     assert checked >= 10, f"only {checked} corpus cases met a row: the cross-check has lost its cases"
+
+
+def test_the_docs_show_every_table_and_row() -> None:
+    """docs/providers-new.md is the human view of the tables: a row added or renamed must appear there."""
+    doc = (ROOT / "docs" / "providers-new.md").read_text(encoding="utf-8")
+    for slug in NEW:
+        table = load(slug)
+        assert f"### `{slug}`" in doc, f"docs/providers-new.md has no section for {slug}"
+        for row in table["errors"]:
+            assert f"`{row['id']}`" in doc, f"docs/providers-new.md does not show {row['id']}"
