@@ -169,7 +169,10 @@ def test_the_matcher_used_here_can_fail() -> None:
 # The tables against the repository's labelled corpora: wherever a row of a new provider's table (or of a
 # table it inherits) matches a labelled real error, the row's decision must be the label.
 
-CORPORA = sorted((ROOT / "tests" / "fixtures").glob("provider_errors*.jsonl"))
+# Only the sets that existed when the tables were written: a later held-out set measures the tables and
+# must not become a check they were fitted to (its figure is reported before any fix it prompts).
+CORPORA = [ROOT / "tests" / "fixtures" / name for name in (
+    "provider_errors.jsonl", "provider_errors_holdout.jsonl", "provider_errors_holdout2.jsonl")]
 _CODE_FIELDS = ("code", "type", "status", "reason", "errorCode", "__type")
 
 
