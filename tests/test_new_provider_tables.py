@@ -20,10 +20,11 @@ TABLES = ROOT / "functions" / "providers"
 
 # The tables this suite owns; the 11 existing providers' tables are written and tested elsewhere.
 NEW = (
-    "openai_compatible", "google_cloud", "google_rpc", "bedrock", "vertex", "anthropic_bedrock", "anthropic_vertex",
-    "azure_speech", "cohere", "together", "fireworks", "perplexity", "huggingface", "nvidia_nim", "replicate", "deepinfra",
-    "cerebras", "sambanova", "dashscope", "moonshot", "zhipu", "siliconflow", "assemblyai", "speechmatics",
-    "cartesia", "google_tts", "google_stt", "openai_realtime", "openai_assistants", "gemini_live",
+    "openai_compatible", "google_cloud", "google_rpc", "bedrock", "vertex", "anthropic_bedrock",
+    "anthropic_vertex", "azure_speech", "cohere", "together", "fireworks", "perplexity", "huggingface",
+    "nvidia_nim", "replicate", "deepinfra", "cerebras", "sambanova", "dashscope", "moonshot", "zhipu",
+    "siliconflow", "assemblyai", "speechmatics", "cartesia", "google_tts", "google_stt", "openai_realtime",
+    "openai_assistants", "gemini_live",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
