@@ -78,6 +78,12 @@ USER_MUTE_FIELD||Notifier runtime: field of users/{uid} that mutes alerts, true 
 REMINDERS||Notifier runtime: the next push for a persisting problem is a reminder, true or false (empty = default true).
 DEEP_LINK_TEMPLATE||Notifier runtime: deep link in the push data, with {provider} and {reason}; - = none (empty = default app://settings/ai-keys?provider={provider}&reason={reason}).
 REDIS_CLUSTER||Notifier runtime: 1 for Memorystore for Redis Cluster (empty = a single instance).
+PUSH_LINK_FIELD||Notifier runtime: data field of the push that carries DEEP_LINK_TEMPLATE (empty = default deep_link; omi: navigate_to).
+EMAIL_MODE||Notifier runtime: off, fallback (email when no device takes the push) or always (empty = default off).
+EMAIL_COLLECTION||Notifier runtime: collection the Trigger Email extension watches (empty = default mail).
+EMAIL_SOURCE||Notifier runtime: field (users/{uid}.USER_EMAIL_FIELD) or auth (verified Firebase Auth address) (empty = default field).
+USER_EMAIL_FIELD||Notifier runtime: field of users/{uid} with the address (empty = default email).
+DELIVERY_MODE||Notifier runtime: live, or shadow (deliver nothing, log would_send) (empty = default live).
 METRIC_PREFIX|byok|Prefix of the log-based metrics (PREFIX_notifier_outcomes, PREFIX_cleanup_outcomes).
 ALERT_CHANNEL||Cloud Monitoring notification channel the alert policies notify: projects/PROJECT/notificationChannels/ID (empty = policies without a channel: incidents open in the console, nobody is notified).
 PUBLISHERS||Comma-separated service account emails of the app backend allowed to publish events: roles/pubsub.publisher on TOPIC only (empty = nobody is granted by this script).
@@ -86,7 +92,8 @@ PUBLISHERS||Comma-separated service account emails of the app backend allowed to
 # Settings that go to the notifier as environment variables of the same name: numbers, then words.
 RUNTIME_NUMBERS=(FCM_TIMEOUT_SECONDS DEDUP_WINDOW_SECONDS DELIVERY_LEASE_SECONDS NO_TARGET_WINDOW_SECONDS
   MAX_EVENT_AGE_SECONDS MAX_EVENT_BYTES FIRESTORE_TIMEOUT_SECONDS MARK_CACHE_SECONDS STATUS_FLUSH_SECONDS)
-RUNTIME_WORDS=(STATUS_COLLECTION USER_LANGUAGE_FIELD USER_MUTE_FIELD REMINDERS DEEP_LINK_TEMPLATE REDIS_CLUSTER)
+RUNTIME_WORDS=(STATUS_COLLECTION USER_LANGUAGE_FIELD USER_MUTE_FIELD REMINDERS DEEP_LINK_TEMPLATE REDIS_CLUSTER
+  PUSH_LINK_FIELD EMAIL_MODE EMAIL_COLLECTION EMAIL_SOURCE USER_EMAIL_FIELD DELIVERY_MODE)
 RUNTIME_SETTINGS=("${RUNTIME_NUMBERS[@]}" "${RUNTIME_WORDS[@]}")
 
 CA_MOUNT_PATH=/etc/secrets/redis-ca/server-ca.pem
@@ -699,6 +706,8 @@ derive_names() {
     "$BUILD_SA roles/artifactregistry.writer"             # push the built image
     "$BUILD_SA roles/storage.objectViewer"                # read the uploaded source
   )
+  [[ ${S[EMAIL_SOURCE]} == auth ]] &&
+    PROJECT_ROLES+=("$NOTIFIER_SA roles/firebaseauth.viewer")  # EMAIL_SOURCE=auth: read users' verified addresses
   SECRETS=()
   [[ -n ${S[REDIS_AUTH_SECRET]} ]] && SECRETS+=("${S[REDIS_AUTH_SECRET]}")
   [[ -n ${S[REDIS_CA_SECRET]} ]] && SECRETS+=("${S[REDIS_CA_SECRET]}")

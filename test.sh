@@ -10,5 +10,6 @@ source devstack/prereqs.sh
 check_prereqs            # python 3.11+, java 17+, gcloud emulators, redis-server; says how to fix
 ensure_system_packages   # shellcheck (deploy.sh lint); only when missing, only as root
 ensure_venv              # .venv with requirements-dev.txt, reinstalled only when it changed
+ensure_firebase_tools    # the Firebase CLI in .venv/node, for its Auth emulator (skipped without npm)
 
 exec .venv/bin/python -m pytest "$@"

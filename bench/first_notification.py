@@ -41,7 +41,8 @@ def in_process(stack: Stack, n: int) -> dict:
     stack.use_in_process()
     from google.cloud import firestore
 
-    from functions import dedup, fcm, notify, status, tokens
+    from functions import dedup, notify, status, tokens
+    from functions.channels import push as fcm
 
     db = firestore.Client(project=PROJECT)
     uids = [f"first-{uuid.uuid4().hex[:10]}" for _ in range(n + 5)]
@@ -51,11 +52,11 @@ def in_process(stack: Stack, n: int) -> dict:
     current: dict[str, float] = {}
     originals = {
         (notify, "unwrap_pubsub"): notify.unwrap_pubsub, (notify, "parse_event"): notify.parse_event,
-        (notify, "classify"): notify.classify, (dedup, "acquire"): dedup.acquire,
+        (notify, "classify_cached"): notify.classify_cached, (dedup, "acquire"): dedup.acquire,
         (tokens, "read_recipient"): tokens.read_recipient, (fcm, "send"): fcm.send, (dedup, "settle"): dedup.settle,
         (status, "record"): status.record,
     }
-    names = {"unwrap_pubsub": "decode", "parse_event": "decode", "classify": "classify", "acquire": "lease",
+    names = {"unwrap_pubsub": "decode", "parse_event": "decode", "classify_cached": "classify", "acquire": "lease",
              "read_recipient": "firestore_read", "send": "send", "settle": "mark", "record": "status"}
     for (mod, attr), fn in originals.items():
         setattr(mod, attr, timed(current, names[attr], fn))

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
-for b in duplicates first_notification cold_start load classify publisher; do
+for b in duplicates first_notification reach cold_start load classify publisher; do
   [ -f "bench/$b.py" ] || continue
   echo "=== bench/$b.py"
   "$PY" "bench/$b.py"

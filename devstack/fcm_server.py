@@ -20,8 +20,8 @@ with {"fail_next": N, "fail_status": 503} (the next N sends fail whatever the to
 
 For people, `GET /` serves a page (devstack/page.html) that polls `GET /_state`: an inbox per device
 showing each push as a phone would, and, when the server is given a Redis URL and a Firestore
-emulator address, the notifier's dedup state and the token documents marked or deleted
-(devstack/observe.py). `GET /_health` answers {"ok": true}.
+emulator address, the notifier's dedup state, the token documents marked or deleted and the
+emails written for the Trigger Email extension (devstack/observe.py). `GET /_health` answers {"ok": true}.
 """
 from __future__ import annotations
 
@@ -128,6 +128,7 @@ class Observers:
         self.redis_url, self.firestore, self.project = redis_url, firestore, project or "demo-byok-local"
         self.dedup = None
         self.tokens = None
+        self.mail = None
 
     def start(self) -> None:
         from . import observe
@@ -136,6 +137,7 @@ class Observers:
             self.dedup = observe.DedupView(self.redis_url)
         if self.firestore:
             self.tokens = observe.TokenTracker(self.firestore, self.project).start()
+            self.mail = observe.MailView(self.firestore, self.project)
 
     def stop(self) -> None:
         if self.tokens:
@@ -172,6 +174,12 @@ def page_state(state: FcmState, observers: "Observers | None") -> dict:
         tokens, owners, current, problem = observers.tokens.snapshot()
         if problem:
             problems["firestore"] = problem
+    mails: list[dict] = []
+    if observers and observers.mail:
+        try:
+            mails = observers.mail.snapshot()
+        except Exception as exc:  # noqa: BLE001 - shown on the page, the server keeps serving
+            problems["mail"] = f"{type(exc).__name__}: {exc}"
     if observers and observers.dedup:
         try:
             dedup = observers.dedup.snapshot()
@@ -198,6 +206,7 @@ def page_state(state: FcmState, observers: "Observers | None") -> dict:
         dev["delivered"] = sum(1 for p in dev["pushes"] if p["status"] == 200)
     ordered = sorted(devices.values(), key=lambda d: (d["uid"] or "~", d["device"] or d["token_hint"]))
     return {"now": time.time(), "requests": requests, "devices": ordered, "dedup": dedup, "tokens": tokens,
+            "mails": mails,
             "sources": {"redis": bool(observers and observers.dedup),
                         "firestore": bool(observers and observers.tokens)},
             "problems": problems}

@@ -96,12 +96,14 @@ class DedupView:
 
 
 def _plain(value: dict) -> Any:
-    """A Firestore REST value as plain JSON (the few types token documents use)."""
+    """A Firestore REST value as plain JSON (the few types token and mail documents use)."""
     for kind in ("stringValue", "booleanValue", "timestampValue", "integerValue", "doubleValue"):
         if kind in value:
             return value[kind]
     if "nullValue" in value:
         return None
+    if "mapValue" in value:  # a mail document's `message`
+        return {k: _plain(v) for k, v in (value["mapValue"].get("fields") or {}).items()}
     return "…"
 
 
@@ -211,3 +213,25 @@ class TokenTracker:
                              "deleted_at": entry.get("deleted_at")})
             rows.sort(key=lambda r: (r["uid"], r["device"]))
             return rows, dict(self.tokens), current, self.error
+
+
+class MailView:
+    """The Trigger Email documents (`mail/*`) in the Firestore emulator, newest first, as the extension would send them."""
+
+    def __init__(self, emulator: str, project: str, collection: str = "mail", limit: int = 50) -> None:
+        self.url = (f"http://{emulator}/v1/projects/{project}/databases/(default)/documents/{collection}"
+                    f"?pageSize={limit}")
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        req = urllib.request.Request(self.url, headers={"Authorization": "Bearer owner"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            docs = json.loads(resp.read() or b"{}").get("documents", [])
+        rows = []
+        for doc in docs:
+            fields = {k: _plain(v) for k, v in (doc.get("fields") or {}).items()}
+            message = fields.get("message") if isinstance(fields.get("message"), dict) else {}
+            rows.append({"id": doc["name"].rsplit("/", 1)[-1], "to": fields.get("to"),
+                         "subject": message.get("subject"), "text": message.get("text"),
+                         "at": epoch(fields.get("created_at")) or epoch(doc.get("createTime"))})
+        rows.sort(key=lambda r: r["at"] or 0, reverse=True)
+        return rows

@@ -74,3 +74,23 @@ ensure_venv() {
     echo "$sum" >"$stamp"
   fi
 }
+
+ensure_firebase_tools() {
+  # The Firebase CLI, for its Auth emulator (EMAIL_SOURCE=auth tests): pinned in devstack/firebase-tools.version,
+  # installed with npm into .venv/node. Without Node.js/npm the tests that need it are skipped with a reason.
+  local want stamp=.venv/node/.firebase-tools.version
+  want=$(cat devstack/firebase-tools.version)
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && [ -x .venv/node/node_modules/.bin/firebase ] && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "note: npm not installed; the Firebase Auth emulator tests will be skipped" >&2
+    return 0
+  fi
+  echo "Installing firebase-tools $want (npm, for the Auth emulator)..." >&2
+  mkdir -p .venv/node
+  if npm install --prefix .venv/node --no-audit --no-fund --loglevel=error "firebase-tools@$want" >/dev/null 2>&1 &&
+     [ -x .venv/node/node_modules/.bin/firebase ]; then
+    echo "$want" >"$stamp"
+  else
+    echo "warning: could not install firebase-tools; the Auth emulator tests will be skipped" >&2
+  fi
+}

@@ -5,6 +5,7 @@ loopback port, so stopping it also ends the java child the emulator launchers st
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -152,8 +153,9 @@ def start_redis(port: int | None = None, log_dir: Path | None = None, *extra_arg
 
 
 def start_firestore_emulator(port: int | None = None, log_dir: Path | None = None,
-                             functions_emulator: str | None = None) -> Service:
-    """The official Firestore emulator; with functions_emulator it delivers trigger events there."""
+                             functions_emulator: str | None = None, rules: Path | None = None) -> Service:
+    """The official Firestore emulator; with functions_emulator it delivers trigger events there,
+    with `rules` (a firestore.rules file) it judges client requests by those security rules."""
     launcher = gcloud_sdk_root() / "platform/cloud-firestore-emulator/cloud_firestore_emulator"
     if not launcher.exists():
         raise RuntimeError("Firestore emulator missing: gcloud components install cloud-firestore-emulator "
@@ -162,6 +164,8 @@ def start_firestore_emulator(port: int | None = None, log_dir: Path | None = Non
     argv = [str(launcher), "start", f"--host={HOST}", f"--port={port}"]
     if functions_emulator:
         argv.append(f"--functions_emulator={functions_emulator}")
+    if rules:
+        argv.append(f"--rules={Path(rules).resolve()}")
     svc = _spawn("firestore", argv, port, log_dir or Path(tempfile.mkdtemp(prefix="byok-fs-")))
     svc.extra["functions_emulator"] = functions_emulator
     return _wait(svc, lambda: _http_ok(f"http://{HOST}:{port}/"), 90)
@@ -178,6 +182,43 @@ def start_pubsub_emulator(port: int | None = None, log_dir: Path | None = None) 
     argv = [str(launcher), f"--host={HOST}", f"--port={port}"]
     svc = _spawn("pubsub", argv, port, log_dir)
     return _wait(svc, lambda: _http_ok(f"http://{HOST}:{port}/"), 90)
+
+
+def firebase_cli(root: Path | None = None) -> Path | None:
+    """The Firebase CLI test.sh installs into .venv/node (devstack/firebase-tools.version), else one on PATH."""
+    root = root or Path(__file__).resolve().parent.parent
+    local = root / ".venv/node/node_modules/.bin/firebase"
+    if local.exists():
+        return local
+    found = shutil.which("firebase")
+    return Path(found) if found else None
+
+
+def start_auth_emulator(project: str, port: int | None = None, log_dir: Path | None = None) -> Service:
+    """The Firebase Auth emulator (part of the Firebase CLI, firebase-tools on npm); no Google account needed.
+
+    Its hub and logging ports are free ones too, so several runs can share a machine.
+    firebase-admin reaches it through FIREBASE_AUTH_EMULATOR_HOST=HOST:PORT.
+    """
+    cli = firebase_cli()
+    if cli is None:
+        raise RuntimeError("the Firebase CLI is missing: ./test.sh installs it into .venv/node with npm "
+                           "(or npm install -g firebase-tools)")
+    port = port or free_port()
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="byok-auth-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    conf = log_dir / f"firebase-auth-{port}.json"
+    conf.write_text(json.dumps({"emulators": {
+        "auth": {"host": HOST, "port": port}, "hub": {"host": HOST, "port": free_port()},
+        "logging": {"host": HOST, "port": free_port()}, "ui": {"enabled": False}}}))
+    argv = [str(cli), "emulators:start", "--only", "auth", "--project", project, "--config", str(conf)]
+    svc = _spawn("auth", argv, port, log_dir, env={"NO_UPDATE_NOTIFIER": "1", "FIREBASE_CLI_EXPERIMENTS": ""})
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=2) as resp:
+            return bool(json.load(resp).get("authEmulator", {}).get("ready"))
+
+    return _wait(svc, ready, 120, what="Firebase Auth emulator")
 
 
 def clear_firestore(emulator: str, project: str) -> None:

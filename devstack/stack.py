@@ -142,7 +142,8 @@ class Stack:
         os.environ.update(FIRESTORE_EMULATOR_HOST=firestore_addr, PUBSUB_EMULATOR_HOST=pubsub_addr,
                           GOOGLE_CLOUD_PROJECT=self.project)
         env = {"GOOGLE_CLOUD_PROJECT": self.project, "REDIS_URL": self.redis_url,
-               "FIRESTORE_EMULATOR_HOST": firestore_addr, "FCM_ENDPOINT": self.fcm.url}
+               "FIRESTORE_EMULATOR_HOST": firestore_addr, "FCM_ENDPOINT": self.fcm.url,
+               "EMAIL_MODE": os.environ.get("EMAIL_MODE") or "fallback"}  # the page shows the mail documents
 
         jobs: dict[str, Callable[[], Any]] = {
             "pubsub": lambda: services.start_pubsub_emulator(ports["pubsub"], self.log_dir),
@@ -274,6 +275,20 @@ def seed_demo_user(project: str, uid: str) -> DemoUser:
     finally:
         db.close()
     return user
+
+
+DESKTOP_EMAIL = "desktop-user@example.com"
+
+
+def seed_desktop_user(project: str, uid: str) -> None:
+    """A user who entered their key on a desktop app: no device, an address (EMAIL_MODE=fallback mails them)."""
+    from google.cloud import firestore
+
+    db = firestore.Client(project=project)
+    try:
+        db.document(f"users/{uid}").set({"name": "Desktop User", "email": DESKTOP_EMAIL, "language": "en"})
+    finally:
+        db.close()
 
 
 ACTIONABLE = {"status": 429, "type_": "RateLimitError", "code": "insufficient_quota",
@@ -414,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
         user = None if args.no_seed and not args.demo else seed_demo_user(stack.project, uid)
         if user:
             out(f"  demo user: {user.uid}, devices phone (receives) and tablet (token dead-..., app uninstalled)")
+            seed_desktop_user(stack.project, user.uid + "-desktop")
+            out(f"  desktop user: {user.uid}-desktop, no device, email {DESKTOP_EMAIL} (EMAIL_MODE=fallback)")
         out("")
         if args.demo:
             out("Live feed:")

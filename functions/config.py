@@ -38,6 +38,12 @@ class Config:
     reminders: bool
     mark_cache_seconds: int
     redis_cluster: bool = False
+    push_link_field: str = "deep_link"
+    email_mode: str = "off"            # off | fallback | always
+    email_collection: str = "mail"
+    email_source: str = "field"        # field | auth
+    user_email_field: str = "email"
+    delivery_mode: str = "live"        # live | shadow
 
 
 # name: (default, minimum, maximum)
@@ -51,6 +57,12 @@ _INTS = {
     "MARK_CACHE_SECONDS": (30, 0, 3600),
 }
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+# Data keys the push itself uses, and the ones FCM reserves (`from`, `message_type`, `google.*`, `gcm.*`).
+_PUSH_DATA_KEYS = ("type", "provider", "reason", "provider_name", "action_url", "reminder", "since", "lang")
+_FCM_RESERVED = re.compile(r"(?i)^(from|notification|message_type|collapse_key|google.*|gcm.*)$")
+EMAIL_MODES = ("off", "fallback", "always")
+EMAIL_SOURCES = ("field", "auth")
+DELIVERY_MODES = ("live", "shadow")
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -126,13 +138,6 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
             problems.append("FCM_ENDPOINT is set on a deployed function: it is for local runs only, and "
                             "pushes would never reach FCM")
 
-    lease = ints.get("DELIVERY_LEASE_SECONDS", 120)
-    # Reading targets, then a send of two attempts plus firebase-admin's 503 backoff (~8 s),
-    # must end before the lease does, or a slow delivery could overlap a redelivery.
-    budget = firestore_timeout + 2 * fcm_timeout + 10
-    if lease < budget:
-        problems.append(f"DELIVERY_LEASE_SECONDS ({lease}) must be at least FIRESTORE_TIMEOUT_SECONDS + "
-                        f"2 x FCM_TIMEOUT_SECONDS + 10 ({budget:.0f}), or a slow delivery could outlive its lease")
     if ints.get("NO_TARGET_WINDOW_SECONDS", 0) > ints.get("DEDUP_WINDOW_SECONDS", 0):
         problems.append("NO_TARGET_WINDOW_SECONDS must not exceed DEDUP_WINDOW_SECONDS")
 
@@ -156,12 +161,46 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         deep_link = None
     else:
         deep_link = deep_link.strip()
-    if deep_link and ("://" not in deep_link or re.search(r"\{(?!provider\}|reason\})[^}]*\}", deep_link)):
-        problems.append("DEEP_LINK_TEMPLATE must be a URL whose only placeholders are {provider} and {reason}")
+    if deep_link and (not re.match(r"[A-Za-z][A-Za-z0-9+.-]*://|/(?!/)", deep_link)
+                      or re.search(r"\{(?!provider\}|reason\})[^}]*\}", deep_link)):
+        problems.append("DEEP_LINK_TEMPLATE must be a URL (scheme://...) or an in-app path (/settings) whose only "
+                        "placeholders are {provider} and {reason}")
+    link_field = field_name("PUSH_LINK_FIELD", "deep_link") or "deep_link"
+    if link_field in _PUSH_DATA_KEYS or _FCM_RESERVED.match(link_field):
+        problems.append(f"PUSH_LINK_FIELD must not be a data key the push already uses or FCM reserves, "
+                        f"got {link_field!r}")
+
+    def choice(name: str, allowed: tuple[str, ...]) -> str:
+        value = (text(name) or allowed[0]).lower()
+        if value not in allowed:
+            problems.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+            return allowed[0]
+        return value
+
+    email_mode = choice("EMAIL_MODE", EMAIL_MODES)
+    email_source = choice("EMAIL_SOURCE", EMAIL_SOURCES)
+    delivery_mode = choice("DELIVERY_MODE", DELIVERY_MODES)
+    email_collection = field_name("EMAIL_COLLECTION", "mail") or "mail"
+    if re.fullmatch(r"__.*__", email_collection):
+        problems.append(f"EMAIL_COLLECTION {email_collection!r} is a name Firestore reserves")
+    email_field = field_name("USER_EMAIL_FIELD", "email") or "email"
     reminders_raw = (text("REMINDERS") or "true").lower()
     if reminders_raw not in _TRUE + _FALSE:
         problems.append(f"REMINDERS must be true or false, got {reminders_raw!r}")
 
+    lease = ints.get("DELIVERY_LEASE_SECONDS", 120)
+    # Reading targets, then a send of two attempts plus firebase-admin's 503 backoff (~8 s),
+    # must end before the lease does, or a slow delivery could overlap a redelivery. An email adds a
+    # Firestore write (and, from Firebase Auth, one more HTTP call).
+    budget = firestore_timeout + 2 * fcm_timeout + 10
+    formula = "FIRESTORE_TIMEOUT_SECONDS + 2 x FCM_TIMEOUT_SECONDS + 10"
+    if email_mode != "off":
+        budget += firestore_timeout + (fcm_timeout if email_source == "auth" else 0)
+        formula = ("2 x FIRESTORE_TIMEOUT_SECONDS + " + ("3" if email_source == "auth" else "2")
+                   + " x FCM_TIMEOUT_SECONDS + 10 with EMAIL_MODE on")
+    if lease < budget:
+        problems.append(f"DELIVERY_LEASE_SECONDS ({lease}) must be at least {formula} ({budget:.0f}), "
+                        "or a slow delivery could outlive its lease")
     if problems:
         raise ConfigError("Invalid configuration: " + "; ".join(problems))
     return Config(
@@ -185,6 +224,12 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         deep_link_template=deep_link,
         reminders=reminders_raw in _TRUE,
         mark_cache_seconds=ints["MARK_CACHE_SECONDS"],
+        push_link_field=link_field,
+        email_mode=email_mode,
+        email_collection=email_collection,
+        email_source=email_source,
+        user_email_field=email_field,
+        delivery_mode=delivery_mode,
     )
 
 

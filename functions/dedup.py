@@ -82,11 +82,13 @@ class Subject:
     provider: str
     reason: str
     key_fingerprint: str | None = None
+    shadow: bool = False  # DELIVERY_MODE=shadow: its own keys, so going live later is not suppressed
 
     @property
     def key(self) -> str:
         fp = quote(self.key_fingerprint, safe="") if self.key_fingerprint else "-"
-        return f"{_tag(self.uid, self.provider)}:{self.reason}:{fp}"
+        space = "shadow:" if self.shadow else ""  # after the hash tag: same slot, never a live key
+        return f"{_tag(self.uid, self.provider)}:{space}{self.reason}:{fp}"
 
     @property
     def index_key(self) -> str:

@@ -204,3 +204,18 @@ def render(provider: str, reason: str, lang: str = DEFAULT_LANGUAGE, since: date
     values["provider"] = name
     return Notification(title=_fill(text("messages", "title"), values), body=_fill(text("messages", "body"), values),
                         action_url=action_url, provider_name=name, lang=stem)
+
+
+def email_texts(provider_name: str, lang: str = DEFAULT_LANGUAGE) -> dict[str, str]:
+    """The email's fixed lines (greeting, action label, settings hint, footer) in `lang`, English where missing.
+
+    `provider_name` is the display name `render` chose, filled in one pass like the push texts.
+    """
+    stem = resolve_language(lang)
+    local, english = _catalog(stem), _catalog(DEFAULT_LANGUAGE)
+    out = {}
+    for part in ("greeting", "action", "settings", "footer"):
+        value = _lookup(local, "email", part)
+        value = value if isinstance(value, str) and value else _lookup(english, "email", part)
+        out[part] = _fill(value, {"provider": provider_name})
+    return out

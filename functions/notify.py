@@ -1,8 +1,10 @@
-"""The notifier's core: one error event in, at most one push per subject and window out.
+"""The notifier's core: one error event in, at most one delivery per subject and window out.
 
 Order matters for cost: validate and classify (no I/O), then one Redis command that either takes
-the delivery lease or suppresses the event, and only the lease holder reads Firestore and calls
-FCM. See dedup.py for the protocol and README.md for the outcomes.
+the delivery lease or suppresses the event, and only the lease holder reads Firestore and delivers:
+a push through FCM (channels/push.py) and/or an email document (channels/email.py). In
+DELIVERY_MODE=shadow the delivery is only logged. See dedup.py for the protocol and README.md for
+the outcomes.
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from . import clients, config, dedup, fcm, logs, status, tokens
+from . import clients, config, dedup, logs, status, tokens
+from .channels import email, push
 from .classify import classify_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 
@@ -61,7 +64,8 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
                   error_type=_short(err.get("type")), error_code=_short(err.get("code")))
         return "not_actionable"
 
-    subject = dedup.Subject(event.uid, event.provider, reason, event.key_fingerprint)
+    subject = dedup.Subject(event.uid, event.provider, reason, event.key_fingerprint,
+                            shadow=cfg.delivery_mode == "shadow")
     lease = dedup.lease_value(event.event_id)
     redis = clients.redis_client()
     try:
@@ -71,16 +75,25 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         _retry(base, reason, "redis_unavailable", exc)
     if verdict is dedup.Acquired.DUPLICATE:
         logs.info("duplicate suppressed", **base, reason=reason, outcome="suppressed")
-        _count_duplicate(event, cfg, base)
+        if not subject.shadow:  # shadow writes no status, not even a count
+            _count_duplicate(event, cfg, base)
         return "suppressed"
     if verdict is dedup.Acquired.OWN_EARLIER:
         _retry(base, reason, "earlier_attempt_holds_lease", None)
     lease_deadline = time.monotonic() + cfg.delivery_lease_seconds
+    if subject.shadow:
+        return _shadow(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
     return _deliver(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
 
 
 def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, lease_deadline: float,
              redis, cfg: config.Config, base: dict, started: float) -> str:
+    """Push to the user's devices and/or email them, under the lease; then mark, or release and retry.
+
+    Email is a delivery like a push. With EMAIL_MODE=always it is written *before* the push, so a
+    failed write is retried before anything went out; with `fallback` it is written only when no
+    device can take the push (none, or all dead). A transient push failure is retried, not emailed.
+    """
     from .messages import render
 
     db = clients.firestore_client()
@@ -91,31 +104,45 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
         _release(redis, subject, lease, base)
         _retry(base, reason, "firestore_unavailable", exc)
     targets, profile = recipient.targets, recipient.profile
+    mailed: dict[str, Any] = {}
 
     def finish(outcome: str, ttl: int, message: str, notified: bool = False, muted: bool = False, **fields) -> str:
         _settle(redis, subject, lease, outcome, event.event_id, ttl, lease_deadline, cfg, base)
         _record_status(db, cfg, event, reason, recipient.status, notified, muted, base)
-        logs.info(message, **base, reason=reason, outcome=outcome, latency_ms=_ms(started), **fields)
+        logs.info(message, **base, reason=reason, outcome=outcome, latency_ms=_ms(started), **mailed, **fields)
         return outcome
 
     if _muted(profile.get(cfg.user_mute_field), event.provider):
         return finish("muted", cfg.dedup_window_seconds, "user muted these alerts: status updated, no push",
                       muted=True, targets=len(targets))
-    if not targets:
-        return finish("no_targets", cfg.no_target_window_seconds, "no push targets for the user", targets=0)
 
     lang = profile.get(cfg.user_language_field)
     since = status.since(recipient.status, reason, datetime.now(timezone.utc), 2 * cfg.dedup_window_seconds) \
         if cfg.reminders else None
     note = render(event.provider, reason, lang, since=since)
+
+    def send_email() -> None:
+        mailed.update(_email(db, event, subject, lease, note, profile, redis, cfg, base, reason))
+
+    if cfg.email_mode == "always":
+        send_email()
+    if not targets:
+        if cfg.email_mode == "fallback":
+            send_email()
+        if mailed.get("emails"):
+            return finish("emailed", cfg.dedup_window_seconds, "email written: the user has no push target",
+                          notified=True, targets=0, language=note.lang)
+        return finish("no_targets", cfg.no_target_window_seconds, "no push targets for the user", targets=0)
+
     data = {"type": PAYLOAD_TYPE, "provider": event.provider, "reason": reason,
             "provider_name": note.provider_name, "action_url": note.action_url or "",
             "reminder": "true" if since else "false", "since": since.isoformat() if since else "",
             "lang": note.lang}
     if cfg.deep_link_template:
-        data["deep_link"] = cfg.deep_link_template.replace("{provider}", event.provider).replace("{reason}", reason)
-    deliveries = fcm.send(clients.firebase_app(), targets, note.title, note.body, data,
-                          collapse_key=f"byok_{event.provider}_{reason}")
+        data[cfg.push_link_field] = cfg.deep_link_template.replace("{provider}", event.provider) \
+            .replace("{reason}", reason)
+    deliveries = push.send(clients.firebase_app(), targets, note.title, note.body, data,
+                           collapse_key=f"byok_{event.provider}_{reason}", thread=f"byok_{event.provider}")
     counts = {s: sum(1 for d in deliveries if d.status == s) for s in ("accepted", "dead", "transient", "config")}
 
     marked = []
@@ -134,13 +161,78 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
         return finish("sent", cfg.dedup_window_seconds, "push sent", notified=True, reminder=bool(since),
                       language=note.lang, **tally)
     if counts["transient"] == 0 and counts["config"] == 0:
+        if cfg.email_mode == "fallback":
+            send_email()
+        if mailed.get("emails"):
+            return finish("emailed", cfg.dedup_window_seconds, "email written: every push target is dead",
+                          notified=True, language=note.lang, **tally)
         return finish("no_targets", cfg.no_target_window_seconds, "every push target is dead", **tally)
     _release(redis, subject, lease, base)
     codes = sorted({d.code or "" for d in deliveries if d.status in ("transient", "config")})
     severity = "ERROR" if counts["config"] else "WARNING"
     logs.log(severity, "push not delivered: will retry", **base, reason=reason, outcome="retry",
-             cause="fcm_" + ("config" if counts["config"] else "transient"), fcm_errors=codes, **tally)
+             cause="fcm_" + ("config" if counts["config"] else "transient"), fcm_errors=codes, **mailed, **tally)
     raise RetryLater(f"FCM did not accept the push ({', '.join(codes)})")
+
+
+def _address(profile: dict, uid: str, cfg: config.Config) -> email.Address:
+    """The user's address, from their profile field or their verified Firebase Auth account."""
+    if cfg.email_source == "auth":
+        return email.from_auth(clients.firebase_app(), uid)
+    return email.from_profile(profile, cfg.user_email_field)
+
+
+def _email(db, event: ErrorEvent, subject: dedup.Subject, lease: bytes, note, profile: dict, redis,
+           cfg: config.Config, base: dict, reason: str) -> dict[str, Any]:
+    """Write the user's email document; fields for the log line. A failure releases the lease and retries."""
+    try:
+        address = _address(profile, event.uid, cfg)
+    except Exception as exc:  # Auth unreachable: the email may be the only way to reach the user
+        _release(redis, subject, lease, base)
+        _retry(base, reason, "auth_unavailable", exc)
+    if address.email is None:
+        return {"emails": 0, "email": address.problem}
+    document = email.compose(address.email, note)
+    try:
+        created = email.write(db, cfg.email_collection, email.document_id(subject.key, event.event_id), document,
+                              cfg.firestore_timeout_seconds)
+    except Exception as exc:  # nothing was written: give the lease back, retry later
+        _release(redis, subject, lease, base)
+        _retry(base, reason, "email_write_failed", exc)
+    return {"emails": 1, "email": "written" if created else "already_written"}
+
+
+def _shadow(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, lease_deadline: float,
+            redis, cfg: config.Config, base: dict, started: float, rule: str | None = None) -> str:
+    """DELIVERY_MODE=shadow: everything up to the delivery, which is only logged (`would_send`).
+
+    Reads the targets like a live delivery (so their cost and count are real), but sends nothing,
+    marks no token, writes no status or email. The mark it leaves lives in the shadow key space.
+    """
+    db = clients.firestore_client()
+    try:
+        recipient = tokens.read_recipient(db, event.uid, None, cfg.firestore_timeout_seconds)
+    except Exception as exc:
+        _release(redis, subject, lease, base)
+        _retry(base, reason, "firestore_unavailable", exc)
+    muted = _muted(recipient.profile.get(cfg.user_mute_field), event.provider)
+    targets = len(recipient.targets)
+    would_email: bool | None = False
+    email_note = None
+    if not muted and (cfg.email_mode == "always" or (cfg.email_mode == "fallback" and not targets)):
+        try:
+            address = _address(recipient.profile, event.uid, cfg)
+            would_email, email_note = address.email is not None, address.problem
+        except Exception as exc:  # noqa: BLE001 - a shadow run reports, it does not retry for this
+            would_email, email_note = None, f"auth_unavailable:{type(exc).__name__}"
+    would_push = targets > 0 and not muted
+    told = would_push or bool(would_email) or muted
+    _settle(redis, subject, lease, "would_send", event.event_id,
+            cfg.dedup_window_seconds if told else cfg.no_target_window_seconds, lease_deadline, cfg, base)
+    logs.info("shadow mode: would deliver, sent nothing", **base, reason=reason, rule=rule, outcome="would_send",
+              targets=targets, would_push=would_push, would_email=would_email, email=email_note, muted=muted,
+              latency_ms=_ms(started))
+    return "would_send"
 
 
 def _muted(preference: Any, provider: str) -> bool:
@@ -184,7 +276,7 @@ def _recover(event: ErrorEvent, cfg: config.Config, base: dict) -> str:
     if not known:
         logs.info("recovery: nothing to clear", **base, outcome="recovered", cleared=0)
         return "recovered"
-    if cfg.status_collection:
+    if cfg.status_collection and cfg.delivery_mode == "live":  # shadow writes no status
         try:
             status.clear(clients.firestore_client(), cfg.status_collection, event.uid, event.provider)
         except Exception as exc:

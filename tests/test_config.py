@@ -96,3 +96,44 @@ def test_a_local_fcm_endpoint_on_a_deployed_function_is_refused():
     assert config.load(local).fcm_endpoint == "http://127.0.0.1:8085"
     with pytest.raises(config.ConfigError, match="FCM_ENDPOINT is set on a deployed function"):
         config.load({**local, "K_SERVICE": "notify-byok-llm-error"})
+
+
+def test_reach_and_rollout_settings_default_to_todays_behaviour():
+    cfg = config.load(BASE)
+    assert (cfg.push_link_field, cfg.email_mode, cfg.email_collection, cfg.email_source, cfg.user_email_field,
+            cfg.delivery_mode) == ("deep_link", "off", "mail", "field", "email", "live")
+
+
+def test_omi_settings_are_accepted():
+    cfg = config.load({**BASE, "PUSH_LINK_FIELD": "navigate_to", "DEEP_LINK_TEMPLATE": "/settings",
+                       "EMAIL_MODE": "Fallback", "EMAIL_SOURCE": "auth", "DELIVERY_MODE": "shadow"})
+    assert cfg.push_link_field == "navigate_to" and cfg.deep_link_template == "/settings"
+    assert cfg.email_mode == "fallback" and cfg.email_source == "auth" and cfg.delivery_mode == "shadow"
+    assert config.load({**BASE, "DEEP_LINK_TEMPLATE": "https://app.example/keys/{provider}"}).deep_link_template
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"EMAIL_MODE": "sometimes"}, "EMAIL_MODE must be one of off, fallback, always"),
+    ({"EMAIL_SOURCE": "ldap"}, "EMAIL_SOURCE must be one of field, auth"),
+    ({"DELIVERY_MODE": "dry"}, "DELIVERY_MODE must be one of live, shadow"),
+    ({"PUSH_LINK_FIELD": "provider"}, "PUSH_LINK_FIELD must not be a data key"),
+    ({"PUSH_LINK_FIELD": "google_link"}, "PUSH_LINK_FIELD must not be a data key"),
+    ({"PUSH_LINK_FIELD": "from"}, "PUSH_LINK_FIELD must not be a data key"),
+    ({"PUSH_LINK_FIELD": "navigate-to"}, "PUSH_LINK_FIELD must be a Firestore field"),
+    ({"DEEP_LINK_TEMPLATE": "settings"}, "an in-app path"),
+    ({"DEEP_LINK_TEMPLATE": "//evil.example/x"}, "an in-app path"),
+    ({"EMAIL_COLLECTION": "__mail__"}, "Firestore reserves"),
+    ({"USER_EMAIL_FIELD": "e.mail"}, "USER_EMAIL_FIELD must be a Firestore field"),
+])
+def test_reach_settings_are_validated(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load({**BASE, **env})
+
+
+def test_email_lengthens_the_delivery_the_lease_must_cover():
+    tight = {**BASE, "DELIVERY_LEASE_SECONDS": "40"}  # 10 + 2 x 10 + 10: enough for a push alone
+    assert config.load(tight).delivery_lease_seconds == 40
+    with pytest.raises(config.ConfigError, match=r"2 x FIRESTORE_TIMEOUT_SECONDS \+ 2 x FCM_TIMEOUT_SECONDS"):
+        config.load({**tight, "EMAIL_MODE": "fallback"})
+    with pytest.raises(config.ConfigError, match=r"\(60\)"):
+        config.load({**tight, "EMAIL_MODE": "always", "EMAIL_SOURCE": "auth"})

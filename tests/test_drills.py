@@ -84,7 +84,8 @@ def test_redis_down_between_send_and_settle_does_not_notify_twice(env, firestore
                                                                   monkeypatch):
     """The worst moment for a Redis outage: the push went out and the mark is not written yet.
     The timing is forced by stopping Redis right after the (real) send; everything else is real."""
-    from functions import clients, config, fcm as fcm_mod, notify
+    from functions import clients, config, notify
+    from functions.channels import push as fcm_mod
 
     directory = Path(tempfile.mkdtemp(prefix="byok-drill-settle-"))
     port = services.free_port()

@@ -5,7 +5,7 @@ import pytest
 from firebase_admin import exceptions as fx
 
 from functions import clients
-from functions import fcm as push
+from functions.channels import push
 from functions.tokens import Target
 
 

@@ -297,6 +297,25 @@ def test_duplicates_add_no_card_and_the_dedup_row_stays_one(browser, page_server
     db.close()
 
 
+def test_an_email_for_a_user_without_devices_appears_as_it_would_be_sent(browser, page_server, notifier_env, uid,
+                                                                        firestore_emulator, redis_db,
+                                                                        monkeypatch):
+    from functions import clients, config, notify
+
+    monkeypatch.setenv("EMAIL_MODE", "fallback")
+    config.reset()
+    clients.reset()
+    db = firestore_client(firestore_emulator)
+    db.document(f"users/{uid}").set({"email": f"{uid}@example.com", "language": "es"})
+    browser.open(page_server.url + "/")
+    assert notify.handle_pubsub_event("page-mail-1", pubsub_data(event(uid))) == "emailed"
+    card = browser.wait_js(f"Array.from(document.querySelectorAll('#mails .mail'))"
+                           f".map(m => m.innerText).find(t => t.includes('{uid}@example.com'))")
+    assert "OpenAI" in card and "Hola" in card
+    assert "https://platform.openai.com/settings/organization/billing/overview" in card
+    db.close()
+
+
 def test_the_page_says_what_it_is_not_connected_to(browser, fcm_server):
     browser.open(fcm_server.url + "/")
     text = browser.wait_js("document.getElementById('dedup').innerText.includes('Not connected') && "

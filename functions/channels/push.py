@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Iterable
 
-from .tokens import Target
+from ..tokens import Target
 
 BATCH = 500  # send_each's limit
 
@@ -55,22 +55,35 @@ def failure_kind(exc: BaseException | None) -> tuple[str, str | None]:
     return "transient", type(exc).__name__
 
 
-def build_message(target: Target, title: str, body: str, data: dict[str, str], collapse_key: str):
-    """One FCM message: notification for the system tray, data for the app, collapse per subject."""
+def build_message(target: Target, title: str, body: str, data: dict[str, str], collapse_key: str,
+                  thread: str | None = None):
+    """One FCM message: notification for the system tray, data for the app, one slot per subject.
+
+    On Android only `notification.tag` replaces a notification already shown; `collapse_key` only
+    collapses messages FCM has not delivered yet, so both are set. On iOS `apns-collapse-id`
+    replaces a shown alert and `thread-id` groups a provider's alerts. FCM refuses any data value
+    that is not a string, so that is checked here rather than discovered as a 400 per device.
+    """
     from firebase_admin import messaging
 
+    bad = sorted(k for k, v in data.items() if not isinstance(k, str) or not isinstance(v, str))
+    if bad:
+        raise TypeError(f"FCM data values must be strings: {', '.join(map(str, bad))}")
     kwargs = {target.kind: target.value}
     return messaging.Message(
         notification=messaging.Notification(title=title, body=body),
         data=data,
-        android=messaging.AndroidConfig(collapse_key=collapse_key, priority="high"),
-        apns=messaging.APNSConfig(headers={"apns-collapse-id": collapse_key}),
+        android=messaging.AndroidConfig(collapse_key=collapse_key, priority="high",
+                                        notification=messaging.AndroidNotification(tag=collapse_key)),
+        apns=messaging.APNSConfig(headers={"apns-collapse-id": collapse_key},
+                                  payload=messaging.APNSPayload(aps=messaging.Aps(thread_id=thread))
+                                  if thread else None),
         **kwargs,
     )
 
 
 def send(app, targets: Iterable[Target], title: str, body: str, data: dict[str, str],
-         collapse_key: str) -> list[Delivery]:
+         collapse_key: str, thread: str | None = None) -> list[Delivery]:
     """Send to every target, at most 500 per send_each call; never raises for a failed send."""
     from firebase_admin import messaging
 
@@ -78,7 +91,7 @@ def send(app, targets: Iterable[Target], title: str, body: str, data: dict[str, 
     results: list[Delivery] = []
     for start in range(0, len(targets), BATCH):
         chunk = targets[start:start + BATCH]
-        messages = [build_message(t, title, body, data, collapse_key) for t in chunk]
+        messages = [build_message(t, title, body, data, collapse_key, thread) for t in chunk]
         try:
             batch = messaging.send_each(messages, app=app)
         except Exception as exc:  # noqa: BLE001 - the whole call failed: every target is transient
