@@ -164,3 +164,26 @@ def test_report_on_a_real_load_equals_what_the_run_logged(service_env, firestore
     array.write_text(json.dumps(as_log_entries(kept.read_text(errors="replace"))))
     s2 = json.loads(run_report("--json", str(array)).stdout)
     assert s2["outcomes"] == s["outcomes"] and s2["latency_ms"] == s["latency_ms"]
+
+
+@pytest.mark.slow
+def test_report_on_a_shadow_run_shows_what_would_have_been_sent(service_env, firestore_db, redis_db, fcm, log_dir,
+                                                                tmp_path):
+    m = loadgen.mix(total=60, new_fraction=0.1, marked_users=5, seed=16)
+    loadgen.seed(m, firestore_db, redis_db)
+    worker = services.start_function("notify_byok_llm_error", {**service_env, "DELIVERY_MODE": "shadow"},
+                                     log_dir=log_dir, name="notify-report-shadow")
+    try:
+        load = loadgen.Load(f"http://{worker.address}/", m.events, senders=2, deadline_seconds=120).run()
+        assert load.unacked == []
+        deadline = time.monotonic() + 20
+        while sum(loadgen.outcomes(worker.log_path).values()) < len(m.events) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    s = json.loads(run_report("--json", "--samples", "3", str(worker.log_path)).stdout)
+    assert fcm.delivered() == []  # shadow: nothing sent
+    assert s["would_send"]["count"] == len(m.devices) and len(s["would_send"]["samples"]) == 3
+    for sample in s["would_send"]["samples"]:
+        assert sample["uid"] in m.devices and sample["rule"] and sample["targets"] == len(m.devices[sample["uid"]])
+        assert sample["reason"] in ("quota_exhausted", "invalid_key") and sample["would_push"] is True

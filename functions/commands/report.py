@@ -78,7 +78,8 @@ class Report:
             self.would_send_total += 1
             if len(self.would_send) < self.samples:
                 self.would_send.append({k: payload.get(k) for k in (
-                    "event_id", "uid", "provider", "reason", "rule", "targets") if payload.get(k) is not None}
+                    "event_id", "uid", "provider", "reason", "rule", "targets", "would_push", "would_email", "muted")
+                    if payload.get(k) is not None}
                     | ({"timestamp": timestamp} if timestamp else {}))
         latency = payload.get("latency_ms")
         if isinstance(latency, (int, float)) and not isinstance(latency, bool) and math.isfinite(latency):
