@@ -119,7 +119,8 @@ Usage: ./deploy.sh [options] [--SETTING-NAME=VALUE ...]
 
 Deploys the BYOK LLM error notifier into one Google Cloud project: APIs, service accounts and their
 roles, Pub/Sub topic + dead-lettering, the network path to Redis, optionally Memorystore, both
-functions, and log-based metrics. Safe to rerun: what exists is updated or left alone.
+functions, log-based metrics, a Monitoring dashboard and alert policies, and the publishers' grant on
+the topic. Safe to rerun: what exists is updated or left alone.
 
 Options:
   --env-file=PATH   settings file (default: deploy.env next to this script, if present;
