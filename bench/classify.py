@@ -1,4 +1,7 @@
-"""Events per second through classify() on the real fixture cases, beside json.loads of the same events.
+"""Events per second through the classifier on the real fixture cases, beside json.loads of the same events.
+
+Targets (issue 12): a new error under 50 µs and a repeat under 10 µs; both are printed as a ratio to the
+json.loads of the same events measured in the same run, since absolute figures move with the machine.
 
 A duplicate event (the hot path: a broken key fails on every request) costs a JSON decode, a
 classification and one Redis command; this shows what the classifier adds next to the decode.
@@ -15,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from functions.classify import classify, classify_cached  # noqa: E402
+from functions.classify import classify, explain, explain_cached  # noqa: E402
 
 
 def events() -> list[str]:
@@ -30,15 +33,44 @@ def events() -> list[str]:
 
 
 def rate(fn, items, seconds: float) -> float:
-    """Items per second for fn over items, repeated for about `seconds`."""
-    done, start = 0, time.perf_counter()
+    """Items per second for fn over items, from the fastest of the passes made in about `seconds`: the
+    machine is shared, and other processes only ever make a pass slower."""
+    best, start = float("inf"), time.perf_counter()
     while True:
+        t = time.perf_counter()
         for item in items:
             fn(item)
-        done += len(items)
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return done / elapsed
+        best = min(best, time.perf_counter() - t)
+        if time.perf_counter() - start >= seconds:
+            return len(items) / best
+
+
+def _table_scaling(pairs, seconds: float) -> tuple[float, float]:
+    """Row lookups per second on the corpus texts: each case's own chain, then one 600-row synthetic chain, to
+    show the cost follows the text, not the number of rows (the rows are indexed, never all scanned)."""
+    import random
+
+    from functions import providers
+    from functions.classify import _codes, _text
+
+    reg = providers.registry()
+    items = []
+    for provider, error in pairs:
+        hay = " ".join(_text(error.get(k)) for k in ("type", "code", "message", "body")).lower()
+        items.append((reg.chain(provider), error.get("status_code"), _codes(error, hay), hay))
+    rnd = random.Random(12)
+    word = lambda: "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(4, 9)))
+    rows = []
+    for i in range(600):
+        kind = i % 3
+        rows.append(providers.Row(f"bench.r{i}", frozenset({400 + i % 30}) if kind == 1 else None,
+                                  frozenset({word()}) if kind == 0 else None,
+                                  (f"{word()} {word()} {word()}",) if kind else None,
+                                  None, "x", "w", "https://example.com", i))
+    big = providers.Chain("bench", ("bench",), rows)
+    real = rate(lambda it: it[0] and it[0].match(it[1], it[2], it[3]), items, seconds)
+    synthetic = rate(lambda it: big.match(it[1], it[2], it[3]), items, seconds)
+    return real, synthetic
 
 
 def main() -> int:
@@ -53,20 +85,30 @@ def main() -> int:
     worst = max(pairs, key=lambda p: len(json.dumps(p[1])))
 
     decode = rate(json.loads, raw, args.seconds)
-    classify_rate = rate(lambda p: classify(*p), pairs, args.seconds)
-    cached_rate = rate(lambda p: classify_cached(*p), pairs, args.seconds)  # what the notifier calls
+    explain(*pairs[0])                                   # the tables load once per process, before timing
+    classify_rate = rate(lambda p: explain(*p), pairs, args.seconds)        # a new error: tables, then text
+    cached_rate = rate(lambda p: explain_cached(*p), pairs, args.seconds)   # what the notifier calls
     worst_rate = rate(lambda p: classify(*p), [worst], args.seconds / 2)
     huge = ("openai", {"message": "x" * 1_000_000, "body": {"error": ["y" * 1000] * 1000}})
     huge_rate = rate(lambda p: classify(*p), [huge], args.seconds / 2)
 
+    table_rate, big_rate = _table_scaling(pairs, args.seconds / 2)
+
     print(f"cases: {len(raw)} real provider errors (mean event {sum(map(len, raw)) / len(raw):.0f} bytes)")
     print(f"json.loads(event):   {decode:12,.0f} events/s  ({1e6 / decode:6.1f} µs each)")
-    print(f"classify(provider, error): {classify_rate:6,.0f} events/s  ({1e6 / classify_rate:6.1f} µs each)")
-    print(f"classify / json.loads cost ratio: {decode / classify_rate:.2f}")
-    print(f"classify_cached (the notifier's call; repeats of one error are the hot path): "
-          f"{cached_rate:,.0f} events/s ({1e6 / cached_rate:.1f} µs each, {decode / cached_rate:.2f} x json.loads)")
+    print(f"new error, explain(provider, error): {classify_rate:6,.0f} events/s  ({1e6 / classify_rate:6.1f} µs "
+          f"each, {decode / classify_rate:.1f} x json.loads; target < 50 µs)")
+    print(f"repeat, explain_cached (the notifier's call; a broken key fails the same way every time): "
+          f"{cached_rate:,.0f} events/s ({1e6 / cached_rate:.1f} µs each, {decode / cached_rate:.2f} x json.loads; "
+          f"target < 10 µs)")
     print(f"largest fixture case ({len(json.dumps(worst[1]))} bytes): {1e6 / worst_rate:.1f} µs")
     print(f"1 MB message + 1 MB body (capped scan): {1e6 / huge_rate:.1f} µs")
+    print(f"row lookup alone, the real tables: {1e6 / table_rate:.2f} µs; a synthetic 600-row table "
+          f"(200 code rows, 200 status rows, 200 phrase-only rows): {1e6 / big_rate:.2f} µs")
+    figures = {"cases": len(raw), "lookup_us": round(1e6 / table_rate, 2), "lookup_600_rows_us": round(1e6 / big_rate, 2), "json_loads_us": round(1e6 / decode, 2),
+               "new_error_us": round(1e6 / classify_rate, 2), "new_error_ratio": round(decode / classify_rate, 2),
+               "repeat_us": round(1e6 / cached_rate, 2), "repeat_ratio": round(decode / cached_rate, 2),
+               "largest_case_us": round(1e6 / worst_rate, 1), "huge_us": round(1e6 / huge_rate, 1)}
     if args.redis_url:
         import itertools
 
@@ -80,6 +122,8 @@ def main() -> int:
         print(f"redis SET NX EX round trip: {1e6 / setnx:.1f} µs")
         print(f"duplicate path (decode + classify_cached + SET NX): {1e6 * path:.1f} µs, "
               f"classify share {100 / cached_rate / path:.0f} %")
+        figures["setnx_us"] = round(1e6 / setnx, 1)
+    print("RESULT " + json.dumps({"bench": "classify", **figures}, sort_keys=True))
     return 0
 
 

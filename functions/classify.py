@@ -3,8 +3,11 @@
 A false alarm ("your key is broken" for a transient rate limit or for our own bug) costs the user's trust,
 so the classifier reads everything the event carries (the status, the provider's error code or type, the
 body and the message text, which is often only `str(exception)` of some SDK or wrapper) and answers None
-whenever the evidence is not clear. Pure Python, no I/O, never raises; the text scanned is capped so a
-huge or hostile error costs the same as a small one. The rules and how they were measured:
+whenever the evidence is not clear. The order: never-actionable guards (5xx, overload, region blocks,
+moderation, gateway pages, our own SDK set-up), then the provider's documented errors (functions/providers/,
+data), then the text heuristics below as the last resort; `explain` says which one decided. Pure Python, no
+I/O, never raises on any input (a broken provider table raises TableError, loudly); the text scanned is capped so
+a huge or hostile error costs the same as a small one. The rules and how they were measured:
 docs/classification.md.
 """
 from __future__ import annotations
@@ -13,29 +16,17 @@ import json
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from . import providers
 
 REASONS = ("invalid_key", "permission_denied", "quota_exhausted")
 INVALID_KEY, PERMISSION_DENIED, QUOTA_EXHAUSTED = REASONS
 
 MAX_TEXT = 8192          # characters scanned from the message, and again from the body
 _MAX_DEPTH = 24          # nesting followed when flattening a body
-
-# Provider slugs that speak the same error dialect.
-_ALIASES = {
-    "google": "gemini", "google_genai": "gemini", "google-genai": "gemini", "genai": "gemini",
-    "gemini": "gemini", "vertex": "gemini", "vertex_ai": "gemini", "vertexai": "gemini",
-    "vertex-ai": "gemini", "google_vertex": "gemini", "aistudio": "gemini",
-    "azure": "azure_openai", "azure_openai": "azure_openai", "azure-openai": "azure_openai",
-    "x-ai": "xai", "grok": "xai", "claude": "anthropic",
-}
-
-
-def _family(provider: Any) -> str:
-    slug = provider.strip().lower() if isinstance(provider, str) else ""
-    return _ALIASES.get(slug, slug)
-
 
 # --------------------------------------------------------------------------------------------------
 # Normalising what arrived: a bounded text dump of any JSON value, and the HTTP status wherever it hides.
@@ -173,9 +164,10 @@ class _Rules:
     scan, so the regex engine only runs on the few texts that can match (most patterns start with a
     literal word, and most texts hold none of them)."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "parts")
 
     def __init__(self, parts: tuple[str, ...]) -> None:
+        self.parts = parts
         items = []
         for part in parts:
             src = part[2:] if part.startswith(r"\b") else part
@@ -197,21 +189,36 @@ def _rx(*parts: str) -> _Rules:
     return _Rules(parts)
 
 
-# Never the user's key: where our servers run, what our request asked, a provider under load.
-_NOT_ACTIONABLE = _rx(
-    r"unsupported_country_region_territory", r"country, region,? or territory not supported",
-    r"user location is not supported", r"not (?:available|supported) in your (?:country|region|location)",
-    r"location is not supported", r"please check your network settings",
-    r"\boverloaded", r"\bserver (?:is )?busy", r"system_busy",
-    r"content[_ ]?policy", r"content[_ ]management[_ ]policy", r"content_filter", r"\bflagged\b",
-    r"requires moderation", r"responsibleaipolicyviolation",
-    r"<html", r"<!doctype", r"cloudflare",
-    r"provider returned error",           # OpenRouter relaying its upstream's failure
-    r"not allowed to generate embeddings",  # OpenAI: a chat model sent to /embeddings (our request), a 403
-    r"\brequest not allowed\b",            # Anthropic edge 403 "forbidden" (where the request came from)
-    r"litellm\.(?:budgetexceedederror|contextwindowexceedederror|contentpolicyviolationerror)",
-    r"budget has been exceeded",          # a LiteLLM proxy budget is ours, not the user's
+# Never the user's key, whatever the table or the text says next (tried first, in this order, each named
+# `guard.<name>` in the verdict): where our servers run, what our request asked, a provider under load,
+# content filters, pages from a gateway, our own SDK set-up.
+_GUARDS = (
+    ("region_block", _rx(
+        r"unsupported_country_region_territory", r"country, region,? or territory not supported",
+        r"user location is not supported", r"not (?:available|supported) in your (?:country|region|location)",
+        r"location is not supported", r"please check your network settings")),
+    ("overloaded", _rx(r"\boverloaded", r"\bserver (?:is )?busy", r"system_busy")),
+    ("moderation", _rx(
+        r"content[_ ]?policy", r"content[_ ]management[_ ]policy", r"content_filter", r"\bflagged\b",
+        r"requires moderation", r"responsibleaipolicyviolation")),
+    # An HTML page is a gateway's, a proxy's or a CDN's, not the provider's API verdict on the key.
+    ("html_page", _rx(r"<html", r"<!doctype", r"cloudflare")),
+    ("upstream_failed", _rx(r"provider returned error")),   # OpenRouter relaying its upstream's failure
+    ("our_request", _rx(
+        r"not allowed to generate embeddings",  # OpenAI: a chat model sent to /embeddings (our request), a 403
+        r"\brequest not allowed\b")),           # Anthropic edge 403 "forbidden" (where the request came from)
+    ("our_proxy", _rx(
+        r"litellm\.(?:budgetexceedederror|contextwindowexceedederror|contentpolicyviolationerror)",
+        r"budget has been exceeded")),          # a LiteLLM proxy budget is ours, not the user's
+    # SDK errors raised before any request: no key reached the client, which is our platform's bug.
+    ("sdk_setup", _rx(
+        r"api_key client option must be set",               # openai, groq... Python/Node SDKs
+        r"could not resolve authentication method",         # anthropic SDKs
+        r"defaultcredentialserror", r"default credentials were not found",
+        r"could not automatically determine credentials",   # google-auth ADC
+        r"missing key inputs argument")),                    # google-genai without api_key
 )
+_ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
@@ -284,7 +291,76 @@ _GOOGLE_ZERO_LIMIT = _rx(
 )
 
 
-def _classify(provider: Any, error: Any) -> str | None:
+# Chinese wording (DashScope, Moonshot, Zhipu, SiliconFlow, one-api/new-api gateways), scanned only when the
+# text is not ASCII.
+_ZH_INVALID_KEY = _rx(r"无效的\s?(?:api[-_ ]?key|令牌|密钥|token)", r"(?:api[-_ ]?key|令牌|密钥|token)\s?(?:无效|错误|不正确|已过期)",
+                      r"身份验证失败", r"认证失败", r"鉴权失败")
+_ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不足", r"配额(?:已)?用尽")
+_ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
+_ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号)(?:已)?被(?:禁用|封禁|冻结)")
+_ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
+
+# Where an app envelope (a 500/502 of its own) names the upstream's status.
+_UPSTREAM_STATUS = re.compile(
+    r"upstream[_ ]?(?:status(?:[_ ]?code)?|returned|responded(?: with)?|error|http)\W{0,4}(40[123])\b")
+# WebSocket close codes (1000-4999), where the event's status_code or a library's text put them.
+_CLOSE_IN_TEXT = re.compile(
+    r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
+    r"|\breceived ([14]\d{3}) \(")                                   # python websockets ConnectionClosedError
+# Error codes and types wherever a body or an SDK's string form (JSON or Python repr) put them.
+_CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_code, error_code, __type, @type
+    r"""(?:code|type|status|reason)["']?\s*[:=]\s*["']([a-z0-9][a-z0-9_.:\-]{0,79})["']""")
+# ...and where SDKs' string forms name them: botocore "An error occurred (AccessDeniedException) when calling",
+# gRPC "StatusCode.PERMISSION_DENIED", an exception class ahead of the text ("openai.RateLimitError: ...").
+_BOTOCORE_CODE = re.compile(r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling")
+_GRPC_CODE = re.compile(r"\bstatuscode\.([a-z_]{3,40})\b")
+_CLASS_AHEAD = re.compile(r"(?:[a-z_][a-z0-9_]*\.){0,6}([a-z_][a-z0-9_]{0,60}(?:error|exception)):")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why the classifier answered what it did: `rule` is a table row id (`openai.invalid_api_key`), a guard
+    (`guard.overloaded`) or a heuristic (`text.invalid_key`); `evidence` says which kind decided."""
+    reason: str | None
+    rule: str
+    evidence: str   # "documented" | "heuristic" | "guard" | "none"
+
+
+_NONE = Verdict(None, "none", "none")
+
+
+def _codes(error: Mapping, hay: str, head: str = "") -> set[str]:
+    """The lower-cased codes and types the error carries: its own fields, every code/type/status/reason field of
+    the body or of a JSON/repr in the message, and the names SDK string forms put in the message's head."""
+    codes = set()
+    for key in ("code", "type"):
+        value = error.get(key)
+        if isinstance(value, str):
+            codes.add(value.strip().lower()[:100])
+    if "code" in hay or "type" in hay or "status" in hay or "reason" in hay:
+        codes.update(_CODE_FIELD.findall(hay))
+    if "an error occurred (" in head:
+        codes.update(_BOTOCORE_CODE.findall(head))
+    if "statuscode." in head:
+        codes.update(_GRPC_CODE.findall(head))
+    m = _CLASS_AHEAD.match(head.lstrip())
+    if m:
+        codes.add(m.group(1))
+    return codes
+
+
+def _close_code(error: Mapping, head: str) -> int | None:
+    value = error.get("status_code")
+    if type(value) is int and 1000 <= value <= 4999:
+        return value
+    if "clos" in head or "received" in head:
+        m = _CLOSE_IN_TEXT.search(head)
+        if m:
+            return int(m.group(1) or m.group(2))
+    return None
+
+
+def _explain(provider: Any, error: Any) -> Verdict:
     if isinstance(error, Mapping):
         message = _text(error.get("message"))
         body_text = _text(error.get("body"))
@@ -293,92 +369,133 @@ def _classify(provider: Any, error: Any) -> str | None:
     elif isinstance(error, str):
         message, body_text, extra, err = error[:MAX_TEXT], "", "", {}
     else:
-        return None
-    family = _family(provider)
+        return _NONE
     hay = f"{extra} {message} {body_text}".lower()
     if "  " in hay or "\n" in hay or "\t" in hay or "\r" in hay:
         # Whitespace runs collapse to one space: terminals and wrappers break lines inside phrases.
         hay = " ".join(hay.split())
     head = message[:_STATUS_HEAD].lower()
     status = _status(err, head, body_text)
+    if status is not None and 200 <= status < 300:
+        status = None          # a 200 carrying a failure (SSE error event, a run's last_error): the body decides
+    if status is not None and status >= 500:
+        m = _UPSTREAM_STATUS.search(hay)
+        if m and (_INVALID_KEY.search(hay) or _QUOTA.search(hay) or _PERMISSION.search(hay)):
+            status = int(m.group(1))   # an app's 5xx around the upstream's own key failure
+        else:
+            return Verdict(None, "guard.server_error", "guard")
+    if status is not None and status < 400:
+        return Verdict(None, "guard.not_an_error", "guard")
+    if _ANY_GUARD.search(hay):    # one pass over every guard; naming the one that hit is the rare path
+        name = next(name for name, rules in _GUARDS if rules.search(hay))
+        return Verdict(None, "guard." + name, "guard")
 
-    if status is not None and (status >= 500 or status < 400):
-        return None
-    if _NOT_ACTIONABLE.search(hay):
-        return None
+    chain = providers.registry().chain(provider)
+    google = chain is not None and "gemini" in chain.tables
+    if chain is not None:
+        row = chain.match(status if status is not None else _close_code(err, head), _codes(err, hay, head), hay)
+        if row is not None:
+            return Verdict(row.decision, row.id, "documented")
 
-    if family == "gemini":
+    reason, rule = _heuristics(google, status, hay)
+    if rule is None:
+        return _NONE
+    return Verdict(reason, rule, "heuristic")
+
+
+def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None, str | None]:
+    """The text rules of the last resort: (reason, rule name), rule None when nothing spoke."""
+    if not hay.isascii():
+        if _ZH_QUOTA.search(hay):
+            if _ZH_SHORT_WINDOW.search(hay) or _SHORT_WINDOW.search(hay):
+                return None, "text.zh_rate_limit"      # "每分钟请求额度已用尽": a per-minute allowance
+            return QUOTA_EXHAUSTED, "text.zh_quota"
+        if _ZH_PERMISSION.search(hay):
+            return PERMISSION_DENIED, "text.zh_permission"
+        if _ZH_INVALID_KEY.search(hay):
+            return INVALID_KEY, "text.zh_invalid_key"
+        if _ZH_RATE.search(hay):
+            return None, "text.zh_rate_limit"
+    if "publisher model" in hay and "not found" in hay:
+        # Vertex's 404 for a model id/version/region our platform chose, whatever slug or wrapper carried it
+        return None, "google.text.model_not_found"
+    if google:
         return _gemini(status, hay)
 
     if _QUOTA.search(hay):
-        return QUOTA_EXHAUSTED
+        return QUOTA_EXHAUSTED, "text.quota"
     short = _SHORT_WINDOW.search(hay)
     if _QUOTA_WEAK.search(hay) and not short:
-        return QUOTA_EXHAUSTED
+        return QUOTA_EXHAUSTED, "text.quota_hint"
     if _TERMINATED.search(hay):
-        return PERMISSION_DENIED
+        return PERMISSION_DENIED, "text.terminated"
     if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay:
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
-            return QUOTA_EXHAUSTED
-        return None
+            return QUOTA_EXHAUSTED, "text.daily_cap"
+        return None, "text.rate_limit"
     return _auth(status, hay)
 
 
-def _auth(status: int | None, hay: str) -> str | None:
+def _auth(status: int | None, hay: str) -> tuple[str | None, str | None]:
     """Invalid key or permission, from the text first and the status last."""
     if _PERMISSION.search(hay):
-        return PERMISSION_DENIED
+        return PERMISSION_DENIED, "text.permission"
     if _INVALID_KEY.search(hay):
-        return INVALID_KEY
+        return INVALID_KEY, "text.invalid_key"
     if status == 401:
-        return INVALID_KEY
+        return INVALID_KEY, "status.401"
     if status == 402:
-        return QUOTA_EXHAUSTED
+        return QUOTA_EXHAUSTED, "status.402"
     if status == 403:
-        return PERMISSION_DENIED
-    return None
+        return PERMISSION_DENIED, "status.403"
+    return None, None
 
 
-def _gemini(status: int | None, hay: str) -> str | None:
+def _gemini(status: int | None, hay: str) -> tuple[str | None, str | None]:
     """Google's dialect: `status` words (RESOURCE_EXHAUSTED...) and quota violations decide, not wording."""
     if "api_key_invalid" in hay or "api key not valid" in hay or "api key expired" in hay:
-        return INVALID_KEY
+        return INVALID_KEY, "google.text.api_key_invalid"
     if "reported as leaked" in hay:
-        return INVALID_KEY
+        return INVALID_KEY, "google.text.leaked"
     if status == 429 or "resource_exhausted" in hay or "resource exhausted" in hay or "quota" in hay:
         if "prepayment credits" in hay or "spending cap" in hay or "billing account" in hay:
-            return QUOTA_EXHAUSTED
+            return QUOTA_EXHAUSTED, "google.text.billing"
         if _GOOGLE_ZERO_LIMIT.search(hay):
-            return QUOTA_EXHAUSTED
+            return QUOTA_EXHAUSTED, "google.text.zero_limit"
         if _DAILY_CAP.search(hay):
-            return QUOTA_EXHAUSTED
+            return QUOTA_EXHAUSTED, "google.text.daily_quota"
         if status == 429 or "resource_exhausted" in hay:
-            return None
+            return None, "google.text.rate_limit"
     if "invalid_argument" in hay and status in (None, 400) and "api key" not in hay:
-        return None
-    if "publisher model" in hay and "not found" in hay:
-        return None   # Vertex 404 for a model id/version/region our platform chose, "or no access" boilerplate
+        return None, "google.text.invalid_argument"
     return _auth(status, hay)
+
+
+def explain(provider: str, error: Mapping | None) -> Verdict:
+    """The decision with the rule that made it and how sure it is (documented code, heuristic, guard)."""
+    try:
+        return _explain(provider, error)
+    except providers.TableError:
+        raise       # a broken table is a deployment error, shown loudly, never a silent "not actionable"
+    except Exception:  # noqa: BLE001 - a classifier bug must never become a crash or an alarm
+        return _NONE
 
 
 def classify(provider: str, error: Mapping | None) -> str | None:
     """One of REASONS when the user must act on their key, else None (transient, ours, or unclear)."""
-    try:
-        return _classify(provider, error)
-    except Exception:  # noqa: BLE001 - a classifier bug must never become a crash or an alarm
-        return None
+    return explain(provider, error).reason
 
 
 _CACHE_KEY_LIMIT = 4096  # characters of compact JSON; larger errors are classified every time
 
 
 @lru_cache(maxsize=4096)
-def _classify_json(provider: str, error_json: str) -> str | None:
-    return classify(provider, json.loads(error_json))
+def _explain_json(provider: str, error_json: str) -> Verdict:
+    return explain(provider, json.loads(error_json))
 
 
-def classify_cached(provider: str, error: Mapping | None) -> str | None:
-    """classify() behind a bounded cache keyed by the error's exact JSON.
+def explain_cached(provider: str, error: Mapping | None) -> Verdict:
+    """explain() behind a bounded cache keyed by the error's exact JSON.
 
     A broken key fails the same way on every request, so the notifier sees the same error over and
     over; classification is a pure function of (provider, error), so the cache is exact. Encoding
@@ -387,28 +504,40 @@ def classify_cached(provider: str, error: Mapping | None) -> str | None:
     try:
         key = json.dumps(error, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError, RecursionError):
-        return classify(provider, error)
+        return explain(provider, error)
     if len(key) > _CACHE_KEY_LIMIT or not isinstance(provider, str):
-        return classify(provider, error)
-    return _classify_json(provider, key)
+        return explain(provider, error)
+    return _explain_json(provider, key)
+
+
+def classify_cached(provider: str, error: Mapping | None) -> str | None:
+    """classify() through explain_cached()."""
+    return explain_cached(provider, error).reason
 
 
 # --------------------------------------------------------------------------------------------------
 
 def cli(argv: list[str]) -> int:
-    """`python -m functions classify`: JSON lines (provider, error) on stdin -> JSON lines with reason."""
+    """`python -m functions classify [--explain]`: JSON lines (provider, error) on stdin -> JSON lines with
+    the reason (and, with --explain, the rule and evidence that decided it)."""
     if argv and argv[0] in ("-h", "--help"):
-        print("usage: python -m functions classify < events.jsonl  "
-              "(one {\"provider\", \"error\"} object per line; prints {\"reason\"} per line)")
+        print("usage: python -m functions classify [--explain] < events.jsonl  "
+              "(one {\"provider\", \"error\"} object per line; prints {\"reason\"} per line, "
+              "with --explain {\"reason\", \"rule\", \"evidence\"})")
         return 0
+    unknown = [a for a in argv if a != "--explain"]
+    if unknown:
+        print(f"classify: unknown option {unknown[0]!r} (try --help)", file=sys.stderr)
+        return 2
+    detail = "--explain" in argv
     out = sys.stdout
     for number, raw in enumerate(sys.stdin.buffer, start=1):
-        out.write(json.dumps(_cli_line(number, raw)) + "\n")
+        out.write(json.dumps(_cli_line(number, raw, detail)) + "\n")
     out.flush()
     return 0
 
 
-def _cli_line(number: int, raw: bytes) -> dict[str, Any]:
+def _cli_line(number: int, raw: bytes, detail: bool = False) -> dict[str, Any]:
     """The answer for one input line; a bad line is reported and the stream goes on."""
     try:
         item = json.loads(raw.decode("utf-8", errors="replace"))
@@ -420,4 +549,7 @@ def _cli_line(number: int, raw: bytes) -> dict[str, Any]:
         return {"reason": None, "error": f"line {number}: not a JSON object"}
     if "provider" not in item or "error" not in item:
         return {"reason": None, "error": f"line {number}: needs 'provider' and 'error'"}
-    return {"reason": classify(item.get("provider"), item.get("error"))}
+    verdict = explain(item.get("provider"), item.get("error"))
+    if detail:
+        return {"reason": verdict.reason, "rule": verdict.rule, "evidence": verdict.evidence}
+    return {"reason": verdict.reason}

@@ -121,8 +121,9 @@ def parse_event(event_id: str, raw: bytes, publish_time: str | None = None,
     if not isinstance(error, dict):
         raise InvalidEvent("error must be an object")
     status = error.get("status_code")
-    if status is not None and (type(status) is not int or not 0 <= status <= 999):
-        raise InvalidEvent("error.status_code must be an integer from 0 to 999, or null")
+    if status is not None and (type(status) is not int or not 0 <= status <= 4999):
+        # an HTTP status, or a WebSocket close code (1000-4999) for a realtime API
+        raise InvalidEvent("error.status_code must be an integer from 0 to 4999, or null")
     for name, limit in _ERROR_TEXT_FIELDS.items():
         _optional_str(error, name, limit, "error.")
     fingerprint = doc.get("key_fingerprint")

@@ -15,7 +15,8 @@ from .redact import redact
 # Fields whose values we produced or validated ourselves (ids, slugs, enums, numbers).
 _TRUSTED = frozenset({"event_id", "uid", "provider", "reason", "outcome", "function", "device",
                       "document", "targets", "accepted", "dead", "transient", "failed", "attempt",
-                      "age_seconds", "latency_ms", "status_code", "invalid_reason", "count"})
+                      "age_seconds", "latency_ms", "status_code", "invalid_reason", "count",
+                      "rule", "evidence"})
 
 _write_lock = threading.Lock()
 

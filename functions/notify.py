@@ -14,7 +14,7 @@ from typing import Any
 
 from . import clients, config, dedup, logs, status, tokens
 from .channels import email, push
-from .classify import classify_cached
+from .classify import explain_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 
 FUNCTION = config.NOTIFIER
@@ -56,7 +56,9 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
     if event.kind == "recovered":
         return _recover(event, cfg, base)
 
-    reason = classify_cached(event.provider, event.error)
+    verdict = explain_cached(event.provider, event.error)
+    reason = verdict.reason
+    base = {**base, "rule": verdict.rule, "evidence": verdict.evidence}   # on every later line of this event
     if reason is None:
         err = event.error
         logs.info("error is not actionable for the user", **base, outcome="not_actionable",
@@ -69,16 +71,16 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
     lease = dedup.lease_value(event.event_id)
     redis = clients.redis_client()
     try:
-        verdict, _held = dedup.acquire(redis, subject, lease, cfg.delivery_lease_seconds, event.event_id,
+        acquired, _held = dedup.acquire(redis, subject, lease, cfg.delivery_lease_seconds, event.event_id,
                                        cfg.mark_cache_seconds)
     except Exception as exc:  # Redis unreachable: never send unguarded
         _retry(base, reason, "redis_unavailable", exc)
-    if verdict is dedup.Acquired.DUPLICATE:
+    if acquired is dedup.Acquired.DUPLICATE:
         logs.info("duplicate suppressed", **base, reason=reason, outcome="suppressed")
         if not subject.shadow:  # shadow writes no status, not even a count
             _count_duplicate(event, cfg, base)
         return "suppressed"
-    if verdict is dedup.Acquired.OWN_EARLIER:
+    if acquired is dedup.Acquired.OWN_EARLIER:
         _retry(base, reason, "earlier_attempt_holds_lease", None)
     lease_deadline = time.monotonic() + cfg.delivery_lease_seconds
     if subject.shadow:
@@ -203,7 +205,7 @@ def _email(db, event: ErrorEvent, subject: dedup.Subject, lease: bytes, note, pr
 
 
 def _shadow(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, lease_deadline: float,
-            redis, cfg: config.Config, base: dict, started: float, rule: str | None = None) -> str:
+            redis, cfg: config.Config, base: dict, started: float) -> str:
     """DELIVERY_MODE=shadow: everything up to the delivery, which is only logged (`would_send`).
 
     Reads the targets like a live delivery (so their cost and count are real), but sends nothing,
@@ -229,7 +231,7 @@ def _shadow(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes
     told = would_push or bool(would_email) or muted
     _settle(redis, subject, lease, "would_send", event.event_id,
             cfg.dedup_window_seconds if told else cfg.no_target_window_seconds, lease_deadline, cfg, base)
-    logs.info("shadow mode: would deliver, sent nothing", **base, reason=reason, rule=rule, outcome="would_send",
+    logs.info("shadow mode: would deliver, sent nothing", **base, reason=reason, outcome="would_send",
               targets=targets, would_push=would_push, would_email=would_email, email=email_note, muted=muted,
               latency_ms=_ms(started))
     return "would_send"

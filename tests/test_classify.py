@@ -24,6 +24,9 @@ FIXTURE = ROOT / "tests" / "fixtures" / "provider_errors.jsonl"
 HOLDOUT = ROOT / "tests" / "fixtures" / "provider_errors_holdout.jsonl"
 # A second fresh set, gathered and labelled after the first held-out fixes, before the rules were read.
 HOLDOUT2 = ROOT / "tests" / "fixtures" / "provider_errors_holdout2.jsonl"
+# A third, gathered independently while the classifier was being rewritten from the providers' documentation
+# (issue 12): new providers and shapes, labelled before any run (docs/holdout3.md).
+HOLDOUT3 = ROOT / "tests" / "fixtures" / "provider_errors_holdout3.jsonl"
 MAIN_PROVIDERS = ("openai", "anthropic", "gemini", "openrouter", "deepgram")
 
 
@@ -63,9 +66,9 @@ def test_corpus_holds_no_secrets():
     assert not _REAL_KEY.findall(FIXTURE.read_text(encoding="utf-8"))
 
 
-def check_through_the_cli(path: Path, title: str, capsys) -> None:
-    """Every case of `path` through `python -m functions classify`; prints per-provider figures and holds
-    the bar: at least 98 % right and not one false alarm (an actionable answer where none is expected)."""
+def measure_through_the_cli(path: Path, title: str, capsys) -> tuple[int, int, list]:
+    """Every case of `path` through `python -m functions classify`; prints per-provider figures and returns
+    (right, false alarms, wrong cases). A false alarm is an actionable answer where none is expected."""
     cases = load_cases(path)
     stdin = "".join(json.dumps({"provider": c["provider"], "error": c["error"]}) + "\n" for c in cases)
     code, results = run_cli(stdin.encode())
@@ -91,19 +94,26 @@ def check_through_the_cli(path: Path, title: str, capsys) -> None:
             print(f"  {provider:14s} {ok:3d}/{n:<3d} {100 * ok / n:5.1f} %  false alarms {fa}")
         for provider, expected, got, note in wrong:
             print(f"  miss: {provider}: expected {expected}, got {got} ({note})")
+    return right, alarms, wrong
+
+
+def check_through_the_cli(path: Path, title: str, capsys) -> None:
+    """The bar: at least 98 % right and not one false alarm."""
+    right, alarms, wrong = measure_through_the_cli(path, title, capsys)
     assert alarms == 0, wrong
-    assert right / total >= 0.98, wrong
+    assert right / len(load_cases(path)) >= 0.98, wrong
 
 
 def test_whole_corpus_through_the_cli(capsys):
     check_through_the_cli(FIXTURE, "classification corpus", capsys)
 
 
-@pytest.mark.parametrize("path,earlier", [(HOLDOUT, [FIXTURE]), (HOLDOUT2, [FIXTURE, HOLDOUT])],
-                         ids=["holdout", "holdout2"])
+@pytest.mark.parametrize("path,earlier", [(HOLDOUT, [FIXTURE]), (HOLDOUT2, [FIXTURE, HOLDOUT]),
+                                         (HOLDOUT3, [FIXTURE, HOLDOUT, HOLDOUT2])],
+                         ids=["holdout", "holdout2", "holdout3"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    assert len(cases) >= 60
+    assert len(cases) >= (150 if path == HOLDOUT3 else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -113,9 +123,21 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     older = [c for p in earlier for c in load_cases(p)]
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
-    if path == HOLDOUT2:
+    if path in (HOLDOUT2, HOLDOUT3):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
+    if path == HOLDOUT3:
+        # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
+        # an earlier set again (whitespace and case aside), and none twice within the set
+        assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
+        assert all(re.match(r"https://\S+/\S+", c["source"]) and "/search" not in c["source"] for c in cases)
+
+        def text(error: dict) -> str:
+            raw = error.get("message") or json.dumps(error.get("body"), sort_keys=True)
+            return " ".join(str(raw).split()).lower()
+        old_texts = {text(c["error"]) for c in older}
+        assert not [c["source"] for c in cases if text(c["error"]) in old_texts]
+        assert len({text(c["error"]) for c in cases}) == len(cases)
     assert not _REAL_KEY.findall(path.read_text(encoding="utf-8"))
 
 
@@ -123,6 +145,14 @@ def test_holdout_is_new_real_and_honest(path, earlier):
                          ids=["holdout", "holdout2"])
 def test_holdout_through_the_cli(path, title, capsys):
     check_through_the_cli(path, title, capsys)
+
+
+def test_third_holdout_through_the_cli(capsys):
+    """The third set runs through the CLI on every suite run; its bar is not enforced yet: the lead measures the
+    before-figure after merging the rewritten classifier (issue 12, docs/holdout3.md)."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT3, "third held-out set", capsys)
+    if alarms or right / len(load_cases(HOLDOUT3)) < 0.98:
+        pytest.xfail(f"third held-out set below the bar: {right} right, {alarms} false alarms (not enforced yet)")
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -40,10 +40,11 @@ def test_uid_rules(uid, ok):
 def test_schema_and_parser_agree_on_examples():
     jsonschema = pytest.importorskip("jsonschema")
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    good = [event("u1"), event("u2", key_fingerprint=None, model=None), {**event("u3"), "extra": 1}]
+    good = [event("u1"), event("u2", key_fingerprint=None, model=None), {**event("u3"), "extra": 1},
+            {**event("u4"), "error": {"status_code": 1008, "message": "API key not valid."}}]  # a WebSocket close
     bad = [{**event("u"), "version": 2}, {**event("u"), "uid": "a/b"}, {**event("u"), "provider": "Open AI"},
            {**event("u"), "error": []}, {**event("u"), "error": {"status_code": "500"}}, {**event("u"), "uid": ".."},
-           {**event("u"), "uid": "__x__"}]
+           {**event("u"), "uid": "__x__"}, {**event("u"), "error": {"status_code": 5000}}]
     for doc in good:
         assert validator.is_valid(doc)
         parse_event("e", json.dumps(doc).encode())

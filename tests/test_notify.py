@@ -67,6 +67,8 @@ def test_actionable_error_sends_one_push_to_every_device(world, uid, capsys):
     assert line["outcome"] == "sent" and line["severity"] == "INFO"
     assert line["uid"] == uid and line["provider"] == "openai" and line["reason"] == "quota_exhausted"
     assert line["targets"] == 2 and line["accepted"] == 2
+    # the verdict's rule and evidence ride on the event's log lines (docs/classification.md#verdicts)
+    assert (line["rule"], line["evidence"]) == ("openai.insufficient_quota", "documented")
 
 
 def test_push_and_logs_never_carry_the_key_or_raw_error_text(world, uid, capsys):
@@ -108,6 +110,8 @@ def test_not_actionable_errors_touch_nothing(world, uid, capsys):
     lines = helpers.log_lines(capsys.readouterr().out)
     assert [line["outcome"] for line in lines] == ["not_actionable"] * 4
     assert lines[0]["status_code"] == 429 and lines[0]["error_code"] == "rate_limit_exceeded"
+    assert lines[1]["rule"] == "guard.server_error" and lines[1]["evidence"] == "guard"
+    assert (lines[3]["rule"], lines[3]["evidence"]) == ("none", "none")
 
 
 POISON = {

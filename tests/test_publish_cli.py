@@ -103,7 +103,7 @@ def test_a_json_file_is_published_as_is(topic, tmp_path, from_stdin):
     (["--uid", "../x", "--provider", "openai"], "uid must be a Firestore document id"),
     (["--uid", "a/b", "--provider", "openai"], "uid must be a Firestore document id"),
     (["--uid", "u1", "--provider", "OpenAI!"], "provider must match"),
-    (["--uid", "u1", "--provider", "openai", "--status", "1000"], "status_code must be an integer from 0 to 999"),
+    (["--uid", "u1", "--provider", "openai", "--status", "5000"], "status_code must be an integer from 0 to 4999"),
     (["--uid", "u1", "--provider", "openai", "--fingerprint", "has space"], "key_fingerprint must be"),
     (["--uid", "u1", "--provider", "openai", "--occurred-at", "yesterday"], "occurred_at is not an RFC 3339"),
     (["--uid", "u1", "--provider", "openai", "--body", "{not json"], "--body is not JSON"),

@@ -96,7 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     src = p.add_argument_group("the event, from flags")
     src.add_argument("--uid", help="Firebase uid of the user")
     src.add_argument("--provider", help="provider slug: openai, anthropic, gemini, openrouter, deepgram, ...")
-    src.add_argument("--status", type=int, help="HTTP status of the failed call, e.g. 429")
+    src.add_argument("--status", type=int, help="HTTP status of the failed call, e.g. 429 (or a WebSocket close "
+                     "code, e.g. 1008)")
     src.add_argument("--code", help="the provider's error code, e.g. insufficient_quota")
     src.add_argument("--message", help="the error message (str(exception)); keys in it are the caller's "
                                        "problem: redact before publishing")
