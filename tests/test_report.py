@@ -188,7 +188,7 @@ def test_report_on_a_shadow_run_shows_what_would_have_been_sent(service_env, fir
     assert s["would_send"]["count"] == len(subjects) > len(m.devices)
     assert len(s["would_send"]["samples"]) == 3
     for sample in s["would_send"]["samples"]:
-        assert sample["uid"] in subjects  # `rule` is shown when the notifier logs one (not yet, on main)
+        assert sample["uid"] in subjects and sample["rule"]  # the classifier rule that decided
         assert sample["targets"] == len(m.devices.get(sample["uid"], []))
         assert sample["would_push"] is (sample["targets"] > 0)
         assert sample["reason"] in ("quota_exhausted", "invalid_key")
