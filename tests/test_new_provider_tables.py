@@ -92,7 +92,8 @@ def test_files_are_utf8_two_space_json(slug: str) -> None:
 def test_rows_follow_the_format(slug: str) -> None:
     for row in load(slug)["errors"]:
         where = f"{slug} {row.get('id')}"
-        assert set(row) == ROW_KEYS, f"{where}: keys {sorted(row)}"
+        assert ROW_KEYS <= set(row) <= ROW_KEYS | {"before_guards"}, f"{where}: keys {sorted(row)}"
+        assert row.get("before_guards", False) in (True, False), f"{where}: before_guards must be a boolean"
         assert row["id"].startswith(slug + ".") and SLUG.fullmatch(row["id"].split(".", 1)[1]), where
         status, code, contains = row["status"], row["code"], row["contains"]
         assert status is None or is_status(status) or (
