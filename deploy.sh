@@ -85,6 +85,8 @@ EMAIL_SOURCE||Notifier runtime: field (users/{uid}.USER_EMAIL_FIELD) or auth (ve
 USER_EMAIL_FIELD||Notifier runtime: field of users/{uid} with the address (empty = default email).
 DELIVERY_MODE||Notifier runtime: live, or shadow (deliver nothing, log would_send) (empty = default live).
 METRIC_PREFIX|byok|Prefix of the log-based metrics (PREFIX_notifier_outcomes, PREFIX_cleanup_outcomes).
+ALERT_CHANNEL||Cloud Monitoring notification channel the alert policies notify: projects/PROJECT/notificationChannels/ID (empty = policies without a channel: incidents open in the console, nobody is notified).
+PUBLISHERS||Comma-separated service account emails of the app backend allowed to publish events: roles/pubsub.publisher on TOPIC only (empty = nobody is granted by this script).
 '
 
 # Settings that go to the notifier as environment variables of the same name: numbers, then words.
@@ -117,7 +119,8 @@ Usage: ./deploy.sh [options] [--SETTING-NAME=VALUE ...]
 
 Deploys the BYOK LLM error notifier into one Google Cloud project: APIs, service accounts and their
 roles, Pub/Sub topic + dead-lettering, the network path to Redis, optionally Memorystore, both
-functions, and log-based metrics. Safe to rerun: what exists is updated or left alone.
+functions, log-based metrics, a Monitoring dashboard and alert policies, and the publishers' grant on
+the topic. Safe to rerun: what exists is updated or left alone.
 
 Options:
   --env-file=PATH   settings file (default: deploy.env next to this script, if present;
@@ -373,6 +376,16 @@ validate() {
   need SERVICE_ACCOUNT_PREFIX
   match SERVICE_ACCOUNT_PREFIX '^[a-z][a-z0-9-]{0,11}[a-z0-9]$' 'up to 13 lowercase letters, digits, dashes (service account ids are at most 30)'
   match METRIC_PREFIX '^[A-Za-z][A-Za-z0-9_]{0,40}$' 'letters, digits and _'
+  match ALERT_CHANNEL '^projects/([a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9]/notificationChannels/[A-Za-z0-9_-]+$' \
+    'a notification channel resource name such as projects/my-project/notificationChannels/1234567890'
+  local publisher
+  if [[ -n ${S[PUBLISHERS]} ]]; then
+    IFS=, read -r -a publisher <<<"${S[PUBLISHERS]}"
+    for n in "${publisher[@]}"; do
+      [[ $n =~ ^[a-z0-9][a-z0-9._-]*@[a-z0-9][a-z0-9.-]*\.gserviceaccount\.com$ ]] ||
+        problem "PUBLISHERS must be comma-separated service account emails (NAME@PROJECT.iam.gserviceaccount.com), got '$n'"
+    done
+  fi
 
   for n in NOTIFIER_MEMORY CLEANUP_MEMORY; do
     need "$n"
@@ -592,6 +605,47 @@ capture() {  # capture NAME CMD...: a value only known at run time; later words 
   CAPTURED[$name]=$value
 }
 
+lookup() {  # lookup NAME CMD...: like capture, but an empty answer is an answer (nothing has that name)
+  local name=$1
+  shift
+  render "$@"
+  say "$name=\$($LINE)"
+  if ((DRY_RUN)); then
+    CAPTURED[$name]="\${$name}"
+    return 0
+  fi
+  local value
+  value=$("$@") || { printf 'deploy.sh: failed: %s\n' "$LINE" >&2; exit 1; }
+  CAPTURED[$name]=${value%%$'\n'*}
+}
+
+upsert_named() {  # upsert_named NAME UPDATE... -- CREATE...: UPDATE the one `lookup NAME` found, else CREATE
+  local name=$1
+  shift
+  split_at "$@"
+  local update=("${LEFT[@]}") create=("${RIGHT[@]}") b c pat="\${$name}"
+  render "${update[@]}"; b=$LINE
+  render "${create[@]}"; c=$LINE
+  say "if [ -n \"\${$name}\" ]; then $b; else $c; fi"
+  ((DRY_RUN)) && return 0
+  if [[ -n ${CAPTURED[$name]} ]]; then
+    execute "${update[@]//"$pat"/${CAPTURED[$name]}}"
+  else
+    execute "${create[@]}"
+  fi
+}
+
+remove_named() {  # remove_named NAME DELETE...: DELETE the one `lookup NAME` found, if any
+  local name=$1
+  shift
+  local pat="\${$name}"
+  render "$@"
+  say "if [ -n \"\${$name}\" ]; then $LINE; fi"
+  ((DRY_RUN)) && return 0
+  [[ -n ${CAPTURED[$name]} ]] && execute "${@//"$pat"/${CAPTURED[$name]}}"
+  return 0
+}
+
 sync_secret() {  # sync_secret SECRET SOURCE...: add a secret version only when the value changed
   local secret=$1
   shift
@@ -634,6 +688,11 @@ derive_names() {
   DEAD_LETTER_TOPIC_PATH="projects/$P/topics/${S[DEAD_LETTER_TOPIC]}"
   METRIC_NOTIFIER="${S[METRIC_PREFIX]}_notifier_outcomes"
   METRIC_CLEANUP="${S[METRIC_PREFIX]}_cleanup_outcomes"
+  # Dashboard and alert policies: data files in deploy/monitoring/, found again by display name.
+  MONITORING_NAME="BYOK ${S[NOTIFIER_NAME]}"
+  POLICIES=("POLICY_RETRIES alert-retries" "POLICY_DEAD_LETTERS alert-dead-letters" "POLICY_NO_SENT alert-no-sent")
+  PUBLISHER_SAS=()
+  [[ -n ${S[PUBLISHERS]} ]] && IFS=, read -r -a PUBLISHER_SAS <<<"${S[PUBLISHERS]}"
   REDIS_MANAGED=0
   [[ ${S[REDIS_MODE]} == create ]] && REDIS_MANAGED=1
   CONNECTOR_MANAGED=0
@@ -659,7 +718,7 @@ derive_names() {
 apis() {
   local list=(cloudfunctions.googleapis.com cloudbuild.googleapis.com run.googleapis.com eventarc.googleapis.com
     pubsub.googleapis.com firestore.googleapis.com artifactregistry.googleapis.com secretmanager.googleapis.com
-    logging.googleapis.com iam.googleapis.com fcm.googleapis.com)
+    logging.googleapis.com monitoring.googleapis.com iam.googleapis.com fcm.googleapis.com)
   case ${S[NETWORK_MODE]} in
     connector) list+=(vpcaccess.googleapis.com compute.googleapis.com) ;;
     direct) list+=(compute.googleapis.com) ;;
@@ -691,10 +750,14 @@ metricDescriptor:
   - key: reason
     valueType: STRING
     description: invalid_key, permission_denied, quota_exhausted, or empty.
+  - key: cause
+    valueType: STRING
+    description: Why a retry was asked for (redis_unavailable, firestore_unavailable, fcm_transient, ...), or empty.
 labelExtractors:
   outcome: EXTRACT(jsonPayload.outcome)
   provider: EXTRACT(jsonPayload.provider)
   reason: EXTRACT(jsonPayload.reason)
+  cause: EXTRACT(jsonPayload.cause)
 EOF
   # shellcheck disable=SC2059
   cat >"$WORK_DIR/$METRIC_CLEANUP.yaml" <<EOF
@@ -712,6 +775,62 @@ metricDescriptor:
 labelExtractors:
   outcome: EXTRACT(jsonPayload.outcome)
 EOF
+}
+
+write_monitoring_configs() {
+  # deploy/monitoring/*.json are templates: @NAME@ words are replaced by this deployment's names
+  # (all validated to plain characters, so no JSON escaping is needed).
+  local f out text key
+  local -A values=([PROJECT_ID]=$P [NOTIFIER_NAME]=${S[NOTIFIER_NAME]} [CLEANUP_NAME]=${S[CLEANUP_NAME]}
+    [METRIC_NOTIFIER]=$METRIC_NOTIFIER [METRIC_CLEANUP]=$METRIC_CLEANUP [PREFIX]=$MONITORING_NAME
+    [DASHBOARD_NAME]="$MONITORING_NAME: notifier" [DEAD_LETTER_SUBSCRIPTION]=${S[DEAD_LETTER_SUBSCRIPTION]}
+    [MAX_DELIVERY_ATTEMPTS]=${S[MAX_DELIVERY_ATTEMPTS]} [DEAD_LETTER_RETENTION_DAYS]=${S[DEAD_LETTER_RETENTION_DAYS]})
+  for f in "$ROOT"/deploy/monitoring/*.json; do
+    out="$WORK_DIR/monitoring-$(basename "$f")"
+    text=$(<"$f")
+    for key in "${!values[@]}"; do
+      text=${text//"@$key@"/${values[$key]}}
+    done
+    [[ $text =~ @[A-Z_]+@ ]] && die "$f: unknown placeholder ${BASH_REMATCH[0]}"
+    printf '%s\n' "$text" >"$out"
+  done
+}
+
+display_filter() {  # the gcloud --filter that finds a dashboard or policy by its display name
+  REPLY="displayName=\"$1\""
+}
+
+plan_monitoring() {
+  local p="--project=$P" pair var file channel_create=() channel_update=(--clear-notification-channels)
+  note "Cloud Monitoring: dashboard and alert policies (configs in $WORK_DIR), found again by display name"
+  write_monitoring_configs
+  if [[ -n ${S[ALERT_CHANNEL]} ]]; then
+    channel_create=("--notification-channels=${S[ALERT_CHANNEL]}")
+    channel_update=("--set-notification-channels=${S[ALERT_CHANNEL]}")
+  else
+    note "no ALERT_CHANNEL: the alert policies open incidents in the console but notify nobody"
+  fi
+  display_filter "$MONITORING_NAME: notifier"
+  lookup DASHBOARD gcloud monitoring dashboards list "$p" "--filter=$REPLY" '--format=value(name)' --limit=1
+  # shellcheck disable=SC2016 # '${DASHBOARD}' is the placeholder upsert_named fills in
+  upsert_named DASHBOARD gcloud monitoring dashboards update '${DASHBOARD}' \
+    "--config-from-file=$WORK_DIR/monitoring-dashboard.json" "$p" -- \
+    gcloud monitoring dashboards create "--config-from-file=$WORK_DIR/monitoring-dashboard.json" "$p"
+  for pair in "${POLICIES[@]}"; do
+    var=${pair% *} file="$WORK_DIR/monitoring-${pair#* }.json"
+    display_filter "$(policy_name "${pair#* }")"
+    lookup "$var" gcloud alpha monitoring policies list "$p" "--filter=$REPLY" '--format=value(name)' --limit=1
+    upsert_named "$var" gcloud alpha monitoring policies update "\${$var}" "--policy-from-file=$file" \
+      "${channel_update[@]}" "$p" -- \
+      gcloud alpha monitoring policies create "--policy-from-file=$file" "${channel_create[@]}" "$p"
+  done
+}
+
+policy_name() {  # the display name in a policy template, as written for this deployment
+  local text
+  text=$(<"$WORK_DIR/monitoring-$1.json")
+  [[ $text =~ \"displayName\":\ \"([^\"]+)\" ]] || die "deploy/monitoring/$1.json has no displayName"
+  printf '%s' "${BASH_REMATCH[1]}"
 }
 
 plan_deploy() {
@@ -738,6 +857,11 @@ plan_deploy() {
 
   note "Pub/Sub: the events topic, and dead letters kept for ${S[DEAD_LETTER_RETENTION_DAYS]} days"
   ensure gcloud pubsub topics describe "${S[TOPIC]}" "$p" -- gcloud pubsub topics create "${S[TOPIC]}" "$p"
+  local publisher
+  for publisher in "${PUBLISHER_SAS[@]}"; do  # who may publish: on this topic only, never project-wide
+    run_retry gcloud pubsub topics add-iam-policy-binding "${S[TOPIC]}" "$p" "--member=serviceAccount:$publisher" \
+      --role=roles/pubsub.publisher
+  done
   ensure gcloud pubsub topics describe "${S[DEAD_LETTER_TOPIC]}" "$p" -- \
     gcloud pubsub topics create "${S[DEAD_LETTER_TOPIC]}" "$p"
   ensure gcloud pubsub subscriptions describe "${S[DEAD_LETTER_SUBSCRIPTION]}" "$p" -- \
@@ -879,10 +1003,24 @@ plan_deploy() {
       gcloud logging metrics update "$m" "--config-from-file=$WORK_DIR/$m.yaml" "$p" -- \
       gcloud logging metrics create "$m" "--config-from-file=$WORK_DIR/$m.yaml" "$p"
   done
+
+  plan_monitoring
 }
 
 plan_destroy() {
-  local p="--project=$P" id pair m
+  local p="--project=$P" id pair m var
+  note "Cloud Monitoring: the dashboard and alert policies, found by display name"
+  write_monitoring_configs
+  display_filter "$MONITORING_NAME: notifier"
+  lookup DASHBOARD gcloud monitoring dashboards list "$p" "--filter=$REPLY" '--format=value(name)' --limit=1
+  # shellcheck disable=SC2016 # '${DASHBOARD}' is the placeholder remove_named fills in
+  remove_named DASHBOARD gcloud monitoring dashboards delete '${DASHBOARD}' "$p" --quiet
+  for pair in "${POLICIES[@]}"; do
+    var=${pair% *}
+    display_filter "$(policy_name "${pair#* }")"
+    lookup "$var" gcloud alpha monitoring policies list "$p" "--filter=$REPLY" '--format=value(name)' --limit=1
+    remove_named "$var" gcloud alpha monitoring policies delete "\${$var}" "$p" --quiet
+  done
   note "functions (their Eventarc triggers and trigger subscriptions go with them)"
   for id in "${S[NOTIFIER_NAME]}" "${S[CLEANUP_NAME]}"; do
     remove gcloud functions describe "$id" "--region=$R" "$p" -- \
@@ -892,7 +1030,11 @@ plan_destroy() {
   for m in "$METRIC_NOTIFIER" "$METRIC_CLEANUP"; do
     remove gcloud logging metrics describe "$m" "$p" -- gcloud logging metrics delete "$m" "$p" --quiet
   done
-  note "Pub/Sub (undelivered events and dead letters are lost)"
+  note "Pub/Sub (undelivered events and dead letters are lost); the publishers' grants first"
+  for id in "${PUBLISHER_SAS[@]}"; do
+    attempt gcloud pubsub topics remove-iam-policy-binding "${S[TOPIC]}" "$p" "--member=serviceAccount:$id" \
+      --role=roles/pubsub.publisher
+  done
   remove gcloud pubsub subscriptions describe "${S[DEAD_LETTER_SUBSCRIPTION]}" "$p" -- \
     gcloud pubsub subscriptions delete "${S[DEAD_LETTER_SUBSCRIPTION]}" "$p" --quiet
   for id in "${S[DEAD_LETTER_TOPIC]}" "${S[TOPIC]}"; do
@@ -933,9 +1075,11 @@ plan_destroy() {
 preflight() {
   command -v gcloud >/dev/null 2>&1 || die "gcloud not found: https://cloud.google.com/sdk/docs/install"
   local f
-  for f in main.py requirements.txt functions .gcloudignore; do
+  for f in main.py requirements.txt functions .gcloudignore deploy/monitoring; do
     [[ -e $ROOT/$f ]] || die "$ROOT/$f is missing: run deploy.sh from a full checkout"
   done
+  gcloud alpha monitoring policies --help >/dev/null 2>&1 ||
+    die "the alert policies need gcloud's alpha commands: gcloud components install alpha"
   if [[ ${S[NETWORK_MODE]} == direct && $DESTROY == 0 ]] &&
     ! gcloud functions deploy --help 2>/dev/null | grep -q -- '--direct-vpc-egress'; then
     die "NETWORK_MODE=direct needs a gcloud whose 'functions deploy' has --direct-vpc-egress (545.0.0 or newer): gcloud components update"

@@ -8,11 +8,14 @@ them; Redis, the Firestore emulator and the FCM server are the local ones.
 
 Reported: events per second, the outcome tally from the worker's log lines, and the exact check:
 every expected push delivered once, none extra, none lost. Exit status 1 when the check fails.
-Run: .venv/bin/python bench/load.py [--events 10000] [--senders 16]
+Run: .venv/bin/python bench/load.py [--events 10000] [--senders 16] [--keep-log FILE]
+`--keep-log FILE` copies the worker's stdout (its JSON log lines, the 50 warm-up events' included,
+and functions-framework's own lines) to FILE, for `python -m functions report FILE`.
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 
@@ -27,6 +30,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="THREADS for the worker (0: its default)")
+    parser.add_argument("--keep-log", metavar="FILE", help="copy the worker's log lines to FILE")
     args = parser.parse_args()
     print_machine()
     with Stack(firestore=True) as stack:
@@ -69,6 +73,8 @@ def main() -> int:
             r.close()
         finally:
             worker.stop()
+            if args.keep_log:
+                shutil.copyfile(worker.log_path, args.keep_log)
 
     rate = len(m.events) / load.elapsed
     kinds = m.counts()

@@ -20,6 +20,10 @@ from pathlib import Path
 
 HOST = "127.0.0.1"
 
+# Every service started in this process, stopped or not: the test session checks at its end that
+# none of their process groups has a member left (devstack/leftovers.py).
+STARTED: list["Service"] = []
+
 
 def free_port() -> int:
     """A port that was free a moment ago on the loopback interface."""
@@ -103,7 +107,9 @@ def _spawn(name: str, argv: list[str], port: int, log_dir: Path, env: dict | Non
         start_new_session=True, env={**os.environ, **(env or {})},
     )
     log.close()
-    return Service(name, HOST, port, proc, log_path)
+    svc = Service(name, HOST, port, proc, log_path)
+    STARTED.append(svc)
+    return svc
 
 
 def _wait(service: Service, ready, timeout: float, what: str | None = None) -> Service:
@@ -247,6 +253,7 @@ def start_function(target: str, env: dict[str, str], port: int | None = None, lo
                                 start_new_session=True, cwd=str(root),
                                 env={**os.environ, **env, "PYTHONUNBUFFERED": "1"})
     svc = Service(name, HOST, port, proc, log_path)
+    STARTED.append(svc)
     if on_spawn is not None:
         on_spawn(svc)
 

@@ -305,7 +305,7 @@ DUPLICATES = 5
 
 def run_demo(stack: Stack, user: DemoUser, feed, out: Callable[[str], None], timeout: float = 45.0) -> bool:
     """Publish the scenario, wait for its outcome, print what happened; True when it went as it should."""
-    from functions.publish import Publisher, build_event
+    from functions.commands.publish import Publisher, build_event
 
     publisher = Publisher(stack.project, TOPIC)
     try:

@@ -1,18 +1,23 @@
-"""Command line: `python -m functions <command> [options]`.
+"""Command line: `python -m functions <command> [options]` (`<command> --help` for its options).
 
     classify   JSON lines on stdin (provider, error) -> JSON lines with the reason, same order
-    sweep      remove token documents marked invalid that a lost trigger left behind
     publish    publish one error event to the topic (emulator or a real project)
+    sweep      remove token documents marked invalid that a lost trigger left behind
+    report     summarize the functions' JSON log lines: outcomes, classifier gaps, retries, latency
+    replay     move dead letters back to the events topic, acknowledging each only once republished
 """
 from __future__ import annotations
 
 import importlib
 import sys
 
+# The operator commands live in functions/commands/; classify's CLI stays next to its rules.
 COMMANDS = {
     "classify": "functions.classify",
-    "sweep": "functions.sweep",
-    "publish": "functions.publish",
+    "publish": "functions.commands.publish",
+    "sweep": "functions.commands.sweep",
+    "report": "functions.commands.report",
+    "replay": "functions.commands.replay",
 }
 
 

@@ -4,11 +4,18 @@ Redis is a throw-away redis-server of our own (not the machine's 6379), the Fire
 emulators are the official ones from the gcloud SDK, and FCM is the project's own HTTP v1 server
 (devstack/fcm_server.py). Module-level tests get clean state through the function-scoped fixtures
 (`redis_db`, `firestore_db`, `fcm`).
+
+A run leaves nothing behind: TMPDIR points at one fresh directory per session (pytest's own tmp_path
+directories land there too), and at the end the session looks for processes still alive in the
+process groups devstack/services.py started or pointing into that directory (devstack/leftovers.py).
+Any found are killed and the run fails, naming them.
 """
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -17,10 +24,40 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devstack import services  # noqa: E402
+from devstack import leftovers, services  # noqa: E402
 from devstack.fcm_server import FcmServer  # noqa: E402
 
 PROJECT = "demo-byok-test"
+SESSION_TMP: Path | None = None
+
+
+def pytest_configure(config) -> None:
+    """One temporary root per run, for every mkdtemp of the tests and of the processes they start."""
+    global SESSION_TMP
+    if SESSION_TMP is None:
+        SESSION_TMP = Path(tempfile.mkdtemp(prefix="byok-test-run-")).resolve()
+        tempfile.tempdir = str(SESSION_TMP)
+        os.environ["TMPDIR"] = str(SESSION_TMP)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Fail the run if a process it started is still running (after ending it)."""
+    found = leftovers.find(groups=[svc.proc.pid for svc in services.STARTED],
+                           roots=[SESSION_TMP] if SESSION_TMP else [])
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if found:
+        leftovers.kill(found)
+        lines = ["processes started by this test run were still running at its end (now killed):"]
+        lines += [f"  {item}" for item in found]
+        if reporter is not None:
+            reporter.write_line("")
+            for line in lines:
+                reporter.write_line(line, red=True, bold=line == lines[0])
+        else:
+            print("\n".join(lines), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif SESSION_TMP is not None and exitstatus == 0:
+        shutil.rmtree(SESSION_TMP, ignore_errors=True)  # a failed run keeps its logs for reading
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,12 @@ PARSE_ERRORS = ("unrecognized arguments", "Invalid value", "is required", "argum
                 "Bad syntax", "expected one argument", "Unable to read file", "Missing required argument")
 
 BASE = ["--project-id=demo-byok-123"]
+PUBLISHERS = ["app-backend@demo-byok-123.iam.gserviceaccount.com", "batch@other-proj-42.iam.gserviceaccount.com"]
+CHANNEL = "projects/demo-byok-123/notificationChannels/1234567890"
 SCENARIOS = {
     "connector+create": BASE + ["--network-mode=connector", "--redis-mode=create",
-                                "--vpc-connector-range=10.8.0.0/28"],
+                                "--vpc-connector-range=10.8.0.0/28", f"--publishers={','.join(PUBLISHERS)}",
+                                f"--alert-channel={CHANNEL}"],
     "direct+instance": BASE + ["--network-mode=direct", "--vpc-subnet=functions", "--redis-mode=instance",
                                "--redis-auth=false", "--firestore-location=nam5", "--region=europe-west1",
                                "--dedup-window-seconds=43200", "--fcm-timeout-seconds=8",
@@ -42,7 +45,8 @@ SCENARIOS = {
     "connector+url-plain": BASE + ["--network-mode=connector", "--redis-mode=url",
                                    "--existing-redis-url=redis://10.1.2.3:6379/0"],
     "destroy:connector+create": BASE + ["--network-mode=connector", "--redis-mode=create",
-                                        "--vpc-connector-range=10.8.0.0/28", "--destroy", "--yes"],
+                                        "--vpc-connector-range=10.8.0.0/28", f"--publishers={','.join(PUBLISHERS)}",
+                                        "--destroy", "--yes"],
     "destroy:direct+url": BASE + ["--network-mode=direct", "--vpc-subnet=functions", "--redis-mode=url",
                                   "--existing-redis-url=redis://10.1.2.3:6379/0", "--destroy"],
 }
@@ -54,7 +58,15 @@ RUNTIME_VALUES = {
     "TRIGGER": "projects/demo-byok-123/locations/us-central1/triggers/notify-byok-llm-error-123456",
     "SUBSCRIPTION": "projects/demo-byok-123/subscriptions/eventarc-us-central1-notify-byok-llm-error-123456-sub-789",
     "FIRESTORE_LOCATION": "nam5",
+    # found by display name (an empty answer in an empty project)
+    "DASHBOARD": "projects/123456789012/dashboards/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+    "POLICY_RETRIES": "projects/demo-byok-123/alertPolicies/111",
+    "POLICY_DEAD_LETTERS": "projects/demo-byok-123/alertPolicies/222",
+    "POLICY_NO_SENT": "projects/demo-byok-123/alertPolicies/333",
 }
+# which lookup a `list --filter=displayName=...` call is, by a word of the display name
+LOOKUPS = {"notifier\"": "DASHBOARD", "retried": "POLICY_RETRIES", "dead-letter": "POLICY_DEAD_LETTERS",
+           "no push": "POLICY_NO_SENT"}
 FAKE_AUTH = "fake-auth-string-0000"
 FAKE_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----"
 
@@ -107,6 +119,10 @@ def parse_line(line: str) -> tuple[str, list[list[str]]]:
     shape_s = " ".join(shape)
     if commands and commands[-1] == ["true"]:
         return "attempt", commands[:-1]
+    if commands and commands[0][0] == "[":  # if [ -n "${NAME}" ]: decided on a value looked up by name
+        assert commands[0][1] == "-n" and commands[0][3] == "]", line
+        kind = {"if ; then ; else ; fi": "upsert_named", "if ; then ; fi": "remove_named"}[shape_s]
+        return kind, [["lookup", commands[0][2]]] + commands[1:]
     kind = {"": "run", "||": "ensure", "|": "pipe", "if ; then ; else ; fi": "upsert",
             "if ; then ; fi": "remove"}.get(shape_s)
     assert kind, f"unexpected line shape {shape_s!r}: {line}"
@@ -191,7 +207,8 @@ def checkable(cmd: tuple[str, ...]) -> tuple[str, ...]:
 def gcloud_verdicts(plans) -> dict[tuple[str, ...], tuple[int, str]]:
     if shutil.which("gcloud") is None:
         pytest.skip("the gcloud CLI is not installed")
-    unique = sorted({checkable(c) for plan in plans.values() for _, cmds in plan for c in cmds})
+    unique = sorted({checkable(c) for plan in plans.values() for _, cmds in plan for c in cmds
+                     if c[0] == "gcloud"})
     with ThreadPoolExecutor(max_workers=max(2, min(6, (os.cpu_count() or 2) * 2))) as pool:
         verdicts = dict(zip(unique, pool.map(gcloud_offline, unique)))
     return verdicts
@@ -203,6 +220,8 @@ def test_every_dry_run_command_is_valid_gcloud(scenario, plans, gcloud_verdicts)
     bad = []
     for _, cmds in plans[scenario]:
         for cmd in cmds:
+            if cmd[0] != "gcloud":
+                continue
             rc, err = gcloud_verdicts[checkable(cmd)]
             if rc == 0 or NO_ACCOUNT not in err or any(p in err for p in PARSE_ERRORS):
                 bad.append(f"{shlex.join(cmd)}\n    -> rc={rc}: {err.strip()[-400:]}")
@@ -226,7 +245,7 @@ def test_direct_vpc_flags_are_known_to_installed_gcloud(plans):
 # What the plan contains
 # ------------------------------------------------------------------------------------------------
 def commands_of(plan) -> list[tuple[str, ...]]:
-    return [c for _, cmds in plan for c in cmds]
+    return [c for _, cmds in plan for c in cmds if c[0] == "gcloud"]
 
 
 def flag(cmd, name: str) -> str | None:
@@ -311,7 +330,7 @@ def test_metric_configs_count_outcomes_of_each_function(plans, tmp_path_factory)
     notifier = configs["byok_notifier_outcomes"]
     assert 'resource.labels.service_name="notify-byok-llm-error"' in notifier["filter"]
     assert 'resource.type="cloud_run_revision"' in notifier["filter"]
-    assert set(notifier["labelExtractors"]) == {"outcome", "provider", "reason"}
+    assert set(notifier["labelExtractors"]) == {"outcome", "provider", "reason", "cause"}
     assert notifier["labelExtractors"]["outcome"] == "EXTRACT(jsonPayload.outcome)"
     assert 'service_name="cleanup-invalid-fcm-tokens"' in configs["byok_cleanup_outcomes"]["filter"]
 
@@ -355,6 +374,11 @@ if fmt in answers:
     print(values[answers[fmt]]); sys.exit(0)
 if fmt.startswith("value(serverCaCerts"):
     print(values["PEM"]); sys.exit(0)
+if fmt == "value(name)" and "list" in args:
+    flt = next(a for a in args if a.startswith("--filter="))
+    if exists:
+        print(values[next(v for k, v in json.loads(os.environ["FAKE_GCLOUD_LOOKUPS"]).items() if k in flt)])
+    sys.exit(0)
 if "describe" in args and not fmt:
     sys.exit(0 if exists else 1)
 sys.exit(0)
@@ -377,7 +401,7 @@ def real_run(args, tmp_path, bin_dir, state: str) -> tuple[subprocess.CompletedP
     values = dict(RUNTIME_VALUES, AUTH=FAKE_AUTH, PEM=FAKE_PEM)
     result = run_deploy(args, tmp_path, path_prefix=bin_dir,
                         env={"FAKE_GCLOUD_LOG": str(log), "FAKE_GCLOUD_STATE": state,
-                             "FAKE_GCLOUD_VALUES": json.dumps(values)})
+                             "FAKE_GCLOUD_VALUES": json.dumps(values), "FAKE_GCLOUD_LOOKUPS": json.dumps(LOOKUPS)})
     calls = [("gcloud", *json.loads(line)) for line in log.read_text().splitlines()] if log.exists() else []
     return result, calls
 
@@ -397,12 +421,16 @@ def expected_calls(plan, state: str) -> list[tuple[str, ...]]:
             out += cmds if exists else cmds[:1]
         elif kind == "pipe":  # secret sync: the new version is added only when the value changed
             out += cmds[:1] if exists else cmds
+        elif kind == "upsert_named":  # cmds: the lookup it depends on, update, create
+            out += [cmds[1] if exists else cmds[2]]
+        elif kind == "remove_named":
+            out += cmds[1:] if exists else []
     return out
 
 
 def normalize(cmd: tuple[str, ...]) -> tuple[str, ...]:
-    """Metric config files live in a per-run temporary directory."""
-    return tuple(re.sub(r"^(--config-from-file=).*/", r"\1", w) for w in cmd)
+    """Metric and monitoring config files live in a per-run temporary directory."""
+    return tuple(re.sub(r"^(--(?:config|policy)-from-file=).*/", r"\1", w) for w in cmd)
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -591,3 +619,114 @@ def test_the_offline_check_catches_a_misspelled_flag_and_a_bad_value():
     assert "Invalid choice" in value or "Invalid value" in value or "invalid choice" in value, value
     assert "Missing required argument" in missing and NO_ACCOUNT not in missing
     assert NO_ACCOUNT in good
+
+
+# ------------------------------------------------------------------------------------------------
+# Monitoring (dashboard, alert policies) and who may publish
+# ------------------------------------------------------------------------------------------------
+def monitoring_files(plan) -> dict[str, Path]:
+    return {Path(flag(c, f)).stem.removeprefix("monitoring-"): Path(flag(c, f)) for c in commands_of(plan)
+            for f in ("--config-from-file", "--policy-from-file") if flag(c, f) and "monitoring-" in flag(c, f)}
+
+
+def test_dashboard_and_policies_are_valid_monitoring_api_objects(plans):
+    """The rendered files parse strictly (unknown fields or enum values fail) as the API's own messages."""
+    monitoring_v3 = pytest.importorskip("google.cloud.monitoring_v3")
+    dashboard_v1 = pytest.importorskip("google.cloud.monitoring_dashboard_v1")
+    files = monitoring_files(plans["connector+create"])
+    assert set(files) == {"dashboard", "alert-retries", "alert-dead-letters", "alert-no-sent"}
+    for name, path in files.items():
+        text = path.read_text()
+        assert "@" not in re.sub(r"[\w.-]+@[\w.-]+", "", text), f"unreplaced placeholder in {name}"
+        if name == "dashboard":
+            dash = dashboard_v1.Dashboard.from_json(text)
+            filters = " ".join(w.xy_chart.data_sets[0].time_series_query.time_series_filter.filter
+                               for w in dash.grid_layout.widgets if w.xy_chart.data_sets)
+            for metric in ("logging.googleapis.com/user/byok_notifier_outcomes",
+                           "pubsub.googleapis.com/subscription/num_undelivered_messages",
+                           "run.googleapis.com/request_latencies", "run.googleapis.com/container/instance_count"):
+                assert metric in filters
+            assert 'subscription_id"="byok-llm-errors-dead-letter-keep"' in filters
+            assert 'service_name"="notify-byok-llm-error"' in filters
+        else:
+            policy = monitoring_v3.AlertPolicy.from_json(text)
+            assert policy.display_name.startswith("BYOK notify-byok-llm-error: ")
+            assert policy.documentation.content and policy.conditions
+    retries = monitoring_v3.AlertPolicy.from_json(files["alert-retries"].read_text())
+    assert 'outcome"="retry"' in retries.conditions[0].condition_threshold.filter
+    dead = monitoring_v3.AlertPolicy.from_json(files["alert-dead-letters"].read_text())
+    assert 'subscription_id="byok-llm-errors-dead-letter-keep"' in dead.conditions[0].condition_prometheus_query_language.query
+    silent = monitoring_v3.AlertPolicy.from_json(files["alert-no-sent"].read_text())
+    assert "[1d]" in silent.conditions[0].condition_prometheus_query_language.query
+    assert "replay --subscription byok-llm-errors-dead-letter-keep" in dead.documentation.content
+
+
+def test_monitoring_is_created_once_found_by_name_and_notifies_the_channel(plans):
+    plan = plans["connector+create"]
+    kinds = [(kind, cmds) for kind, cmds in plan if kind == "upsert_named"]
+    assert len(kinds) == 4  # the dashboard and three policies, each updated if found by name, else created
+    found = []
+    for _, (lookup, update, create) in kinds:
+        verb = 3 if update[1] == "monitoring" else 4  # gcloud monitoring dashboards / gcloud alpha monitoring policies
+        assert update[:verb] == create[:verb] and (update[verb], create[verb]) == ("update", "create")
+        assert update[verb + 1] == lookup[1]  # the one found by name is the one updated
+        found.append(lookup[1])
+    assert sorted(found) == sorted(RUNTIME_VALUES[k] for k in LOOKUPS.values())
+    policy_creates = [c for c in commands_of(plan) if c[:5] == ("gcloud", "alpha", "monitoring", "policies", "create")]
+    assert len(policy_creates) == 3 and all(flag(c, "--notification-channels") == CHANNEL for c in policy_creates)
+    updates = [c for c in commands_of(plan) if c[:5] == ("gcloud", "alpha", "monitoring", "policies", "update")]
+    assert all(flag(c, "--set-notification-channels") == CHANNEL for c in updates)
+    lookups = [c for c in commands_of(plan) if c[-2:] == ("--format=value(name)", "--limit=1")]
+    assert len(lookups) == 4 and all(flag(c, "--filter").startswith('displayName="BYOK ') for c in lookups)
+    # the metrics the dashboard and policies read exist before them
+    order = [c[:4] for c in commands_of(plan)]
+    assert order.index(("gcloud", "logging", "metrics", "describe")) < order.index(
+        ("gcloud", "monitoring", "dashboards", "list"))
+
+
+def test_without_alert_channel_policies_notify_nobody_and_say_so(tmp_path):
+    result = run_deploy(SCENARIOS["connector+url-plain"] + ["--dry-run"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no ALERT_CHANNEL" in result.stdout
+    cmds = [c for line in plan_lines(result.stdout) for c in parse_line(line)[1]]
+    assert not [c for c in cmds if any(w.startswith("--notification-channels") for w in c)]
+    updates = [c for c in cmds if c[:5] == ["gcloud", "alpha", "monitoring", "policies", "update"]]
+    assert len(updates) == 3 and all("--clear-notification-channels" in c for c in updates)
+
+
+def test_publishers_may_publish_on_the_events_topic_only(plans):
+    cmds = commands_of(plans["connector+create"])
+    grants = [c for c in cmds if "add-iam-policy-binding" in c and any(p in " ".join(c) for p in PUBLISHERS)]
+    assert sorted(flag(c, "--member") for c in grants) == sorted(f"serviceAccount:{p}" for p in PUBLISHERS)
+    for c in grants:
+        assert c[:5] == ("gcloud", "pubsub", "topics", "add-iam-policy-binding", "byok-llm-errors")
+        assert flag(c, "--role") == "roles/pubsub.publisher"
+    assert not [c for c in cmds if c[:3] == ("gcloud", "projects", "add-iam-policy-binding")
+                and "pubsub" in (flag(c, "--role") or "")]  # never project-wide
+    # created topic first, then granted
+    assert cmds.index(grants[0]) > cmds.index(("gcloud", "pubsub", "topics", "describe", "byok-llm-errors",
+                                                "--project=demo-byok-123"))
+    none = commands_of(plans["connector+url-plain"])
+    assert not [c for c in none if c[:4] == ("gcloud", "pubsub", "topics", "add-iam-policy-binding")
+                and c[4] == "byok-llm-errors"]
+
+
+def test_destroy_removes_monitoring_and_publisher_grants(plans):
+    plan = plans["destroy:connector+create"]
+    removed = [cmds[1] for kind, cmds in plan if kind == "remove_named"]
+    assert [c[:4] for c in removed] == [("gcloud", "monitoring", "dashboards", "delete")] + [
+        ("gcloud", "alpha", "monitoring", "policies")] * 3
+    assert all("delete" in c for c in removed)
+    revokes = [cmds[0] for kind, cmds in plan if kind == "attempt" and "remove-iam-policy-binding" in cmds[0]
+               and cmds[0][:3] == ("gcloud", "pubsub", "topics")]
+    assert sorted(flag(c, "--member") for c in revokes) == sorted(f"serviceAccount:{p}" for p in PUBLISHERS)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--publishers=not-an-email"], "PUBLISHERS must be comma-separated service account emails"),
+    (["--publishers=alice@example.com"], "PUBLISHERS must be comma-separated service account emails"),
+    (["--alert-channel=1234567890"], "ALERT_CHANNEL must be a notification channel resource name"),
+])
+def test_bad_publishers_and_alert_channel_are_refused(extra, message, tmp_path):
+    result = run_deploy(GOOD + extra + ["--dry-run"], tmp_path)
+    assert result.returncode == 2 and message in result.stderr and result.stdout == ""

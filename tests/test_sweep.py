@@ -100,7 +100,7 @@ def test_sweep_deletes_only_dead_documents_and_is_idempotent(db, firestore_emula
 
 def test_reregistration_during_the_sweep_keeps_the_token(db):
     """A device re-registers after the sweep read its page but before the page's batch delete."""
-    from functions import sweep
+    from functions.commands import sweep
 
     db.document("users/carol/fcm_tokens/a").set(marked("token", "tok-a"))
     db.document("users/carol/fcm_tokens/b").set(marked("token", "tok-b"))
@@ -126,7 +126,8 @@ def test_bad_batch_size_is_refused(firestore_emulator):
 
 
 def test_firestore_down_fails_with_status_1(monkeypatch, capsys):
-    from functions import cleanup, clients, config, sweep
+    from functions import cleanup, clients, config
+    from functions.commands import sweep
 
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", f"127.0.0.1:{services.free_port()}")
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", PROJECT)

@@ -22,8 +22,8 @@ import os
 import sys
 from typing import Any, Callable
 
-from . import cleanup, config
-from .tokens import bounded_retry
+from .. import cleanup, config
+from ..tokens import bounded_retry
 
 WOULD_DELETE = "would_delete"
 
@@ -104,7 +104,7 @@ def cli(argv: list[str]) -> int:
 
     from google.cloud import firestore
 
-    from . import clients
+    from .. import clients
 
     try:
         settings = config.load({**os.environ, **({"GOOGLE_CLOUD_PROJECT": args.project} if args.project else {})},

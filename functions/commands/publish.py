@@ -21,7 +21,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from .event import InvalidEvent, parse_event
+from ..event import InvalidEvent, parse_event
 
 DEFAULT_TOPIC = "byok-llm-errors"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
