@@ -3,9 +3,10 @@
 A false alarm ("your key is broken" for a transient rate limit or for our own bug) costs the user's trust,
 so the classifier reads everything the event carries (the status, the provider's error code or type, the
 body and the message text, which is often only `str(exception)` of some SDK or wrapper) and answers None
-whenever the evidence is not clear. The order: never-actionable guards (5xx, overload, region blocks,
-moderation, gateway pages, our own SDK set-up), then the provider's documented errors (functions/providers/,
-data), then the text heuristics below as the last resort; `explain` says which one decided. Pure Python, no
+whenever the evidence is not clear. The order: never-actionable guards (5xx unless an app's envelope carries
+the provider's own 4xx answer, overload, region blocks, moderation, gateway pages, our own SDK set-up; a
+provider's documented page in such a shape opts out with `before_guards`), then the provider's documented errors
+(functions/providers/, data), then the text heuristics below as the last resort; `explain` says which one decided. Pure Python, no
 I/O, never raises on any input (a broken provider table raises TableError, loudly); the text scanned is capped so
 a huge or hostile error costs the same as a small one. The rules and how they were measured:
 docs/classification.md.

@@ -155,7 +155,7 @@ def format_date(when: datetime | date, lang: str = DEFAULT_LANGUAGE, *, tz: str 
 
 
 def _tidy(slug: str) -> str:
-    """A readable name for a provider we have no entry for: 'together-ai' -> 'Together Ai'."""
+    """A readable name for a provider we have no entry for: 'acme-labs' -> 'Acme Labs'."""
     words = [w for w in re.split(r"[^A-Za-z0-9]+", slug) if w][:6]
     return " ".join(w[:20].capitalize() for w in words) or GENERIC_NAME
 
