@@ -3,9 +3,10 @@
 A false alarm ("your key is broken" for a transient rate limit or for our own bug) costs the user's trust,
 so the classifier reads everything the event carries (the status, the provider's error code or type, the
 body and the message text, which is often only `str(exception)` of some SDK or wrapper) and answers None
-whenever the evidence is not clear. The order: never-actionable guards (5xx, overload, region blocks,
-moderation, gateway pages, our own SDK set-up), then the provider's documented errors (functions/providers/,
-data), then the text heuristics below as the last resort; `explain` says which one decided. Pure Python, no
+whenever the evidence is not clear. The order: never-actionable guards (5xx unless an app's envelope carries
+the provider's own 4xx answer, overload, region blocks, moderation, gateway pages, our own SDK set-up; a
+provider's documented page in such a shape opts out with `before_guards`), then the provider's documented errors
+(functions/providers/, data), then the text heuristics below as the last resort; `explain` says which one decided. Pure Python, no
 I/O, never raises on any input (a broken provider table raises TableError, loudly); the text scanned is capped so
 a huge or hostile error costs the same as a small one. The rules and how they were measured:
 docs/classification.md.
@@ -128,29 +129,31 @@ _CLASS_STATUS = re.compile(
 )
 
 
-def _status(error: Mapping, head: str, body_text: str) -> int | None:
+def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool]:
     """The HTTP status: the event's field, else where an SDK's string form put it, else the body's
-    error code, else what the exception class name stands for. `head` is the lower-cased message start."""
+    error code, else what the exception class name stands for. `head` is the lower-cased message start.
+    The flag says the status is only a class name's guess (LiteLLM's APIConnectionError is its default for
+    any error it could not map, so a provider's own refusal can hide behind it)."""
     status = _as_status(error.get("status_code"))
     if status is None:
         status = _as_status(error.get("status"))
     if status is not None and status != 200:
-        return status
+        return status, False
     for m in _STATUS_IN_TEXT.finditer(head):
         found = _as_status(next(g for g in m.groups() if g))
         if found is not None and found >= 400:
-            return found
+            return found, False
     m = _BODY_CODE.search(body_text) or _BODY_CODE.search(head)
     if m:
         found = _as_status(m.group(1))
         if found is not None and found >= 400:
-            return found
+            return found, False
     kind = error.get("type")
     names = f"{kind.lower()[:100] if isinstance(kind, str) else ''} {head[:300]}"
     m = _CLASS_STATUS.search(names)
     if m:
-        return int(m.lastgroup[1:])
-    return status
+        return int(m.lastgroup[1:]), True
+    return status, False
 
 
 # --------------------------------------------------------------------------------------------------
@@ -224,7 +227,7 @@ _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
-    r"\binvalid credentials\b", r"\bno auth credentials found\b", r"\bauthentication fails\b",
+    r"\binvalid credentials\b", r"\bno auth credentials found\b", r"\bauthentication fail(?:s|ed)\b",
     r"\binvalid subscription key\b", r"\bunregistered callers\b", r"\bdidn't provide an api key\b",
     r"\bdid not provide an api key\b", r"\bmissing (?:the )?api[ _-]?key\b", r"\bno api key (?:was )?provided\b",
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
@@ -303,6 +306,10 @@ _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速�
 # Where an app envelope (a 500/502 of its own) names the upstream's status.
 _UPSTREAM_STATUS = re.compile(
     r"upstream[_ ]?(?:status(?:[_ ]?code)?|returned|responded(?: with)?|error|http)\W{0,4}(40[123])\b")
+# ...or embeds the provider's own answer in the SDKs' string form: openai-python/anthropic-sdk-python raise
+# `Error code: 401 - {'error': {...}}` (and OpenAI-shaped clients `Error code: 429, with error text {"error":..}`)
+# only from a response the provider sent, so a 4xx there followed by an error object is the provider's verdict.
+_EMBEDDED_ANSWER = re.compile(r"error code:?\s*(4\d\d)\b[^{}]{0,40}\{\s*['\"](?:error|detail)['\"]\s*:")
 # WebSocket close codes (1000-4999), where the event's status_code or a library's text put them.
 _CLOSE_IN_TEXT = re.compile(
     r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
@@ -375,25 +382,44 @@ def _explain(provider: Any, error: Any) -> Verdict:
         # Whitespace runs collapse to one space: terminals and wrappers break lines inside phrases.
         hay = " ".join(hay.split())
     head = message[:_STATUS_HEAD].lower()
-    status = _status(err, head, body_text)
+    status, guessed = _status(err, head, body_text)
     if status is not None and 200 <= status < 300:
         status = None          # a 200 carrying a failure (SSE error event, a run's last_error): the body decides
+    chain = providers.registry().chain(provider)
+    codes: set[str] | None = None
     if status is not None and status >= 500:
         m = _UPSTREAM_STATUS.search(hay)
+        embedded = _EMBEDDED_ANSWER.search(hay) if "error code" in hay else None
         if m and (_INVALID_KEY.search(hay) or _QUOTA.search(hay) or _PERMISSION.search(hay)):
             status = int(m.group(1))   # an app's 5xx around the upstream's own key failure
+        elif embedded:
+            status = int(embedded.group(1))   # an app's 5xx around the provider's own 4xx answer
+        elif guessed and chain is not None:
+            # A 5xx guessed from a wrapper's class name: the provider's documented refusal inside it decides.
+            codes = _codes(err, hay, head)
+            row = chain.match(None, codes, hay)
+            if row is not None and row.decision is not None:
+                return Verdict(row.decision, row.id, "documented")
+            return Verdict(None, "guard.server_error", "guard")
         else:
             return Verdict(None, "guard.server_error", "guard")
     if status is not None and status < 400:
         return Verdict(None, "guard.not_an_error", "guard")
+    if chain is not None and chain.early:
+        # Rows a provider documents in a shape a guard would take (its own HTML 401 page): `before_guards`.
+        codes = _codes(err, hay, head)
+        row = chain.match_early(status, codes, hay)
+        if row is not None:
+            return Verdict(row.decision, row.id, "documented")
     if _ANY_GUARD.search(hay):    # one pass over every guard; naming the one that hit is the rare path
         name = next(name for name, rules in _GUARDS if rules.search(hay))
         return Verdict(None, "guard." + name, "guard")
 
-    chain = providers.registry().chain(provider)
     google = chain is not None and "gemini" in chain.tables
     if chain is not None:
-        row = chain.match(status if status is not None else _close_code(err, head), _codes(err, hay, head), hay)
+        if codes is None:
+            codes = _codes(err, hay, head)
+        row = chain.match(status if status is not None else _close_code(err, head), codes, hay)
         if row is not None:
             return Verdict(row.decision, row.id, "documented")
 
@@ -447,7 +473,10 @@ def _auth(status: int | None, hay: str) -> tuple[str | None, str | None]:
     if status == 402:
         return QUOTA_EXHAUSTED, "status.402"
     if status == 403:
-        return PERMISSION_DENIED, "status.403"
+        # A 403 that says nothing more is unclear (a WAF, a region, an edge rule, the key): it alarms only where
+        # the provider's table documents a bare 403 as a permission refusal (Google's PERMISSION_DENIED,
+        # Anthropic's permission_error...); the reporter's provider probe (issue 13) can confirm it with the key.
+        return None, "status.403_unconfirmed"
     return None, None
 
 

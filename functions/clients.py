@@ -58,6 +58,7 @@ def _make_redis_cluster(url: str, kwargs: dict[str, Any]):
     (one SET, one Lua script) touches a single slot. In cluster mode the retry belongs to the
     cluster client (it also follows MOVED/ASK and refreshes the slot map), not to the nodes.
     """
+    from redis import BlockingConnectionPool
     from redis.cluster import RedisCluster
 
     kwargs = dict(kwargs)
@@ -65,6 +66,10 @@ def _make_redis_cluster(url: str, kwargs: dict[str, Any]):
     kwargs.pop("retry_on_error", None)
     kwargs.pop("health_check_interval", None)
     kwargs["max_connections"] = 32  # per node
+    # More concurrent requests than pooled connections wait for one (bounded by `timeout`) instead
+    # of failing with MaxConnectionsError, which would turn a burst into Pub/Sub retries.
+    kwargs["connection_pool_class"] = BlockingConnectionPool
+    kwargs["timeout"] = 5.0
     return RedisCluster.from_url(url, retry=retry, **kwargs)
 
 

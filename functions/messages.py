@@ -1,7 +1,8 @@
 """Notification texts per (provider, reason): what happened and what to do, for a person, in their language.
 
 Texts live as data in functions/locales/<lang>.json so a language is added without code; provider
-names and URLs live in en.json only (a locale may override a display name). A user's language tag
+names and URLs live in en.json only (a locale may override a display name), and a provider is found by any
+slug or alias its classification table accepts (functions/providers/). A user's language tag
 (`pt-BR`, `zh_TW`, `EN`, ...) resolves to the closest file, else English. The texts are fixed
 templates that only take the provider's display name and a date we format ourselves, filled in one
 pass without str.format, so a key or a raw provider error can never reach a notification.
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import providers
 from .classify import REASONS
 from .redact import redact_text
 
@@ -153,7 +155,7 @@ def format_date(when: datetime | date, lang: str = DEFAULT_LANGUAGE, *, tz: str 
 
 
 def _tidy(slug: str) -> str:
-    """A readable name for a provider we have no entry for: 'together-ai' -> 'Together Ai'."""
+    """A readable name for a provider we have no entry for: 'acme-labs' -> 'Acme Labs'."""
     words = [w for w in re.split(r"[^A-Za-z0-9]+", slug) if w][:6]
     return " ".join(w[:20].capitalize() for w in words) or GENERIC_NAME
 
@@ -185,6 +187,12 @@ def render(provider: str, reason: str, lang: str = DEFAULT_LANGUAGE, since: date
     slug = provider.strip().lower() if isinstance(provider, str) else ""
     slug = english["aliases"].get(slug, slug)
     info = english["providers"].get(slug)
+    if info is None:
+        # Every slug and alias the classifier's tables accept (functions/providers/) names the same provider here.
+        table = providers.registry().resolve(slug)
+        if table is not None:
+            slug = english["aliases"].get(table, table)
+            info = english["providers"].get(slug)
 
     def text(section: str, part: str) -> str:
         value = _lookup(local, section, reason, prefix + part)

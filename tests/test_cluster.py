@@ -149,6 +149,36 @@ def test_concurrent_copies_give_exactly_one_push_per_user(cluster_env, firestore
     assert delivered == sorted(f"tok-{uid}" for uid in uids)
 
 
+def test_a_burst_beyond_the_pool_waits_for_a_connection_instead_of_failing(cluster_env, firestore_db, fcm):
+    """More concurrent events than pooled connections per node: each waits for a free connection."""
+    from redis import BlockingConnectionPool
+
+    for node in cluster_env.get_primaries():
+        pool = node.redis_connection.connection_pool
+        assert isinstance(pool, BlockingConnectionPool)
+        pool.max_connections = 2  # 48 threads below share 2 connections per node
+    uids = [f"burst-{uuid.uuid4().hex[:8]}" for _ in range(6)]
+    for uid in uids:
+        firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
+    jobs = [(uid, uuid.uuid4().hex) for uid in uids for _ in range(8)]
+    results: list[str] = []
+    barrier = threading.Barrier(len(jobs))
+
+    def run(uid: str, event_id: str) -> None:
+        barrier.wait()
+        try:
+            results.append(handle(event(uid), event_id))
+        except Exception as exc:  # noqa: BLE001 - recorded, so the assertion names it
+            results.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == sorted(["sent"] * 6 + ["suppressed"] * 42)
+
+
 def test_failed_send_releases_the_lease_and_the_retry_settles(cluster_env, firestore_db, fcm, uid):
     firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
     fcm.state.fail_next = 100  # FCM answers 503 to everything, firebase-admin's retries included

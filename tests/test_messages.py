@@ -45,9 +45,52 @@ def test_action_url_points_where_the_reason_is_fixed():
 
 
 def test_unknown_provider_gets_a_tidy_name_and_no_url():
-    n = render("together-ai", "invalid_key")
-    assert n.provider_name == "Together Ai" and n.action_url is None
-    assert "Together Ai" in n.title
+    n = render("acme-labs", "invalid_key")
+    assert n.provider_name == "Acme Labs" and n.action_url is None
+    assert "Acme Labs" in n.title
+
+
+# Tables that describe an error dialect, not a provider a user holds a key for: an OpenAI-shaped endpoint of
+# unknown owner (no console to send anyone to) and Google's shared google.rpc status codes.
+DIALECT_TABLES = {"openai_compatible", "google_rpc"}
+
+
+def _table_slugs():
+    from functions import providers
+    reg = providers.registry()
+    for slug, table in sorted(reg.tables.items()):
+        if slug in DIALECT_TABLES:
+            continue
+        for name in (slug, *table.aliases):
+            yield pytest.param(slug, name, id=name)
+
+
+@pytest.mark.parametrize("table,slug", list(_table_slugs()))
+def test_every_table_provider_and_alias_renders_its_name_and_console(table, slug):
+    """Whatever slug the classifier accepts for a provider, the push names that provider and sends the user to
+    its own console (an https page of the provider's, per reason), in every language."""
+    english = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
+    canonical = english["aliases"].get(table, table)
+    info = english["providers"].get(canonical)
+    assert info is not None, f"en.json has no provider entry for the {table} table"
+    for reason, field in (("invalid_key", "keys_url"), ("permission_denied", "access_url"),
+                          ("quota_exhausted", "billing_url")):
+        for lang in ("en", "ja", "de"):
+            n = render(slug, reason, lang)
+            assert n.provider_name == info["name"] or n.provider_name == (
+                json.loads((LOCALES / f"{lang}.json").read_text(encoding="utf-8"))
+                .get("providers", {}).get(canonical, {}).get("name")), (slug, n.provider_name)
+            assert n.provider_name in n.title + n.body
+            assert n.action_url == info[field] and n.action_url.startswith("https://"), (slug, n.action_url)
+            host = n.action_url.split("/")[2]
+            assert "." in host and " " not in n.action_url
+
+
+def test_every_provider_entry_has_https_urls_for_each_reason():
+    english = json.loads((LOCALES / "en.json").read_text(encoding="utf-8"))
+    for slug, info in english["providers"].items():
+        assert set(info) == {"name", "keys_url", "billing_url", "access_url"}, slug
+        assert all(info[k].startswith("https://") for k in ("keys_url", "billing_url", "access_url")), slug
 
 
 @pytest.mark.parametrize("slug", ["", "   ", None, "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"])
@@ -92,7 +135,7 @@ SINCE = datetime(2025, 11, 20, 15, 30, tzinfo=timezone.utc)
 NOW = datetime(2025, 12, 2, 9, 0, tzinfo=timezone.utc)
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
 # (slug, name expected in the text): known provider, unknown provider with a tidy name, generic text.
-KINDS = [("openai", "OpenAI"), ("vertex", "Google Vertex AI"), ("together-ai", "Together Ai"), (SECRET, None)]
+KINDS = [("openai", "OpenAI"), ("vertex", "Google Vertex AI"), ("acme-labs", "Acme Labs"), (SECRET, None)]
 
 
 def _load(lang: str) -> dict:

@@ -4,8 +4,8 @@ The engine that reads the tables runs every row as an error; these checks catch,
 make a row unreadable or wrong: a missing key, a decision outside the four, an id used twice, an alias claimed
 by two files, an `inherits` naming nothing, an example that its own `contains` phrases cannot match, or a row
 whose example an earlier row of the same file would decide differently (rows are tried in file order). Then
-the tables meet the repository's labelled corpora, and docs/providers-new.md must show every row.
-The format, its semantics and each provider's decisions: docs/providers-new.md.
+the tables meet the repository's labelled corpora, and docs/classification.md must show every table's decisions
+and every row. The format, its semantics and each provider's decisions: docs/classification.md.
 """
 from __future__ import annotations
 
@@ -92,7 +92,8 @@ def test_files_are_utf8_two_space_json(slug: str) -> None:
 def test_rows_follow_the_format(slug: str) -> None:
     for row in load(slug)["errors"]:
         where = f"{slug} {row.get('id')}"
-        assert set(row) == ROW_KEYS, f"{where}: keys {sorted(row)}"
+        assert ROW_KEYS <= set(row) <= ROW_KEYS | {"before_guards"}, f"{where}: keys {sorted(row)}"
+        assert row.get("before_guards", False) in (True, False), f"{where}: before_guards must be a boolean"
         assert row["id"].startswith(slug + ".") and SLUG.fullmatch(row["id"].split(".", 1)[1]), where
         status, code, contains = row["status"], row["code"], row["contains"]
         assert status is None or is_status(status) or (
@@ -269,10 +270,12 @@ def test_rows_agree_with_the_labelled_corpora() -> None:
 
 
 def test_the_docs_show_every_table_and_row() -> None:
-    """docs/providers-new.md is the human view of the tables: a row added or renamed must appear there."""
-    doc = (ROOT / "docs" / "providers-new.md").read_text(encoding="utf-8")
+    """docs/classification.md is the human view of the tables: each new table has a section with its sources'
+    decisions, and a row added or renamed must appear there (the generated tables keep them in sync)."""
+    doc = (ROOT / "docs" / "classification.md").read_text(encoding="utf-8")
     for slug in NEW:
         table = load(slug)
-        assert f"### `{slug}`" in doc, f"docs/providers-new.md has no section for {slug}"
+        assert f"#### `{slug}`" in doc, f"docs/classification.md has no decisions section for {slug}"
+        assert f"(`{slug}`)" in doc, f"docs/classification.md has no generated table for {slug}"
         for row in table["errors"]:
-            assert f"`{row['id']}`" in doc, f"docs/providers-new.md does not show {row['id']}"
+            assert f"`{row['id']}`" in doc, f"docs/classification.md does not show {row['id']}"

@@ -196,6 +196,22 @@ def test_codes_are_read_where_sdk_string_forms_put_them(tmp_path, monkeypatch, m
     assert explain("acme", {"message": "nothing of the sort: " + code.lower()[:-2]}).rule != "acme.by_code"
 
 
+def test_before_guards_rows_run_before_the_guards_and_others_after(tmp_path, monkeypatch):
+    """A provider's own page (an HTML 401 of its edge) opts out of the HTML guard; a row without the field,
+    whatever it says, never overrides a guard."""
+    page = "<html><title>401 Authorization Required</title><center>acme-edge</center></html>"
+    early = row("acme.edge_page", "invalid_key", contains=["401 authorization required", "acme-edge"])
+    early["before_guards"] = True
+    write(tmp_path, "acme", [early])
+    write(tmp_path, "bravo", [row("bravo.edge_page", "invalid_key", contains=["401 authorization required"])])
+    monkeypatch.setattr(providers, "_registry", load(tmp_path))
+    assert explain("acme", {"message": page}) == Verdict("invalid_key", "acme.edge_page", "documented")
+    assert explain("bravo", {"message": page}) == Verdict(None, "guard.html_page", "guard")
+    # an explicit 5xx is still tried first: a before_guards row cannot turn a server error into an alarm
+    assert explain("acme", {"status_code": 502, "message": page}).rule == "guard.server_error"
+    assert explain("acme", {"message": "<html>other page</html>"}).rule == "guard.html_page"
+
+
 def test_a_row_needs_every_non_null_field_to_match(tmp_path):
     write(tmp_path, "acme", [row("acme.x", "invalid_key", [401, 403], ["bad_key", "BadKey"], ["key", "is bad"])])
     chain = load(tmp_path).chain("acme")
@@ -250,6 +266,10 @@ def test_indexed_lookup_finds_exactly_what_a_linear_scan_finds(picks, glue, stat
     ("source not a URL", {"row": {"source": "the docs"}}, "source must be a URL"),
     ("file name differs", {"top": {"provider": "acme2"}}, "must be the file's name"),
     ("unknown inherited table", {"top": {"inherits": ["nowhere"]}}, "inherits unknown table 'nowhere'"),
+    ("before_guards not a boolean", {"row": {"before_guards": "yes"}}, "before_guards must be true or false"),
+    ("before_guards without phrases", {"row": {"before_guards": True}}, "a before_guards row needs phrases"),
+    ("before_guards without a decision", {"row": {"before_guards": True, "decision": None, "contains": ["x"]}},
+     "a before_guards row needs phrases and a decision"),
 ])
 def test_a_bad_table_is_a_clear_error_naming_the_file(tmp_path, case, fault, message):
     r = row("acme.x", "invalid_key", 401, "bad")
@@ -374,10 +394,31 @@ SHAPES = [
     ("a close code alone", "deepgram", {"status_code": 1008}, None, "none"),
     ("realtime close code alone", "openai", {"status_code": 4001}, None, "none"),
     # HTML pages from gateways and proxies
-    ("html 401 from a proxy", "perplexity",
+    ("html 401 from a proxy", "openai",
+     {"status_code": 401, "message": "<html><head><title>401 Authorization Required</title></head><body><center>"
+                                     "<h1>401 Authorization Required</h1></center><hr><center>nginx</center>"
+                                     "</body></html>"}, None, "guard.html_page"),
+    # ...but a provider's own edge page, documented in its table with "before_guards", is its verdict
+    ("perplexity's own edge html 401", "perplexity",
+     {"status_code": 401, "message": "<html><head><title>401 Authorization Required</title></head><body><center>"
+                                     "<h1>401 Authorization Required</h1></center><hr><center>openresty</center>"
+                                     "</body></html>"}, "invalid_key", "perplexity.html_401"),
+    ("the same page on another provider is still a proxy's", "together",
      {"status_code": 401, "message": "<html><head><title>401 Authorization Required</title></head><body><center>"
                                      "<h1>401 Authorization Required</h1></center><hr><center>openresty</center>"
                                      "</body></html>"}, None, "guard.html_page"),
+    # a 403 that says nothing more alarms only where the provider documents a bare 403 as a refusal
+    ("bare 403 on an openai-shaped provider", "siliconflow",
+     {"status_code": 403, "message": "Error: 403 status code (no body)"}, None, "status.403_unconfirmed"),
+    ("bare 403 Forbidden on an unknown provider", "myapp",
+     {"status_code": 403, "message": "Forbidden"}, None, "status.403_unconfirmed"),
+    ("bare 403 from a Google API is PERMISSION_DENIED", "google_stt",
+     {"status_code": 403, "message": "403 Client Error: Forbidden for url: https://speech.googleapis.com/v1/x"},
+     "permission_denied", "google_rpc.forbidden"),
+    ("bare 403 from OpenAI's realtime handshake", "openai_realtime",
+     {"message": "WebSocket connection failed: Unexpected response code: 403"}, "permission_denied", "openai.forbidden"),
+    ("bare 403 from Anthropic", "anthropic", {"status_code": 403, "message": "Forbidden"},
+     "permission_denied", "anthropic.forbidden"),
     # Chinese wording
     ("dashscope invalid key", "dashscope", {"status_code": 401, "body": {"code": "InvalidApiKey",
                                                                        "message": "无效的API-Key"}},
@@ -398,6 +439,34 @@ SHAPES = [
      {"status_code": 500, "message": "upstream returned 401: invalid api key"}, "invalid_key", None),
     ("502 around an upstream 401 that says nothing of a key", "myapp",
      {"status_code": 502, "body": {"error": {"upstream_status": 401, "message": "Bad gateway"}}},
+     None, "guard.server_error"),
+    # ...or around the provider's own answer in the SDKs' "Error code: 4xx - {'error': ...}" form
+    ("500 around the provider's own 401 (openai-python form)", "openai",
+     {"status_code": 500, "message": "Internal error in route /chat: Error code: 401 - {'error': {'message': "
+                                     "'Incorrect API key provided', 'code': 'invalid_api_key'}}"},
+     "invalid_key", "openai.invalid_api_key"),
+    ("500 around the provider's own 429 with error text", "zhipu",
+     {"status_code": 500, "message": 'Error code: 429, with error text {"error":{"code":"1113","message":"余额不足"}}'},
+     "quota_exhausted", "zhipu.code_1113"),
+    ("500 around the provider's own per-minute 429 stays not actionable", "openai",
+     {"status_code": 500, "message": "Error code: 429 - {'error': {'message': 'Rate limit reached for requests', "
+                                     "'code': 'rate_limit_exceeded'}}"}, None, "openai.rate_limit_requests"),
+    ("500 naming an error code but no provider answer", "openai",
+     {"status_code": 500, "message": "Error code: 401 while retrying; see logs"}, None, "guard.server_error"),
+    ("500 around an embedded 500", "openai",
+     {"status_code": 500, "message": "Error code: 500 - {'error': {'message': 'invalid api key'}}"},
+     None, "guard.server_error"),
+    # a 5xx only guessed from a wrapper's class (LiteLLM's default APIConnectionError): a documented refusal
+    # inside decides, anything else stays a server error
+    ("litellm APIConnectionError around a Bedrock Marketplace refusal", "bedrock",
+     {"message": "litellm.APIConnectionError: BedrockException - {\"message\":\"Model access is denied: not "
+                 "authorized to perform aws-marketplace:Subscribe for this model\"}"},
+     "permission_denied", "bedrock.marketplace_subscription"),
+    ("litellm APIConnectionError with a plain connection failure", "bedrock",
+     {"message": "litellm.APIConnectionError: BedrockException - Connection reset by peer"},
+     None, "guard.server_error"),
+    ("an explicit 503 around the same text is still a server error", "bedrock",
+     {"status_code": 503, "message": "aws-marketplace:Subscribe failed, try again later"},
      None, "guard.server_error"),
     # SDK errors before any request: our platform's bug
     ("openai client without a key", "openai",
@@ -430,7 +499,8 @@ def test_shapes_beyond_a_status(name, provider, error, reason, rule):
 def test_verdicts_say_how_sure():
     documented = explain("openai", {"status_code": 401, "code": "invalid_api_key", "message": "Incorrect API key"})
     assert documented == Verdict("invalid_key", "openai.invalid_api_key", "documented")
-    heuristic = explain("openai", {"status_code": 403, "message": "Your organization has been restricted."})
+    # (mistral: no table row for a 403, so the text heuristics decide)
+    heuristic = explain("mistral", {"status_code": 403, "message": "Your organization has been restricted."})
     assert heuristic.evidence == "heuristic" and heuristic.rule.startswith("text.")
     assert explain("openai", {"status_code": 503}) == Verdict(None, "guard.server_error", "guard")
     assert explain("openai", {"message": "something odd"}) == Verdict(None, "none", "none")

@@ -24,7 +24,7 @@ DECISIONS = ("invalid_key", "permission_denied", "quota_exhausted", None)
 
 _TABLE_KEYS = {"provider", "name", "aliases", "inherits", "sources", "errors"}
 _TABLE_REQUIRED = {"provider", "name", "sources", "errors"}
-_ROW_KEYS = {"id", "status", "code", "contains", "example", "decision", "why", "source"}
+_ROW_KEYS = {"id", "status", "code", "contains", "example", "decision", "why", "source", "before_guards"}
 _ROW_REQUIRED = {"id", "example", "decision", "why", "source"}
 _SLUG = re.compile(r"^[a-z0-9_]+$")
 
@@ -52,6 +52,7 @@ class Row:
     why: str
     source: str
     order: int = 0
+    before_guards: bool = False
 
     def matches(self, status: int | None, hay: str) -> bool:
         if self.statuses is not None and status not in self.statuses:
@@ -142,12 +143,14 @@ class _HayWords:
 class Chain:
     """A provider's rows then its inherited tables' rows, indexed by code and by status."""
 
-    __slots__ = ("slug", "tables", "rows", "_by_code", "_by_status", "_any")
+    __slots__ = ("slug", "tables", "rows", "early", "_by_code", "_by_status", "_any")
 
     def __init__(self, slug: str, tables: tuple[str, ...], rows: list[Row]) -> None:
         self.slug = slug
         self.tables = tables      # this table then every inherited one, in the order their rows are tried
         self.rows = tuple(rows)
+        # rows a provider documents in a shape a guard would take (its own HTML 401 page): tried before guards
+        self.early = tuple(row for row in self.rows if row.before_guards)
         by_code: dict[str, list[Row]] = {}
         by_status: dict[int, list[Row]] = {}
         anywhere: list[Row] = []
@@ -187,6 +190,15 @@ class Chain:
                     best = row
                     break
         return best
+
+    def match_early(self, status: int | None, codes: Iterable[str], hay: str) -> Row | None:
+        """The first `before_guards` row that matches (a handful per chain at most, so a plain loop)."""
+        for row in self.early:
+            if row.codes is not None and row.codes.isdisjoint(codes):
+                continue
+            if row.matches(status, hay):
+                return row
+        return None
 
 
 @dataclass(frozen=True)
@@ -256,7 +268,7 @@ class Registry:
 
 def _with_order(row: Row, order: int) -> Row:
     return Row(row.id, row.statuses, row.codes, row.contains, row.decision, row.example, row.why, row.source,
-               order)
+               order, row.before_guards)
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -324,7 +336,14 @@ def _row(path: Path, provider: str, index: int, raw: Any) -> Row:
             raise _fail(path, where, f"{key} must be a non-empty string")
     if not raw["source"].startswith(("https://", "http://")):
         raise _fail(path, where, "source must be a URL")
-    return Row(row_id, statuses, codes, contains, raw["decision"], raw["example"], raw["why"], raw["source"])
+    early = raw.get("before_guards", False)
+    if type(early) is not bool:
+        raise _fail(path, where, "before_guards must be true or false")
+    if early and (contains is None or raw["decision"] is None):
+        raise _fail(path, where, "a before_guards row needs phrases and a decision: it overrides the guards, "
+                                 "so it must say exactly which page it is and what it means")
+    return Row(row_id, statuses, codes, contains, raw["decision"], raw["example"], raw["why"], raw["source"],
+               before_guards=early)
 
 
 def _table(path: Path) -> Table:
@@ -429,5 +448,6 @@ def markdown(reg: Registry | None = None) -> str:
             example = r["example"] if len(r["example"]) <= 100 else r["example"][:99] + "…"
             out.append(f"| [`{r['id']}`]({r['source']}) | {_cell(r.get('status'))} | "
                        f"{_cell(r.get('code')) if r.get('code') is not None else '-'} | "
-                       f"{_md(phrases)} | {_md(example)} | {r['decision'] or 'none'} | {_md(r['why'])} |")
+                       f"{_md(phrases)} | {_md(example)} | {r['decision'] or 'none'} | "
+                       f"{'before the guards: ' if r.get('before_guards') else ''}{_md(r['why'])} |")
     return "\n".join(out) + "\n"
