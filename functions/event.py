@@ -1,5 +1,7 @@
 """The error event contract, version 1 (schemas/byok-error-event.v1.json): decode and validate.
 
+The rules themselves live in contract.py, shared with the backend's reporter.
+
 Anything that does not satisfy the contract raises InvalidEvent with a short description that
 never contains the offending value (it may hold a key), so the caller can log it and acknowledge.
 """
@@ -8,17 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-PROVIDER_RE = re.compile(r"[a-z0-9_-]{1,40}")
-FINGERPRINT_RE = re.compile(r"[A-Za-z0-9_:.=+/-]{1,128}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_ERROR_TEXT_FIELDS = {"type": 1024, "code": 1024, "message": None}
+from .contract import ERROR_TEXT_LIMITS as _ERROR_TEXT_FIELDS
+from .contract import FINGERPRINT_RE, KINDS, PROVIDER_RE, valid_uid, verification_problem
+
+__all__ = ["ErrorEvent", "InvalidEvent", "FINGERPRINT_RE", "KINDS", "PROVIDER_RE", "parse_event",
+           "parse_time", "unwrap_pubsub", "valid_uid"]
+
 _DESCRIPTIVE = ("feature", "model", "operation")
-KINDS = ("error", "recovered")
 
 
 class InvalidEvent(ValueError):
@@ -38,6 +40,10 @@ class ErrorEvent:
     model: str | None = None
     operation: str | None = None
     attributes: dict = field(default_factory=dict)
+    # What the reporter learnt by asking the provider (contract: verification); None when absent or
+    # malformed. A malformed one is ignored, not poison: the error itself is still worth classifying.
+    verification: dict | None = None
+    verification_problem: str | None = None
 
 
 def unwrap_pubsub(data: Any) -> tuple[bytes, str | None, dict]:
@@ -72,12 +78,6 @@ def parse_time(value: str) -> datetime:
     if parsed.tzinfo is None:
         raise InvalidEvent("occurred_at has no UTC offset")
     return parsed.astimezone(timezone.utc)
-
-
-def valid_uid(uid: Any) -> bool:
-    """A non-empty Firestore document id of at most 128 characters that cannot walk paths."""
-    return (isinstance(uid, str) and 0 < len(uid) <= 128 and "/" not in uid and uid not in (".", "..")
-            and not (uid.startswith("__") and uid.endswith("__")) and not _CONTROL.search(uid))
 
 
 def _optional_str(obj: Mapping, name: str, limit: int | None, where: str) -> str | None:
@@ -137,7 +137,13 @@ def parse_event(event_id: str, raw: bytes, publish_time: str | None = None,
         occurred = publish_time
     elif not isinstance(occurred, str):
         raise InvalidEvent("occurred_at must be an RFC 3339 string")
+    verification, problem = doc.get("verification"), None
+    if verification is not None:
+        problem = verification_problem(verification)
+        if problem is not None:
+            verification = None
     return ErrorEvent(
         event_id=event_id, uid=uid, provider=provider, error=error, occurred_at=parse_time(occurred),
         kind=kind, key_fingerprint=fingerprint, attributes=attributes or {}, **descriptive,
+        verification=dict(verification) if verification is not None else None, verification_problem=problem,
     )

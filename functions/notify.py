@@ -16,6 +16,7 @@ from . import clients, config, dedup, logs, status, tokens
 from .channels import email, push
 from .classify import explain_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
+from .verification import apply as apply_verification
 
 FUNCTION = config.NOTIFIER
 PAYLOAD_TYPE = "byok_llm_error"
@@ -57,8 +58,11 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         return _recover(event, cfg, base)
 
     verdict = explain_cached(event.provider, event.error)
-    reason = verdict.reason
-    base = {**base, "rule": verdict.rule, "evidence": verdict.evidence}   # on every later line of this event
+    reason, decided_by = apply_verification(verdict.reason, event.verification)  # the provider's own answer
+    base = {**base, "rule": verdict.rule, "evidence": verdict.evidence,   # on every later line of this event
+            "decided_by": decided_by}
+    if event.verification_problem:  # a malformed verification is ignored, not poison
+        base["verification_problem"] = event.verification_problem
     if reason is None:
         err = event.error
         logs.info("error is not actionable for the user", **base, outcome="not_actionable",

@@ -15,7 +15,10 @@ microseconds for a typical line) and ordinary prose is left alone. What it repla
 4. Any run of 32+ characters of [A-Za-z0-9_-] that contains a digit, and any run of 32+
    letters and digits: the keys that have no prefix (Deepgram 40-hex, Azure 32-hex,
    Mistral 32-alnum, Cohere 40-alnum), FCM tokens, random ids. No English word is that long,
-   so prose survives; snake_case error codes (no digit) survive too.
+   so prose survives; snake_case error codes (no digit) survive too. A digit-free run made of
+   CamelCase words is an identifier, not a key, and survives: Google quota ids such as
+   `GenerateRequestsPerDayPerProjectPerModel-FreeTier` are what the classifier reads (a random
+   key splits into one-letter or vowel-less or over-long "words" and is still masked).
 
 Dict values under secret-sounding names ("authorization", "api_key", "token", ...) are masked
 whole, whatever they hold.
@@ -85,6 +88,8 @@ _WORDS_ANYCASE = re.compile(r"(?i)(key|token|secret|password|passwd|pwd|credenti
 # Written as "a separator, then the run" so the regex engine can skip to separators quickly.
 _RUN = re.compile(r"[^A-Za-z0-9_\-][A-Za-z0-9_\-]{32,}")
 _ALNUM_RUN = re.compile(r"[A-Za-z0-9]{32,}")
+_CAMEL_WORD = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z]?[a-z]+|[A-Z]")
+_VOWELS = frozenset("aeiouyAEIOUY")
 _DIGIT = re.compile(r"[0-9]")
 
 _SECRET_FIELDS = frozenset({
@@ -145,11 +150,32 @@ def _word_rules(text: str) -> str:
     return _mask_spans(text, spans) if spans else text
 
 
+def _identifier(word: str) -> bool:
+    """A digit-free run that reads as CamelCase words (GenerateRequestsPerDayPerProjectPerModel):
+    every word 2 to 16 letters with a vowel (acronyms of 2 to 4 capitals allowed), at least 4
+    letters per word on average. Random keys fail on one-letter or vowel-less or long "words"."""
+    words = _CAMEL_WORD.findall(word)
+    if not words or len(word) < 4 * len(words):
+        return False
+    for w in words:
+        if w.isupper():
+            if not 2 <= len(w) <= 4:
+                return False
+        elif not 2 <= len(w) <= 16 or not _VOWELS.intersection(w):
+            return False
+    return True
+
+
+def _alnum_sub(m: re.Match) -> str:
+    word = m.group(0)
+    return word if _identifier(word) else MASK
+
+
 def _run_sub(m: re.Match) -> str:
     run = m.group(0)
     if _DIGIT.search(run, 1):
         return run[0] + MASK
-    return _ALNUM_RUN.sub(MASK, run)
+    return _ALNUM_RUN.sub(_alnum_sub, run)
 
 
 def redact_text(text: str) -> str:

@@ -23,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "reporter"))     # byok_reporter, the backend's library, from source
 
 from devstack import leftovers, services  # noqa: E402
 from devstack.fcm_server import FcmServer  # noqa: E402

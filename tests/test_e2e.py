@@ -182,7 +182,7 @@ def _ignore(fn, *args):
 
 def test_backend_reporter_failure_then_recovery_through_pubsub(pubsub, worker, firestore_db, redis_db, fcm, uid):
     """The backend's Reporter -> Pub/Sub -> notifier: one push, then a recovery clears status and marks."""
-    from functions.publisher import Reporter
+    from byok_reporter import Reporter
 
     _publisher, topic = pubsub
     firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})

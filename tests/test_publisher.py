@@ -25,7 +25,7 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")   # LiteLLM: no download at import
 
-from functions.publisher import Reporter, extract_error, fingerprint_key  # noqa: E402
+from byok_reporter import Reporter, extract_error, fingerprint_key  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas/byok-error-event.v1.json").read_text())
@@ -316,6 +316,48 @@ def test_litellm_rate_limit_error(provider):
     assert error["message"].startswith("litellm.RateLimitError")
 
 
+def test_websocket_close_frame_keeps_its_code_and_reason():
+    """A realtime API closing with 1008 and a reason (Gemini Live on a bad key): websockets raises
+    ConnectionClosedError; the event carries the close code as status_code and the reason."""
+    import asyncio as aio
+    import threading as th
+
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.sync.client import connect
+
+    from functions.classify import classify
+
+    reason = "API key not valid. Please pass a valid API key."
+    ready, stop, port = th.Event(), th.Event(), []
+
+    async def handler(ws):
+        await ws.close(1008, reason)
+
+    async def main():
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port.append(server.sockets[0].getsockname()[1])
+            ready.set()
+            while not stop.is_set():
+                await aio.sleep(0.05)
+
+    thread = th.Thread(target=lambda: aio.run(main()), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        with connect(f"ws://127.0.0.1:{port[0]}/ws/live?key={GOOGLE_KEY}") as ws:
+            exc = raised(ws.recv)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert isinstance(exc, ConnectionClosedError)
+    error = extract_error(exc)
+    assert error["status_code"] == 1008 and reason in error["message"]
+    assert classify("gemini", error) == "invalid_key"
+    assert extract_error({"status_code": 1008, "message": reason})["status_code"] == 1008
+    assert "status_code" not in extract_error({"status_code": 999_999})
+
+
 def test_wrappers_are_unwrapped(provider):
     import tenacity
 
@@ -483,11 +525,11 @@ def test_invalid_reports_are_counted_dropped_and_logged_once(topic, reporters, c
     bad = [("", "openai"), ("a/b", "openai"), ("../x", "openai"), (".", "openai"), ("..", "openai"),
            ("__x__", "openai"), ("x" * 129, "openai"), ("a\nb", "openai"), (None, "openai"), (42, "openai"),
            ("user-a", ""), ("user-a", "open ai"), ("user-a", "x" * 41), ("user-a", None), ("user-a", "ö")]
-    with caplog.at_level("WARNING", logger="byok.publisher"):
+    with caplog.at_level("WARNING", logger="byok_reporter"):
         for uid, provider in bad * 3:
             assert reporter.report(uid, provider, {"status_code": 401}) is False
     assert reporter.stats()["invalid"] == len(bad) * 3
-    warnings = [r.getMessage() for r in caplog.records if r.name == "byok.publisher"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "byok_reporter"]
     assert len(warnings) == 2                           # one for uids, one for providers
     assert reporter.report("user-a", " OpenAI ", {"status_code": 401}) is True   # normalised slug
     assert reporter.flush(20)
@@ -621,7 +663,7 @@ def test_a_failed_publish_lets_the_next_repeat_try_again(monkeypatch, reporters)
 def test_key_fingerprints(topic, reporters, caplog):
     with_pepper = reporters(topic.name, fingerprint_pepper="p1")
     without = reporters(topic.name, fingerprint_pepper="")
-    with caplog.at_level("WARNING", logger="byok.publisher"):
+    with caplog.at_level("WARNING", logger="byok_reporter"):
         without.report("user-a", "openai", {"status_code": 401}, key=OPENAI_KEY)
         without.report("user-b", "openai", {"status_code": 401}, key=OPENAI_KEY)
     with_pepper.report("user-c", "openai", {"status_code": 401}, key=OPENAI_KEY)
@@ -712,9 +754,10 @@ def test_recovered_events_follow_a_reported_failure_and_can_be_turned_off(topic,
 
 def test_importable_without_the_functions_dependencies():
     """Only google-cloud-pubsub (imported when the first event is published) and the stdlib."""
-    code = ("import sys; import functions.publisher; "
+    code = ("import sys; import byok_reporter; assert 'functions' not in sys.modules; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('redis', 'firebase_admin', 'flask', "
             "'functions_framework', 'openai', 'anthropic', 'langchain_core', 'grpc') "
             "or m.startswith(('google.cloud.firestore', 'google.cloud.pubsub'))]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "reporter",
+                         check=True)
     assert out.stdout.strip() == "[]"

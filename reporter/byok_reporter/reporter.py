@@ -10,9 +10,11 @@ redacted, sizes capped, the key replaced by an HMAC fingerprint; and publishes i
 google-cloud-pubsub, keeping a bounded number of publishes in flight. When Pub/Sub is slow or
 unreachable the buffer fills and the oldest entries are dropped and counted: memory stays flat.
 
-Needs only google-cloud-pubsub and the standard library (plus functions.redact and functions.event,
-pure stdlib, whose validation rules it shares with the notifier), so a backend can vendor these three
-files. Details and measured costs: docs/publisher.md.
+When `key=` is given and the failure may be about the key or the account, the background thread
+first asks the provider itself (probe.py) and sends its verdict in the event's `verification`;
+report() itself does no more work for it. Needs only google-cloud-pubsub and the standard library;
+the contract's rules (contract.py) and the redaction (redact.py) are the notifier's own files.
+Details and measured costs: docs/publisher.md.
 """
 from __future__ import annotations
 
@@ -23,33 +25,25 @@ import hmac
 import json
 import logging
 import os
-import re
+import secrets
 import threading
 import time
 import weakref
 from datetime import datetime, timezone
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
-from functions.event import FINGERPRINT_RE, PROVIDER_RE, valid_uid  # the notifier's own rules (stdlib only)
-from functions.redact import redact, redact_text
+from . import probe as probes
+from .contract import FINGERPRINT_RE, PROVIDER_RE, valid_uid  # the notifier's own rules (stdlib only)
+from .extract import _cut, _quick, extract_error
+from .redact import redact_text
 
 __all__ = ["Reporter", "extract_error", "fingerprint_key"]
 
-log = logging.getLogger("byok.publisher")
-
-
-MAX_MESSAGE_CHARS = 4096        # error.message after redaction
-MAX_TEXT_CHARS = 1024           # error.type, error.code (the contract's limit)
 MAX_FIELD_CHARS = 256           # feature, model, operation (the contract's limit)
-MAX_BODY_BYTES = 16384          # error.body as JSON; larger bodies become their truncated JSON text
-_MAX_CHAIN = 8                  # wrapped exceptions followed
-_MAX_NODES = 2000               # JSON nodes copied from a body
-_SCAN_CHARS = 4096              # message text searched for a provider error code
+VERSION = "2.0.0"
 
-# A provider error code written into an SDK's message text: 'code': 'insufficient_quota'.
-_CODE_IN_TEXT = re.compile(r"""["'](?:code|err_code)["']\s*:\s*["']([A-Za-z][A-Za-z0-9_.\-]{1,63})["']""")
-# What may be left at the end of a cut text: part of a token, maybe part of a key.
-_TRAILING_TOKEN = re.compile(r"[^\s\"',;:(){}\[\]<>]+$")
+log = logging.getLogger("byok_reporter")
 
 
 def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
@@ -59,288 +53,13 @@ def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
     return hmac.digest(pepper, key.encode("utf-8", "surrogatepass"), "sha256").hex()[:length]
 
 
-# --------------------------------------------------------------------------------------------------
-# Reading an error: status, code, type, message, body, by duck typing over every SDK we know.
-
-def _attr(obj: Any, name: str) -> Any:
-    """getattr that never raises: SDK properties can (a response not read, a closed stream)."""
-    try:
-        return getattr(obj, name, None)
-    except Exception:  # noqa: BLE001
-        return None
-
-
-def _as_status(value: Any) -> int | None:
-    if type(value) is int:
-        return value if 100 <= value <= 599 else None
-    if isinstance(value, str) and len(value) == 3 and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):   # IntEnum (http.HTTPStatus)
-        return int(value) if 100 <= value <= 599 else None
-    return None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception and what it wraps: __cause__, __context__ and the attributes SDKs use."""
-    out: list[BaseException] = []
-    current: Any = exc
-    while isinstance(current, BaseException) and len(out) < _MAX_CHAIN \
-            and not any(current is seen for seen in out):
-        out.append(current)
-        nxt = current.__cause__ or _attr(current, "original_error") \
-            or _attr(current, "original_exception") or current.__context__
-        if nxt is None:                                   # tenacity.RetryError keeps the last try
-            attempt = _attr(current, "last_attempt")
-            exception = _attr(attempt, "exception")
-            if callable(exception):
-                try:
-                    nxt = exception(timeout=0)
-                except Exception:  # noqa: BLE001
-                    nxt = None
-        current = nxt
-    return out
-
-
-def _response_of(exc: Any) -> Any:
-    response = _attr(exc, "response")
-    if response is None or isinstance(response, (str, bytes, dict, list)):
-        return None
-    return response
-
-
-def _status_of(exc: Any) -> int | None:
-    for name in ("status_code", "http_status", "code", "status"):
-        status = _as_status(_attr(exc, name))
-        if status is not None:
-            return status
-    response = _response_of(exc)
-    if response is not None:
-        for name in ("status_code", "status"):
-            status = _as_status(_attr(response, name))
-            if status is not None:
-                return status
-    return None
-
-
-def _raw_body(exc: Any) -> Any:
-    """The provider's error body as the SDK kept it, without parsing anything."""
-    body = _attr(exc, "body")
-    if body is not None and not callable(body):
-        return body
-    details = _attr(exc, "details")            # google-genai APIError: the response JSON
-    if isinstance(details, (dict, list)) and not hasattr(exc, "grpc_status_code"):
-        return details
-    return None
-
-
-def _response_body(exc: Any) -> Any:
-    """The body of an HTTP response an exception carries (httpx, requests, google.api_core)."""
-    response = _response_of(exc)
-    if response is None:
-        return None
-    try:
-        text = response.text                             # httpx, requests, google-auth
-        if callable(text):                               # aiohttp: a coroutine function; skip
-            return None
-    except Exception:  # noqa: BLE001 - a streamed, unread response
-        return None
-    if not isinstance(text, str) or not text:
-        return None
-    text = text[:65536]
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _google_body(exc: Any) -> Any:
-    """google.api_core exceptions: the parts of the Google error payload they keep."""
-    if not hasattr(exc, "grpc_status_code"):
-        return None
-    error: dict[str, Any] = {}
-    status_code = _as_status(_attr(exc, "code"))
-    if status_code is not None:
-        error["code"] = status_code
-    if isinstance(_attr(exc, "message"), str):
-        error["message"] = exc.message
-    status = _attr(exc, "grpc_status_code")
-    if status is not None:
-        error["status"] = getattr(status, "name", str(status))
-    for name in ("errors", "details"):
-        value = _attr(exc, name)
-        if value:
-            error[name] = [v if isinstance(v, (dict, str, int, float, bool, type(None))) else str(v)
-                           for v in list(value)[:20]]
-    return {"error": error} if error else None
-
-
-def _get(mapping: Any, *path: str) -> Any:
-    for name in path:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(name)
-    return mapping
-
-
-def _code_in_body(body: Any) -> str | None:
-    """The provider's error code in a body: Google ErrorInfo reason, error.code, err_code..."""
-    if isinstance(body, list) and body and isinstance(body[0], Mapping):
-        body = body[0]
-    if not isinstance(body, Mapping):
-        return None
-    error = body.get("error")
-    inner = error if isinstance(error, Mapping) else body
-    details = inner.get("details")
-    if isinstance(details, list):
-        for detail in details[:10]:
-            reason = _get(detail, "reason")
-            if isinstance(reason, str) and reason:
-                return reason
-    for candidate in (inner.get("code"), body.get("code"), body.get("err_code"),
-                      _get(body, "detail", "status"), _get(body, "detail", "code"),
-                      inner.get("type") if inner is not body else None, inner.get("status"),
-                      body.get("type") if body.get("type") != "error" else None):
-        if isinstance(candidate, str) and candidate and not candidate.isdigit():
-            return candidate
-    return None
-
-
-def _code_of(exc: Any, body: Any) -> str | None:
-    code = _attr(exc, "code")
-    if isinstance(code, str) and code and not code.isdigit():
-        return code                                      # openai: error.code
-    if hasattr(exc, "grpc_status_code"):                 # google.api_core: ErrorInfo reason, status
-        reason = _attr(exc, "reason")
-        if isinstance(reason, str) and reason:
-            return reason
-        status = _attr(exc, "grpc_status_code")
-        if status is not None and not body:
-            return _attr(status, "name") or None
-    code = _code_in_body(body)
-    if code:
-        return code
-    for name in ("status", "err_code", "error_code"):   # google-genai: "INVALID_ARGUMENT"
-        value = _attr(exc, name)
-        if isinstance(value, str) and value and not value.isdigit():
-            return value
-    message = _attr(exc, "message")              # LiteLLM and wrappers: code in the text
-    if isinstance(message, str) and "code" in message:
-        m = _CODE_IN_TEXT.search(message, 0, _SCAN_CHARS)
-        if m:
-            return m.group(1)
-    return None
-
-
-def _provider_error(exc: BaseException) -> BaseException:
-    """The exception in the chain that came from the provider: the first with a status or body."""
-    chain = _chain(exc)
-    for candidate in chain:
-        if _status_of(candidate) is not None or _raw_body(candidate) is not None:
-            return candidate
-    return chain[0]
-
-
-def _quick(error: Any) -> tuple[Any, int | None, str | None]:
-    """(provider exception or error dict, status, code): the cheap part, on the caller's thread."""
-    if isinstance(error, BaseException):
-        status = _as_status(_attr(error, "status_code"))
-        exc = error if status is not None else _provider_error(error)   # most SDKs: no chain to walk
-        if status is None:
-            status = _status_of(exc)
-        code = _attr(exc, "code")
-        if type(code) is str and code and not code.isdigit():           # openai & co: no body needed
-            return exc, status, code
-        body = _raw_body(exc)
-        if body is None and _response_of(exc) is not None:
-            body = _response_body(exc)
-        return exc, status, _code_of(exc, body)
-    if isinstance(error, Mapping):
-        status = _as_status(error.get("status_code"))
-        code = error.get("code")
-        if not isinstance(code, str):
-            code = _code_in_body(error.get("body"))
-        return error, status, code
-    return {"message": error if isinstance(error, str) else repr(error)}, None, None
-
-
-def _cut(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters without leaving part of a token (maybe of a key) at the end."""
-    if len(text) <= limit:
-        return text
-    return _TRAILING_TOKEN.sub("", text[:limit - 1]) + "…"
-
-
-def _jsonable(value: Any, budget: list[int], depth: int = 0) -> Any:
-    """A JSON-safe copy of `value`, bounded in depth and size; strings cut to MAX_MESSAGE_CHARS."""
-    budget[0] -= 1
-    if budget[0] < 0 or depth > 16:
-        return None
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)                                # IntEnum (HTTPStatus) -> plain int
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    if isinstance(value, str):
-        return _cut(value, MAX_MESSAGE_CHARS * 4)
-    if isinstance(value, (bytes, bytearray)):
-        return _cut(bytes(value[:65536]).decode("utf-8", "replace"), MAX_MESSAGE_CHARS * 4)
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in list(value.items())[:200]:
-            out[k if isinstance(k, str) else str(k)] = _jsonable(v, budget, depth + 1)
-        return out
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v, budget, depth + 1) for v in list(value)[:200]]
-    for attr in ("model_dump", "to_dict", "dict"):      # pydantic models and the like
-        method = _attr(value, attr)
-        if callable(method):
-            try:
-                return _jsonable(method(), budget, depth + 1)
-            except Exception:  # noqa: BLE001
-                break
-    return _cut(str(value), MAX_MESSAGE_CHARS)
-
-
-def extract_error(error: Any) -> dict[str, Any]:
-    """The event's `error` object for an exception or an error dict: redacted, capped, JSON-safe."""
-    source, status, code = _quick(error)
-    if isinstance(source, Mapping):
-        etype, message, body = source.get("type"), source.get("message"), source.get("body")
-    else:
-        etype = type(source).__name__
-        message = _attr(source, "message")
-        if not isinstance(message, str) or not message:
-            try:
-                message = str(source)
-            except Exception:  # noqa: BLE001 - a broken __str__
-                message = None
-        if not message and source is not error:
-            message = str(error)
-        body = _raw_body(source)
-        if body is None:
-            body = _google_body(source) if hasattr(source, "grpc_status_code") else _response_body(source)
-    out: dict[str, Any] = {}
-    if status is not None:
-        out["status_code"] = status
-    for name, value in (("type", etype), ("code", code)):
-        if isinstance(value, str) and value:
-            out[name] = _cut(redact_text(value[:MAX_TEXT_CHARS * 4]), MAX_TEXT_CHARS)
-    if isinstance(message, str) and message:
-        out["message"] = _cut(redact_text(_cut(message, MAX_MESSAGE_CHARS * 4)), MAX_MESSAGE_CHARS)
-    if body is not None:
-        body = redact(_jsonable(body, [_MAX_NODES]))
-        encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-        if len(encoded.encode()) > MAX_BODY_BYTES:
-            body = _cut(encoded, MAX_BODY_BYTES // 4)
-        out["body"] = body
-    return out
-
 
 # --------------------------------------------------------------------------------------------------
 # The reporter.
 
-_Entry = tuple  # (dedup key, kind, uid, provider, source, status, code, fingerprint, fields, time)
+# (dedup key, kind, uid, provider, source, status, code, fingerprint, fields, time, key, base_url);
+# key and base_url only when a probe may follow (the key never leaves the process otherwise).
+_Entry = tuple
 
 
 class Reporter:
@@ -359,9 +78,15 @@ class Reporter:
       recovered_events (True): let report_recovered() publish (False: never report recoveries).
       recovery_memory (86400): seconds a reported failure makes report_recovered() publish.
       publisher_client: a google.cloud.pubsub_v1.PublisherClient to use instead of making one.
-      logger: a logging.Logger for the reporter's own lines (default "byok.publisher").
+      logger: a logging.Logger for the reporter's own lines (default "byok_reporter").
       exit_timeout (2): at interpreter exit, seconds spent publishing what is still buffered
         (call close() yourself on shutdown to choose).
+      probe (True): after a failure that may be about the key or the account, ask the provider
+        with the same key (report(..., key=...)) and send its verdict; False: never.
+      probe_providers: {provider: bool} to turn probing off (or on) per provider.
+      probe_timeout (3): seconds for one probe (connect, answer and read).
+      probe_max_in_flight (4): probes running at once; beyond that an event goes without one.
+      probe_table: another probe table (a dict or a JSON file's path) instead of the packaged one.
     """
 
     def __init__(self, project_id: str, topic: str, *, window_seconds: float = 60.0,
@@ -369,7 +94,9 @@ class Reporter:
                  publish_timeout: float = 30.0, fingerprint_pepper: str | bytes | None = None,
                  stats_interval: float = 300.0, recovered_events: bool = True,
                  publisher_client: Any = None, logger: logging.Logger | None = None,
-                 exit_timeout: float = 2.0, recovery_memory: float = 86400.0) -> None:
+                 exit_timeout: float = 2.0, recovery_memory: float = 86400.0, probe: bool = True,
+                 probe_providers: Mapping[str, bool] | None = None, probe_timeout: float = 3.0,
+                 probe_max_in_flight: int = 4, probe_table: str | Mapping | None = None) -> None:
         self.project_id = project_id
         self.topic = topic
         self.topic_path = topic if topic.startswith("projects/") else f"projects/{project_id}/topics/{topic}"
@@ -389,6 +116,14 @@ class Reporter:
         self._counts = collections.Counter()
         self._warned: set[str] = set()
         self._fingerprints: dict[int, str] = {}
+        self._probe_table = probes.ProbeTable(probes.load_table(probe_table))
+        wanted = dict(probe_providers or {})
+        self._probed_providers = frozenset(
+            p for p in set(self._probe_table.providers) | set(wanted)
+            if probe and wanted.get(p, True) and p in self._probe_table.providers)
+        self.probe_timeout = float(probe_timeout)
+        self.probe_max_in_flight = max(1, int(probe_max_in_flight))
+        self._probe_secret = secrets.token_bytes(32)     # names a key without a fingerprint, in memory
         self._setup()
         ref = weakref.ref(self)
         if hasattr(os, "register_at_fork"):
@@ -413,21 +148,28 @@ class Reporter:
         self._owns_client = self._given_client is None
         self._client_retry_at = 0.0
         self._retry = None
+        self._probed: collections.OrderedDict = collections.OrderedDict()
+        self._probing = 0
+        self._probe_pool: ThreadPoolExecutor | None = None
 
     # ---- the hot path ---------------------------------------------------------------------------
 
     def report(self, uid: str, provider: str, error: Any, *, key: str | None = None,
-               key_fingerprint: str | None = None, feature: str | None = None,
-               model: str | None = None, operation: str | None = None) -> bool:
+               base_url: str | None = None, key_fingerprint: str | None = None,
+               feature: str | None = None, model: str | None = None,
+               operation: str | None = None) -> bool:
         """Report a failed call made with the user's key. Never raises, never blocks.
 
         `error` is the exception the SDK raised (or a wrapper around it), or the event's `error`
-        dict. `key` (optional) is turned into an HMAC fingerprint and never leaves this call.
+        dict. `key` (optional) becomes an HMAC fingerprint in the event; when the failure may be
+        about the key, the background thread also uses it for one probe of the provider at
+        `base_url` (the base URL the failed client used; default: the provider's official one).
+        The key is never published or logged.
         Returns True when an event was queued, False when it was a repeat, invalid or refused.
         """
         try:
             fields = (feature, model, operation)
-            return self._report("error", uid, provider, error, key, key_fingerprint, fields)
+            return self._report("error", uid, provider, error, key, key_fingerprint, fields, base_url)
         except Exception:  # noqa: BLE001 - the request path must never see our failure
             self._count_and_warn("internal_errors", "report() failed internally; event dropped",
                                  exc_info=True)
@@ -461,7 +203,7 @@ class Reporter:
             return False
 
     def _report(self, kind: str, uid: Any, provider: Any, error: Any, key: Any, fingerprint: Any,
-                fields: tuple) -> bool:
+                fields: tuple, base_url: Any = None) -> bool:
         if kind == "error":
             source, status, code = _quick(error)
         else:
@@ -522,8 +264,10 @@ class Reporter:
                 self._counts["dropped"] += 1
                 if seen.get(dropped[0], 0) > now:        # let a later repeat try again
                     del seen[dropped[0]]
+            probe_with = key if (key and kind == "error" and type(key) is str
+                                 and provider in self._probed_providers) else None
             queue.append((dedup, kind, uid, provider, source, status, code, fingerprint, fields,
-                          time.time()))
+                          time.time(), probe_with, base_url if probe_with else None))
             if kind == "error":                          # for report_recovered()
                 failed = self._failed
                 failed[(uid, provider)] = now + self.recovery_memory
@@ -643,7 +387,7 @@ class Reporter:
     def _publish(self, entry: _Entry) -> None:
         dedup = entry[0]
         try:
-            data, attributes = self._encode(entry)
+            event, attributes = self._build(entry)
         except Exception:  # noqa: BLE001 - an error object we could not read: never retry it
             self._finish(dedup, ok=False, counter="unencodable")
             self._count_and_warn(None, "an event could not be encoded; dropped", exc_info=True)
@@ -656,6 +400,81 @@ class Reporter:
                 self._idle.notify_all()
             time.sleep(0.2)
             return
+        planned = self._plan_probe(entry, event) if entry[10] else None
+        if planned is not None:
+            plan, subject = planned
+            try:
+                self._probe_pool.submit(self._probe_then_send, client, dedup, event, attributes, plan,
+                                        entry[10], subject)
+                return
+            except RuntimeError:                         # the pool is shut down: publish as is
+                with self._lock:
+                    self._probing -= 1
+        self._send(client, dedup, event, attributes)
+
+    # ---- asking the provider (probe.py) ---------------------------------------------------------
+
+    def _plan_probe(self, entry: _Entry, event: dict) -> tuple[probes.ProbePlan, tuple] | None:
+        """The probe this event calls for, or None (not about the key, probed already in this
+        window, too many in flight, no safe place to send the key). Runs on the worker thread."""
+        _, _, uid, provider, source, _, _, fingerprint, _, _, key, base_url = entry
+        error = event["error"]
+        names = tuple(c.__name__ for c in type(source).__mro__) if isinstance(source, BaseException) else ()
+        if not self._probe_table.calls_for_probe(error, names + (str(error.get("type") or ""),)):
+            return None
+        subject = (uid, provider, fingerprint or hmac.digest(self._probe_secret, key.encode("utf-8", "replace"),
+                                                             "sha256"))
+        now = time.monotonic()
+        with self._lock:
+            seen = self._probed.get(subject)
+            if seen is not None and seen[0] > now:       # one probe per key per window
+                if seen[1] is not None:
+                    event["verification"] = seen[1]
+                    self._counts["probe_reused"] += 1
+                else:
+                    self._counts["probe_pending"] += 1
+                return None
+            if self._probing >= self.probe_max_in_flight:
+                self._counts["probe_busy"] += 1
+                return None
+        failed = probes.failed_url(source) if isinstance(source, BaseException) else None
+        plan, why = self._probe_table.plan(provider, base_url, failed)
+        if plan is None:
+            self._count(f"probe_skipped_{why}")
+            return None
+        with self._lock:
+            self._probed[subject] = (now + self.window_seconds, None)
+            self._probed.move_to_end(subject)
+            if len(self._probed) > self.max_keys:
+                self._probed.popitem(last=False)
+            self._probing += 1
+        if self._probe_pool is None:
+            self._probe_pool = ThreadPoolExecutor(max_workers=self.probe_max_in_flight,
+                                                  thread_name_prefix="byok-probe")
+        return plan, subject
+
+    def _probe_then_send(self, client: Any, dedup: tuple, event: dict, attributes: dict,
+                         plan: probes.ProbePlan, key: str, subject: tuple) -> None:
+        verification = None
+        try:
+            verification = probes.run_probe(plan, key, self.probe_timeout, f"byok-reporter/{VERSION}")
+        except Exception:  # noqa: BLE001 - a probe never costs the event
+            self._count_and_warn("probe_errors", "a probe failed internally; event sent without it",
+                                 exc_info=True)
+        finally:
+            with self._lock:
+                self._probing -= 1
+                if verification is not None:
+                    self._counts["probes"] += 1
+                    self._counts[f"probe_{verification['verdict']}"] += 1
+                    if subject in self._probed:
+                        self._probed[subject] = (self._probed[subject][0], verification)
+        if verification is not None:
+            event["verification"] = verification
+        self._send(client, dedup, event, attributes)
+
+    def _send(self, client: Any, dedup: tuple, event: dict, attributes: dict) -> None:
+        data = json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             future = client.publish(self.topic_path, data, retry=self._get_retry(),
                                     timeout=self.publish_timeout, **attributes)
@@ -685,8 +504,9 @@ class Reporter:
             if not self._queue and self._in_flight == 0:
                 self._idle.notify_all()
 
-    def _encode(self, entry: _Entry) -> tuple[bytes, dict[str, str]]:
-        _, kind, uid, provider, source, status, code, fingerprint, fields, at = entry
+    def _build(self, entry: _Entry) -> tuple[dict[str, Any], dict[str, str]]:
+        """The contract v1 event (without `verification`) and its Pub/Sub attributes."""
+        _, kind, uid, provider, source, status, code, fingerprint, fields, at = entry[:10]
         event: dict[str, Any] = {
             "version": 1, "kind": kind, "uid": uid, "provider": provider,
             "occurred_at": datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds")
@@ -705,9 +525,12 @@ class Reporter:
         code_out = event["error"].get("code")
         if code_out:
             attributes["code"] = code_out[:128]
-        return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode(), attributes
+        return event, attributes
 
     def _shutdown_client(self) -> None:
+        pool, self._probe_pool = self._probe_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             try:

@@ -1,0 +1,63 @@
+"""The event contract's rules, version 1 (schemas/byok-error-event.v1.json), defined once.
+
+The notifier (functions/event.py) and the backend's reporter (the byok_reporter package, which
+ships this very file through a symlink: reporter/byok_reporter/contract.py) apply the same rules,
+so what one sends the other accepts. Pure standard library, no relative imports: it must import
+both as `functions.contract` and as `byok_reporter.contract`.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Mapping
+
+VERSION = 1
+KINDS = ("error", "recovered")
+PROVIDER_RE = re.compile(r"[a-z0-9_-]{1,40}")
+FINGERPRINT_RE = re.compile(r"[A-Za-z0-9_:.=+/-]{1,128}")
+DESCRIPTIVE_LIMIT = 256                      # feature, model, operation
+ERROR_TEXT_LIMITS = {"type": 1024, "code": 1024, "message": None}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+# The optional `verification` object: what the reporter learnt by asking the provider itself.
+VERDICTS = ("key_rejected", "key_works", "no_credit", "has_credit", "unknown")
+PROBE_RE = re.compile(r"(?:GET|POST|HEAD) /[A-Za-z0-9_./?=&%~-]{0,120}")
+VERIFICATION_FIELDS = frozenset({"probe", "status", "verdict", "checked_at"})
+
+
+def valid_uid(uid: Any) -> bool:
+    """A non-empty Firestore document id of at most 128 characters that cannot walk paths."""
+    return (isinstance(uid, str) and 0 < len(uid) <= 128 and "/" not in uid and uid not in (".", "..")
+            and not (uid.startswith("__") and uid.endswith("__")) and not _CONTROL.search(uid))
+
+
+def verification_problem(value: Any) -> str | None:
+    """Why `value` is not a valid `verification` object (never echoing it), or None when it is.
+
+    Valid: {"probe": "GET /v1/models", "status": 401 or null, "verdict": one of VERDICTS,
+    "checked_at": RFC 3339 with an offset}; no other field (the body of the provider's answer
+    must never travel).
+    """
+    if not isinstance(value, Mapping):
+        return "verification must be an object"
+    extra = set(value) - VERIFICATION_FIELDS
+    if extra:
+        return "verification has fields outside probe, status, verdict, checked_at"
+    if value.get("verdict") not in VERDICTS:
+        return "verification.verdict is not one of " + ", ".join(VERDICTS)
+    probe = value.get("probe")
+    if not isinstance(probe, str) or not PROBE_RE.fullmatch(probe):
+        return "verification.probe must be 'METHOD /path' (at most 128 characters)"
+    status = value.get("status")
+    if status is not None and (type(status) is not int or not 100 <= status <= 599):
+        return "verification.status must be an HTTP status or null"
+    checked = value.get("checked_at")
+    if not isinstance(checked, str):
+        return "verification.checked_at must be an RFC 3339 string"
+    try:
+        parsed = datetime.fromisoformat(checked.replace("z", "Z"))
+    except ValueError:
+        return "verification.checked_at is not an RFC 3339 timestamp"
+    if parsed.tzinfo is None:
+        return "verification.checked_at has no UTC offset"
+    return None

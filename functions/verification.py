@@ -1,0 +1,36 @@
+"""The provider's own answer, when the reporter asked it, over the classifier's reading of the text.
+
+The reporter (byok_reporter) probes the provider with the user's key after an auth, billing or
+quota failure and sends the verdict in the event's `verification`. A verdict is evidence about the
+key itself, stronger than any error text, but only about what it read:
+- key_rejected: the provider refused the key on an authenticated read -> invalid_key, whatever the
+  text said (a bare 403 "Forbidden", an unclear wrapper message).
+- key_works: the key authenticates -> never invalid_key. It still may lack credit or access to
+  one model, so the classifier's permission_denied and quota_exhausted stand.
+- has_credit: the key authenticates and its balance or limit has room -> neither invalid_key nor
+  quota_exhausted (a 402 then came from somewhere else: a per-request price cap, a model's own
+  limit); permission_denied stands.
+- no_credit: the key authenticates and its balance is spent -> quota_exhausted.
+- unknown, absent or malformed: the classifier decides alone, as before.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+CLASSIFIER = "classifier"
+
+
+def apply(reason: str | None, verification: Mapping | None) -> tuple[str | None, str]:
+    """(final reason, what decided it): `classifier`, or `verification:<verdict>` when the verdict
+    changed or confirmed the reason."""
+    verdict = verification.get("verdict") if isinstance(verification, Mapping) else None
+    decided = f"verification:{verdict}"
+    if verdict == "key_rejected":
+        return "invalid_key", decided
+    if verdict == "no_credit":
+        return "quota_exhausted", decided
+    if verdict == "key_works":
+        return (None, decided) if reason == "invalid_key" else (reason, CLASSIFIER)
+    if verdict == "has_credit":
+        return (None, decided) if reason in ("invalid_key", "quota_exhausted") else (reason, CLASSIFIER)
+    return reason, CLASSIFIER

@@ -1,0 +1,258 @@
+"""Asking the provider itself whether the user's key works, after a failure that may be about it.
+
+The error text alone can mislead (a bare 403 "Forbidden", a wrapper's vague message); the backend
+still holds the key during the failed request, so the reporter's background thread makes the
+provider's cheapest authenticated read with it and sends the verdict in the event's
+`verification`. The reads are data (probes.json). Where the key may go is narrow on purpose:
+- only to the host of the failed call (the `base_url` given, else the provider's official one;
+  never when the failed request visibly went to another host);
+- over https only (plain http only to a loopback address, for local tests);
+- never redirected (http.client does not follow redirects: a 3xx is an `unknown` verdict);
+- only in the request's auth header, never in a URL, a log line or the event.
+Nothing of the answer is kept beyond the status and the one figure a rule reads.
+"""
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from .contract import PROBE_RE
+
+__all__ = ["ProbePlan", "ProbeTable", "load_table", "run_probe"]
+
+MAX_ANSWER_BYTES = 262144
+_MISSING = object()
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def load_table(source: str | Mapping | None = None) -> dict:
+    """The probe table: the packaged probes.json, another JSON file's path, or a dict."""
+    if isinstance(source, Mapping):
+        return dict(source)
+    if source is None:
+        text = resources.files(__package__).joinpath("probes.json").read_text(encoding="utf-8")
+    else:
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+    return json.loads(text)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(url: Any) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL, or None when it is not a usable http(s) URL."""
+    try:
+        parts = urlsplit(str(url))
+        host, port, scheme = parts.hostname, parts.port, parts.scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or not host or parts.username or parts.password:
+        return None
+    return scheme, host.lower(), port or (443 if scheme == "https" else 80)
+
+
+def failed_url(exc: Any) -> str | None:
+    """The URL the failed call requested, when the exception keeps it (openai, anthropic, httpx,
+    requests); None otherwise."""
+    for holder in (exc, getattr(exc, "response", None)):
+        try:
+            request = getattr(holder, "request", None)
+            url = getattr(request, "url", None)
+        except Exception:  # noqa: BLE001 - httpx raises when a response has no request
+            url = None
+        if url is not None:
+            return str(url)
+    return None
+
+
+@dataclass(frozen=True)
+class ProbePlan:
+    """One read to make: where, how the key goes, and how to read the answer."""
+    scheme: str
+    host: str
+    port: int
+    path: str                      # path and query as requested
+    method: str
+    auth: str                      # bearer | token | the name of a header that carries the key
+    headers: tuple[tuple[str, str], ...]
+    rules: tuple[Mapping, ...]
+
+    @property
+    def label(self) -> str:
+        """What was read, for the event: 'GET /v1/models'."""
+        label = f"{self.method} {self.path}"
+        return label if PROBE_RE.fullmatch(label) else f"{self.method} /"
+
+
+class ProbeTable:
+    """The probe table, read once: which errors call for a probe, and the read per provider."""
+
+    def __init__(self, table: Mapping) -> None:
+        triggers = table.get("triggers") or {}
+        self.statuses = frozenset(int(s) for s in triggers.get("statuses", ()))
+        self.text_statuses = {int(s): tuple(w.lower() for w in words)
+                              for s, words in (triggers.get("statuses_when_text_says") or {}).items()}
+        self.exception_words = tuple(w.lower() for w in triggers.get("exception_words", ()))
+        self.codes = frozenset(c.lower() for c in triggers.get("codes", ()))
+        kinds = table.get("kinds") or {}
+        self.providers: dict[str, dict] = {}
+        for provider, entry in (table.get("providers") or {}).items():
+            if entry and entry.get("kind") in kinds:
+                self.providers[provider] = {**kinds[entry["kind"]], "base_url": entry["base_url"]}
+
+    def calls_for_probe(self, error: Mapping, exc_types: tuple[str, ...]) -> bool:
+        """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429 whose
+        text speaks of the key, quota, billing or credit; an auth or payment exception class or code."""
+        status = error.get("status_code")
+        if status in self.statuses:
+            return True
+        code = error.get("code")
+        if isinstance(code, str) and code.lower() in self.codes:
+            return True
+        names = " ".join(exc_types).lower()
+        if names and any(word in names for word in self.exception_words):
+            return True
+        words = self.text_statuses.get(status) if isinstance(status, int) else None
+        if words:
+            text = " ".join(str(error.get(name) or "") for name in ("code", "type", "message")).lower()
+            return any(word in text for word in words)
+        return False
+
+    def plan(self, provider: str, base_url: str | None, failed: str | None) -> tuple[ProbePlan | None, str]:
+        """The read for this provider at this base URL, or (None, why not)."""
+        entry = self.providers.get(provider)
+        if entry is None:
+            return None, "no_probe_defined"
+        origin = _origin(base_url or entry["base_url"])
+        if origin is None:
+            return None, "bad_base_url"
+        scheme, host, port = origin
+        if scheme != "https" and not _is_loopback(host):
+            return None, "not_https"
+        if failed is not None and _origin(failed) not in (None, origin):
+            return None, "other_host"       # the failed call went elsewhere: the key stays home
+        base_path = "" if entry.get("from_root") else urlsplit(base_url or entry["base_url"]).path.rstrip("/")
+        headers = tuple((str(k), str(v)) for k, v in (entry.get("headers") or {}).items())
+        return ProbePlan(scheme, host, port, base_path + entry["path"], entry.get("method", "GET"),
+                         entry["auth"], headers, tuple(entry.get("rules", ()))), ""
+
+
+def _figure(doc: Any, path: str) -> Any:
+    for name in path.split("."):
+        if not isinstance(doc, Mapping) or name not in doc:
+            return _MISSING
+        doc = doc[name]
+    return doc
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None or value is _MISSING:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _matches(rule: Mapping, status: int | None, doc: Any) -> bool:
+    if status not in rule.get("status", ()):
+        return False
+    if "left" in rule:
+        limit, used = (_number(_figure(doc, p)) for p in rule["left"])
+        if limit is None or used is None:
+            return False
+        value: Any = limit - used
+    elif "field" in rule:
+        value = _figure(doc, rule["field"])
+        if value is _MISSING:
+            return False
+    else:
+        return True
+    if "is_null" in rule:
+        return (value is None) == bool(rule["is_null"])
+    if "equals" in rule:
+        expected = rule["equals"]
+        return type(value) is type(expected) and value == expected
+    if "contains" in rule:
+        return isinstance(value, str) and rule["contains"].lower() in value.lower()
+    number = _number(value)
+    if number is None:
+        return False
+    if "at_most" in rule and not number <= rule["at_most"]:
+        return False
+    if "above" in rule and not number > rule["above"]:
+        return False
+    return True
+
+
+def verdict_of(rules: tuple[Mapping, ...], status: int | None, doc: Any) -> str:
+    """The first rule's verdict that matches the answer, else `unknown`."""
+    for rule in rules:
+        if _matches(rule, status, doc):
+            return rule["verdict"]
+    return "unknown"
+
+
+def _auth_header(auth: str, key: str) -> tuple[str, str]:
+    if auth == "bearer":
+        return "Authorization", f"Bearer {key}"
+    if auth == "token":
+        return "Authorization", f"Token {key}"
+    return auth, key
+
+
+def run_probe(plan: ProbePlan, key: str, timeout: float, user_agent: str) -> dict:
+    """Make the read and return the event's `verification`. Never raises; a timeout, a refused
+    connection, a redirect or an unreadable answer is verdict `unknown`."""
+    status: int | None = None
+    doc: Any = None
+    deadline = time.monotonic() + timeout
+    connection: http.client.HTTPConnection | None = None
+    try:
+        if plan.scheme == "https":
+            connection = http.client.HTTPSConnection(plan.host, plan.port, timeout=timeout,
+                                                     context=ssl.create_default_context())
+        else:
+            connection = http.client.HTTPConnection(plan.host, plan.port, timeout=timeout)
+        name, value = _auth_header(plan.auth, key)
+        headers = {"Accept": "application/json", "User-Agent": user_agent, name: value, **dict(plan.headers)}
+        connection.request(plan.method, plan.path, headers=headers)
+        response = connection.getresponse()
+        status = response.status
+        chunks, size = [], 0
+        while size < MAX_ANSWER_BYTES and time.monotonic() < deadline:
+            chunk = response.read1(65536) if hasattr(response, "read1") else response.read(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if time.monotonic() >= deadline:
+            status, chunks = None, []        # too slow: as if it had timed out
+        try:
+            doc = json.loads(b"".join(chunks)) if chunks else None
+        except ValueError:
+            doc = None
+    except (OSError, http.client.HTTPException, socket.timeout, ValueError):
+        status = None
+    finally:
+        if connection is not None:
+            connection.close()
+    verdict = verdict_of(plan.rules, status, doc) if status is not None else "unknown"
+    return {"probe": plan.label, "status": status, "verdict": verdict,
+            "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}

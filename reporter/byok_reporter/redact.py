@@ -1,0 +1,1 @@
+../../functions/redact.py

@@ -1,0 +1,441 @@
+"""Asking the provider before alarming: a real SDK fails against a local fake provider, the
+Reporter probes that same host with the same key, the event crosses the real Pub/Sub emulator, the
+notifier (real Redis, Firestore emulator) decides, and the local FCM server counts the pushes.
+
+Each fake provider answers the failing call and the probe on separate paths and records every
+request, so the tests see exactly what was probed, with which header, and that nothing else was.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from byok_reporter import Reporter  # noqa: E402
+from functions.classify import classify  # noqa: E402
+from tests.reporting import PROJECT, FakeHost, Pipeline  # noqa: E402
+
+OPENAI_KEY = "sk-proj-" + "Qw3eRt6yUi9oPa2sDf5gHj8kLz1xCv4b" * 5
+ANTHROPIC_KEY = "sk-ant-api03-" + "Mn7_Bv2-Cx5zLk8jHg1fDs4aPo6iUy9tRe3wQ0" * 2 + "AA"
+GOOGLE_KEY = "AIzaSyB7Yq2Lm9Np4Rs1Tu6Vw3Yz8Ab5Cd0EfGh"
+DEEPGRAM_KEY = "8a1f77c1e0b2d4a6f8091a2b3c4d5e6f7a8b9c0e"
+ELEVENLABS_KEY = "sk_" + "1f8e7d6c5b4a39281706f5e4d3c2b1a0" + "0a1b2c3d4e5f6780"
+OPENROUTER_KEY = "sk-or-v1-" + "0f1e2d3c4b5a69788796a5b4c3d2e1f0" * 2
+DEEPSEEK_KEY = "sk-" + "5b2c9d0e1f2a3b4c5d6e7f8091a2b3c4"
+KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY]
+
+OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
+                                       "https://platform.openai.com/account/api-keys.",
+                            "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}
+MODELS = {"object": "list", "data": [{"id": "gpt-4o", "object": "model"}]}
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture(scope="module")
+def hosts():
+    host, other = FakeHost(), FakeHost()
+    yield host, other
+    host.stop()
+    other.stop()
+
+
+@pytest.fixture
+def host(hosts):
+    for h in hosts:
+        h.reset()
+    return hosts[0]
+
+
+@pytest.fixture
+def other(hosts, host):
+    return hosts[1]
+
+
+@pytest.fixture
+def pipe(pubsub_emulator, monkeypatch, env, redis_db, firestore_db, fcm):
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", pubsub_emulator.address)
+    p = Pipeline()
+    p.db, p.fcm = firestore_db, fcm
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def reporters():
+    made: list[Reporter] = []
+
+    def make(**options) -> Reporter:
+        options.setdefault("fingerprint_pepper", "test-pepper")
+        options.setdefault("probe_timeout", 3.0)
+        reporter = Reporter(PROJECT, options.pop("topic"), **options)
+        made.append(reporter)
+        return reporter
+
+    yield make
+    for reporter in made:
+        reporter.close(timeout=5)
+
+
+@pytest.fixture
+def device(pipe, uid):
+    pipe.db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
+    return uid
+
+
+def raised(fn) -> BaseException:
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001
+        return exc
+    raise AssertionError("the SDK call did not fail")
+
+
+def assert_no_key(pipe: Pipeline, capsys, caplog) -> None:
+    """The key is in no published event, no notifier log line, no reporter log line, no push."""
+    text = "\n".join(r.decode() for r in pipe.raw) + capsys.readouterr().out + caplog.text \
+        + json.dumps(pipe.fcm.delivered())
+    for key in KEYS:
+        assert key not in text and key[-16:] not in text
+
+
+def pushed_reasons(pipe: Pipeline) -> list[str]:
+    return [m["message"]["data"]["reason"] for m in pipe.fcm.delivered()]
+
+
+def notifier_lines(capsys_out: str) -> list[dict]:
+    from tests.helpers import log_lines
+
+    return [line for line in log_lines(capsys_out) if "outcome" in line]
+
+
+def openai_fails(host: FakeHost, path: str = "/v1/chat/completions", key: str = OPENAI_KEY,
+                 base: str = "/v1"):
+    import openai
+
+    client = openai.OpenAI(api_key=key, base_url=host.url + base, max_retries=0)
+    return raised(lambda: client.chat.completions.create(**CHAT))
+
+
+# --------------------------------------------------------------------------------------------------
+# The verdicts, one per probe kind, through Pub/Sub and the notifier.
+
+def test_a_bare_403_whose_probe_answers_401_is_one_invalid_key_push(host, pipe, reporters, device, capsys, caplog):
+    import openai
+
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)
+    assert isinstance(exc, openai.PermissionDeniedError)
+    reporter = reporters(topic=pipe.name)
+    with caplog.at_level(logging.INFO, logger="byok_reporter"):
+        for _ in range(3):
+            reporter.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1")
+        assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pushed_reasons(pipe) == ["invalid_key"]
+    event = pipe.events[0]
+    assert classify("openai", event["error"]) != "invalid_key"          # the text alone would not say so
+    assert event["verification"]["verdict"] == "key_rejected"
+    assert event["verification"]["probe"] == "GET /v1/models" and event["verification"]["status"] == 401
+    probe = host.hits_on("/v1/models")
+    assert len(probe) == 1 and probe[0]["headers"]["authorization"] == f"Bearer {OPENAI_KEY}"
+    out = capsys.readouterr().out
+    assert [line["decided_by"] for line in notifier_lines(out)] == ["verification:key_rejected"]
+    print(out)                                                            # back for assert_no_key
+    assert_no_key(pipe, capsys, caplog)
+
+
+def test_a_401_whose_probe_answers_200_gives_no_invalid_key_push(host, pipe, reporters, device, capsys, caplog):
+    import anthropic
+
+    host.route("POST", "/v1/messages", 401, {"type": "error", "error": {"type": "authentication_error",
+                                                                         "message": "invalid x-api-key"}})
+    host.route("GET", "/v1/models", 200, {"data": [{"id": "claude-sonnet-4-5", "type": "model"}],
+                                          "has_more": True})
+    client = anthropic.Anthropic(api_key=ANTHROPIC_KEY, base_url=host.url, max_retries=0)
+    exc = raised(lambda: client.messages.create(model="claude-sonnet-4-5", max_tokens=8,
+                                                messages=[{"role": "user", "content": "hi"}]))
+    assert isinstance(exc, anthropic.AuthenticationError)
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "anthropic", exc, key=ANTHROPIC_KEY, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["not_actionable"]
+    assert pipe.fcm.delivered() == []
+    assert classify("anthropic", pipe.events[0]["error"]) == "invalid_key"   # what it would have said
+    assert pipe.events[0]["verification"]["verdict"] == "key_works"
+    (probe,) = host.hits_on("/v1/models")
+    assert probe["path"] == "/v1/models?limit=1"
+    assert probe["headers"]["x-api-key"] == ANTHROPIC_KEY and probe["headers"]["anthropic-version"]
+    assert "authorization" not in probe["headers"]
+    assert_no_key(pipe, capsys, caplog)
+
+
+def test_openrouter_402_with_the_key_limit_spent_is_one_quota_push(host, pipe, reporters, device, capsys, caplog):
+    host.route("POST", "/api/v1/chat/completions", 402,
+               {"error": {"code": 402, "message": "Key limit exceeded"}})
+    host.route("GET", "/api/v1/key", 200, {"data": {"label": "sk-or-v1-0f1...1f0", "limit": 10,
+                                                    "limit_remaining": 0, "usage": 10, "is_free_tier": False}})
+    exc = openai_fails(host, key=OPENROUTER_KEY, base="/api/v1")
+    reporter = reporters(topic=pipe.name)
+    for _ in range(5):
+        reporter.report(device, "openrouter", exc, key=OPENROUTER_KEY, base_url=host.url + "/api/v1")
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pushed_reasons(pipe) == ["quota_exhausted"]
+    assert pipe.events[0]["verification"] == {**pipe.events[0]["verification"], "probe": "GET /api/v1/key",
+                                              "status": 200, "verdict": "no_credit"}
+    assert len(host.hits_on("/api/v1/key")) == 1 and host.hits_on("/api/v1/models") == []
+    assert_no_key(pipe, capsys, caplog)
+
+
+def test_openrouter_402_with_room_on_the_key_limit_still_alarms(host, pipe, reporters, device):
+    """OpenRouter's key read shows the key's own limit only (the account balance needs a management
+    key): room left on it does not prove the account has credit, so the 402 still notifies."""
+    host.route("POST", "/api/v1/chat/completions", 402,
+               {"error": {"code": 402, "message": "Insufficient credits. Add more using https://openrouter.ai/credits"}})
+    host.route("GET", "/api/v1/key", 200, {"data": {"limit": 100, "limit_remaining": 74.5, "usage": 25.5}})
+    exc = openai_fails(host, key=OPENROUTER_KEY, base="/api/v1")
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "openrouter", exc, key=OPENROUTER_KEY, base_url=host.url + "/api/v1")
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pushed_reasons(pipe) == ["quota_exhausted"]
+    assert pipe.events[0]["verification"]["verdict"] == "key_works"
+
+
+@pytest.mark.parametrize("available, outcome, reasons", [(True, "not_actionable", []),
+                                                         (False, "sent", ["quota_exhausted"])])
+def test_deepseek_402_against_its_balance(host, pipe, reporters, device, available, outcome, reasons):
+    """DeepSeek's /user/balance says whether the account can pay (is_available): credit left means
+    no push, none means exactly one quota_exhausted push."""
+    host.route("POST", "/chat/completions", 402, {"error": {"message": "Insufficient Balance",
+                                                            "type": "unknown_error", "param": None,
+                                                            "code": "invalid_request_error"}})
+    host.route("GET", "/user/balance", 200, {"is_available": available, "balance_infos": [
+        {"currency": "USD", "total_balance": "3.10" if available else "0.00", "granted_balance": "0.00",
+         "topped_up_balance": "3.10" if available else "0.00"}]})
+    exc = openai_fails(host, key=DEEPSEEK_KEY, base="")
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "deepseek", exc, key=DEEPSEEK_KEY, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == ("has_credit" if available else "no_credit")
+    (probe,) = host.hits_on("/user/balance")
+    assert probe["headers"]["authorization"] == f"Bearer {DEEPSEEK_KEY}"
+
+
+def test_gemini_permission_denied_whose_probe_rejects_the_key(host, pipe, reporters, device, capsys, caplog):
+    from google import genai
+    from google.genai import types
+
+    host.route("POST", "/v1/models/gemini-2.0-flash:generateContent", 403, {"error": {
+        "code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}})
+    host.route("GET", "/v1beta/models", 400, {"error": {
+        "code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}]}})
+    client = genai.Client(api_key=GOOGLE_KEY, http_options=types.HttpOptions(base_url=host.url))
+    exc = raised(lambda: client.models.generate_content(model="gemini-2.0-flash", contents="hi"))
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "gemini", exc, key=GOOGLE_KEY, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pushed_reasons(pipe) == ["invalid_key"]
+    (probe,) = host.hits_on("/v1beta/models")
+    assert probe["headers"]["x-goog-api-key"] == GOOGLE_KEY and GOOGLE_KEY not in probe["path"]
+    assert_no_key(pipe, capsys, caplog)
+
+
+def test_deepgram_401_whose_projects_read_works(host, pipe, reporters, device):
+    from deepgram import DeepgramClient
+    from deepgram.environment import DeepgramClientEnvironment
+
+    host.route("POST", "/v1/listen", 401, {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials.",
+                                           "request_id": "6e2a1f0c-2b1d-4c55-9e0b-0c3b1e2a7f11"})
+    host.route("GET", "/v1/projects", 200, {"projects": [{"project_id": "p1", "name": "app"}]})
+    ws = host.url.replace("http", "ws")
+    environment = DeepgramClientEnvironment(base=host.url, production=host.url, agent=ws, agent_rest=host.url)
+    client = DeepgramClient(api_key=DEEPGRAM_KEY, environment=environment)
+    exc = raised(lambda: client.listen.v1.media.transcribe_url(url="https://example.invalid/a.wav"))
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "deepgram", exc, key=DEEPGRAM_KEY, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["not_actionable"]
+    assert pipe.events[0]["verification"]["verdict"] == "key_works"
+    (probe,) = host.hits_on("/v1/projects")
+    assert probe["headers"]["authorization"] == f"Token {DEEPGRAM_KEY}"
+
+
+@pytest.mark.parametrize("answer, verdict, reasons", [
+    ({"subscription": {"tier": "free", "character_count": 10000, "character_limit": 10000}}, "no_credit",
+     ["quota_exhausted"]),
+    ({"subscription": {"tier": "starter", "character_count": 120, "character_limit": 30000}}, "key_works",
+     ["quota_exhausted"]),      # some left, maybe not enough for this request: the classifier stands
+])
+def test_elevenlabs_quota_against_the_subscription_counts(host, pipe, reporters, device, answer, verdict, reasons):
+    from elevenlabs import ElevenLabs
+
+    host.route("POST", "/v1/text-to-speech/voice1", 401, {"detail": {
+        "status": "quota_exceeded", "message": "This request exceeds your quota of 10000. You have 12 credits "
+                                               "remaining, while 40 credits are required for this request."}})
+    host.route("GET", "/v1/user", 200, answer)
+    client = ElevenLabs(api_key=ELEVENLABS_KEY, base_url=host.url)
+    exc = raised(lambda: b"".join(client.text_to_speech.convert(voice_id="voice1", text="hello")))
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "elevenlabs", exc, key=ELEVENLABS_KEY, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = host.hits_on("/v1/user")
+    assert probe["headers"]["xi-api-key"] == ELEVENLABS_KEY
+
+
+def test_elevenlabs_key_without_the_user_read_permission_is_not_rejected(host, pipe, reporters, device):
+    host.route("POST", "/v1/text-to-speech/voice1", 401, {"detail": {"status": "quota_exceeded",
+                                                                     "message": "This request exceeds your quota."}})
+    host.route("GET", "/v1/user", 401, {"detail": {"status": "missing_permissions",
+                                                   "message": "The API key you used is missing the permission user_read"}})
+    from elevenlabs import ElevenLabs
+
+    client = ElevenLabs(api_key=ELEVENLABS_KEY, base_url=host.url)
+    exc = raised(lambda: b"".join(client.text_to_speech.convert(voice_id="voice1", text="hello")))
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "elevenlabs", exc, key=ELEVENLABS_KEY, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pushed_reasons(pipe) == ["quota_exhausted"]
+    assert pipe.events[0]["verification"]["verdict"] == "unknown"
+
+
+# --------------------------------------------------------------------------------------------------
+# Limits: time, count, hosts, switches.
+
+def test_a_probe_that_times_out_changes_nothing(host, pipe, reporters, device):
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY, delay=3.0)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name, probe_timeout=0.3)
+    reporter.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1")
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    event = pipe.events[0]
+    assert event["verification"]["verdict"] == "unknown" and event["verification"]["status"] is None
+    assert pushed_reasons(pipe) == [classify("openai", event["error"])] == ["permission_denied"]
+
+
+def test_the_probe_is_never_on_the_request_path(host, pipe, reporters, device):
+    """The provider holds the probe's answer until the test lets it go: a report() that waited for
+    the probe could only return after that, and would find it answered."""
+    import threading
+
+    gate = threading.Event()
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY, gate=gate)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name, probe_timeout=30)
+    assert reporter.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1") is True
+    assert host.answered == ["/v1/chat/completions"]                   # the probe is not answered yet
+    gate.set()
+    assert reporter.flush(20)
+    assert host.answered == ["/v1/chat/completions", "/v1/models"]
+    assert pipe.deliver(1) == ["sent"] and pushed_reasons(pipe) == ["invalid_key"]
+
+
+def test_fifty_failures_of_one_key_cost_one_probe(host, pipe, reporters, device):
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("POST", "/v1/embeddings", 401, OPENAI_BAD_KEY)
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    import openai
+
+    client = openai.OpenAI(api_key=OPENAI_KEY, base_url=host.url + "/v1", max_retries=0)
+    chat = raised(lambda: client.chat.completions.create(**CHAT))
+    embed = raised(lambda: client.embeddings.create(model="text-embedding-3-small", input="hi"))
+    reporter = reporters(topic=pipe.name)
+    for i in range(50):
+        reporter.report(device, "openai", chat, key=OPENAI_KEY, base_url=host.url + "/v1", feature="chat")
+    assert reporter.flush(20)
+    for i in range(50):                           # another failure of the same key, in the same window
+        reporter.report(device, "openai", embed, key=OPENAI_KEY, base_url=host.url + "/v1")
+    assert reporter.flush(20)
+    assert len(host.hits_on("/v1/models")) == 1
+    assert pipe.deliver(2) == ["sent", "suppressed"]
+    # the second event reuses the verdict: both say key_rejected, one push
+    assert [e["verification"]["verdict"] for e in pipe.events] == ["key_rejected", "key_rejected"]
+    assert pushed_reasons(pipe) == ["invalid_key"]
+    stats = reporter.stats()
+    assert stats["probes"] == 1 and stats["probe_reused"] == 1
+
+
+def test_a_redirect_is_not_followed(host, other, pipe, reporters, device):
+    other.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/models", 302, {}, headers={"location": other.url + "/v1/models"})
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1")
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pipe.events[0]["verification"] == {**pipe.events[0]["verification"], "status": 302, "verdict": "unknown"}
+    assert other.hits == [] and len(host.hits_on("/v1/models")) == 1
+
+
+def test_the_key_never_goes_to_a_host_the_failed_call_did_not_use(host, other, pipe, reporters, device):
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    other.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "openai", exc, key=OPENAI_KEY, base_url=other.url + "/v1")   # a wrong base_url
+    reporter.report(device, "groq", {"status_code": 401, "message": "Invalid API Key"}, key=OPENAI_KEY,
+                    base_url="http://192.0.2.1/openai/v1")                         # plain http off loopback
+    assert reporter.flush(20)
+    assert sorted(pipe.deliver(2)) == ["sent", "sent"]
+    assert other.hits == [] and host.hits_on("/v1/models") == []
+    assert all("verification" not in e for e in pipe.events)
+    stats = reporter.stats()
+    assert stats["probe_skipped_other_host"] == 1 and stats["probe_skipped_not_https"] == 1
+
+
+def test_probing_turned_off_globally_or_per_provider(host, pipe, reporters, device):
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    host.route("POST", "/openai/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/openai/v1/models", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)
+    groq = openai_fails(host, base="/openai/v1")
+    off = reporters(topic=pipe.name, probe=False)
+    some = reporters(topic=pipe.name, probe_providers={"openai": False})
+    off.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1")
+    some.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1", feature="other")
+    some.report(device, "groq", groq, key=OPENAI_KEY, base_url=host.url + "/openai/v1")
+    assert off.flush(20) and some.flush(20)
+    pipe.pull(3)
+    assert host.hits_on("/v1/models") == [] and len(host.hits_on("/openai/v1/models")) == 1
+
+
+def test_errors_that_are_not_about_the_key_are_never_probed(host, pipe, reporters, device):
+    host.route("POST", "/v1/chat/completions", 429, {"error": {
+        "message": "Rate limit reached for gpt-4o on tokens per min (TPM): Limit 30000, Used 29000.",
+        "type": "tokens", "param": None, "code": "rate_limit_exceeded"}})
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1")
+    reporter.report(device, "openai", {"status_code": 503, "message": "Service Unavailable"}, key=OPENAI_KEY,
+                    base_url=host.url + "/v1")
+    assert reporter.flush(20)
+    assert pipe.deliver(2) == ["not_actionable", "not_actionable"]
+    assert host.hits_on("/v1/models") == []
+
+
+def test_a_provider_without_a_probe_is_reported_as_before(host, pipe, reporters, device):
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "perplexity", {"status_code": 401, "message": "Invalid API key"}, key=OPENAI_KEY,
+                    base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"] and "verification" not in pipe.events[0]
+    assert host.hits == []
