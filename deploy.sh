@@ -590,9 +590,9 @@ attempt() {  # attempt CMD...: best effort (removing an IAM binding that may be 
   "$@" >/dev/null 2>&1 || true
 }
 
-capture() {  # capture NAME CMD...: a value only known at run time; later words use "${NAME}"
-  local name=$1
-  shift
+_run_capture() {  # _run_capture EMPTY_OK NAME CMD...: run CMD (unless a dry run) and keep its answer as NAME
+  local empty_ok=$1 name=$2
+  shift 2
   render "$@"
   say "$name=\$($LINE)"
   if ((DRY_RUN)); then
@@ -601,22 +601,20 @@ capture() {  # capture NAME CMD...: a value only known at run time; later words 
   fi
   local value
   value=$("$@") || { printf 'deploy.sh: failed: %s\n' "$LINE" >&2; exit 1; }
+  if ((empty_ok)); then
+    CAPTURED[$name]=${value%%$'\n'*}
+    return 0
+  fi
   [[ -n $value ]] || { printf 'deploy.sh: empty result from: %s\n' "$LINE" >&2; exit 1; }
   CAPTURED[$name]=$value
 }
 
+capture() {  # capture NAME CMD...: a value only known at run time; later words use "${NAME}"
+  _run_capture 0 "$@"
+}
+
 lookup() {  # lookup NAME CMD...: like capture, but an empty answer is an answer (nothing has that name)
-  local name=$1
-  shift
-  render "$@"
-  say "$name=\$($LINE)"
-  if ((DRY_RUN)); then
-    CAPTURED[$name]="\${$name}"
-    return 0
-  fi
-  local value
-  value=$("$@") || { printf 'deploy.sh: failed: %s\n' "$LINE" >&2; exit 1; }
-  CAPTURED[$name]=${value%%$'\n'*}
+  _run_capture 1 "$@"
 }
 
 upsert_named() {  # upsert_named NAME UPDATE... -- CREATE...: UPDATE the one `lookup NAME` found, else CREATE

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -64,3 +65,25 @@ def log_lines(text: str) -> list[dict]:
             except ValueError:
                 pass
     return out
+
+
+def concurrently(n: int, fn) -> list:
+    """Run fn(0..n-1) in n threads released together; a RetryLater counts as "retry"."""
+    from functions import notify
+
+    results: list = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except notify.RetryLater:
+            results[i] = "retry"
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

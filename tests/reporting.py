@@ -100,9 +100,8 @@ class FakeHost:
         self.server.server_close()
 
 
-class Pipeline:
-    """A fresh topic with a pull subscription; `deliver()` hands every message, as Eventarc would,
-    to the notifier in this process and returns the outcomes."""
+class Topic:
+    """A fresh topic on the emulator with a pull subscription that reads exactly what was published."""
 
     def __init__(self) -> None:
         from google.cloud import pubsub_v1
@@ -114,11 +113,9 @@ class Pipeline:
         self.subscription = self.subscriber.subscription_path(PROJECT, self.name + "-pull")
         self.publisher.create_topic(name=self.path)
         self.subscriber.create_subscription(name=self.subscription, topic=self.path)
-        self.events: list[dict] = []
-        self.raw: list[bytes] = []
 
-    def pull(self, expected: int, settle: float = 1.0, deadline: float = 30.0) -> list[Any]:
-        """The messages: waits for `expected`, then checks that no more arrive."""
+    def pull_messages(self, expected: int, settle: float = 1.0, deadline: float = 30.0) -> list[Any]:
+        """The messages, acknowledged: waits for `expected`, then checks that no more arrive."""
         out: list[Any] = []
         end = time.monotonic() + deadline
         while time.monotonic() < end:
@@ -133,11 +130,24 @@ class Pipeline:
                 break
         return out
 
+    def close(self) -> None:
+        self.subscriber.close()
+
+
+class Pipeline(Topic):
+    """`deliver()` hands every message, as Eventarc would, to the notifier in this process and
+    returns the outcomes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict] = []
+        self.raw: list[bytes] = []
+
     def deliver(self, expected: int) -> list[str]:
         from functions import notify
 
         outcomes = []
-        for message in self.pull(expected):
+        for message in self.pull_messages(expected):
             self.raw.append(message.data)
             self.events.append(json.loads(message.data))
             validate(self.events[-1])

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 
 import pytest
@@ -351,30 +350,11 @@ def test_redelivery_while_an_earlier_attempt_holds_the_lease_is_retried_not_drop
     assert len(world.server.delivered()) == 1
 
 
-def _concurrently(n: int, fn) -> list:
-    results: list = [None] * n
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = fn(i)
-        except notify.RetryLater:
-            results[i] = "retry"
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def test_64_concurrent_copies_give_exactly_one_push(world, uid):
     world.device(uid, "phone", token=f"tok-{uid}")
     world.device(uid, "tablet", token=f"tok2-{uid}")
     payload = event(uid)
-    results = _concurrently(64, lambda i: world.handle(payload, event_id=f"copy-{i}"))
+    results = helpers.concurrently(64, lambda i: world.handle(payload, event_id=f"copy-{i}"))
     assert sorted(results) == ["sent"] + ["suppressed"] * 63
     assert len(world.server.delivered()) == 2  # one push, on each of the two devices
 
@@ -382,7 +362,7 @@ def test_64_concurrent_copies_give_exactly_one_push(world, uid):
 def test_64_concurrent_redeliveries_of_one_message_give_exactly_one_push(world, uid):
     world.device(uid, "phone", token=f"tok-{uid}")
     payload = event(uid)
-    results = _concurrently(64, lambda i: world.handle(payload, event_id="same-message"))
+    results = helpers.concurrently(64, lambda i: world.handle(payload, event_id="same-message"))
     assert results.count("sent") == 1
     assert set(results) <= {"sent", "retry", "suppressed"}
     # Pub/Sub redelivers the ones that asked for a retry: they find the mark

@@ -413,7 +413,7 @@ def test_probing_turned_off_globally_or_per_provider(host, pipe, reporters, devi
     some.report(device, "openai", exc, key=OPENAI_KEY, base_url=host.url + "/v1", feature="other")
     some.report(device, "groq", groq, key=OPENAI_KEY, base_url=host.url + "/openai/v1")
     assert off.flush(20) and some.flush(20)
-    pipe.pull(3)
+    pipe.pull_messages(3)
     assert host.hits_on("/v1/models") == [] and len(host.hits_on("/openai/v1/models")) == 1
 
 

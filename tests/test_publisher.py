@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import tracemalloc
-import uuid
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")   # LiteLLM: no download at import
 
 from byok_reporter import Reporter, extract_error, fingerprint_key  # noqa: E402
+from tests import reporting  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas/byok-error-event.v1.json").read_text())
@@ -397,44 +397,17 @@ def test_error_dict_is_kept_and_redacted():
 # --------------------------------------------------------------------------------------------------
 # Through the Pub/Sub emulator.
 
-class Topic:
-    """A fresh topic with a pull subscription that reads exactly what was published."""
-
-    def __init__(self) -> None:
-        from google.cloud import pubsub_v1
-
-        self.name = f"byok-errors-{uuid.uuid4().hex[:8]}"
-        self.publisher = pubsub_v1.PublisherClient()
-        self.subscriber = pubsub_v1.SubscriberClient()
-        self.path = self.publisher.topic_path(PROJECT, self.name)
-        self.subscription = self.subscriber.subscription_path(PROJECT, self.name + "-pull")
-        self.publisher.create_topic(name=self.path)
-        self.subscriber.create_subscription(name=self.subscription, topic=self.path)
+class Topic(reporting.Topic):
+    """Reads back exactly what was published, checked against the contract and for secrets."""
 
     def pull(self, expected: int, settle: float = 1.0, deadline: float = 30.0) -> list[tuple[dict, dict]]:
-        """All messages: waits for `expected`, then checks that no more arrive."""
-        import time
-
         out: list[tuple[dict, dict]] = []
-        end = time.monotonic() + deadline
-        while time.monotonic() < end:
-            waiting_for_more = len(out) < expected
-            response = self.subscriber.pull(subscription=self.subscription, max_messages=1000,
-                                            timeout=5 if waiting_for_more else settle)
-            if response.received_messages:
-                self.subscriber.acknowledge(subscription=self.subscription,
-                                            ack_ids=[m.ack_id for m in response.received_messages])
-                for m in response.received_messages:
-                    assert_no_secret(m.message.data)
-                    event = json.loads(m.message.data)
-                    validate_event(event)
-                    out.append((event, dict(m.message.attributes)))
-            elif not waiting_for_more:
-                break
+        for m in self.pull_messages(expected, settle, deadline):
+            assert_no_secret(m.data)
+            event = json.loads(m.data)
+            validate_event(event)
+            out.append((event, dict(m.attributes)))
         return out
-
-    def close(self) -> None:
-        self.subscriber.close()
 
 
 @pytest.fixture

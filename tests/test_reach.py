@@ -4,7 +4,6 @@ and a shadow run that delivers nothing."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 
 import pytest
@@ -43,25 +42,6 @@ def world(env, redis_db, firestore_db, fcm, monkeypatch):
             return snap.to_dict() if snap.exists else None
 
     return World()
-
-
-def concurrently(n: int, fn) -> list:
-    results: list = [None] * n
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = fn(i)
-        except notify.RetryLater:
-            results[i] = "retry"
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 # --- 1. the push as omi's app needs it ---------------------------------------------------------------
@@ -121,7 +101,7 @@ def test_twenty_copies_for_a_user_without_devices_write_exactly_one_email(world,
     world.db.document(f"users/{uid}").set({"email": "ada@example.com", "language": "de"})
     payload = event(uid, error=INVALID_KEY_ERROR)
 
-    results = concurrently(20, lambda i: world.handle(payload, event_id=f"copy-{i}"))
+    results = helpers.concurrently(20, lambda i: world.handle(payload, event_id=f"copy-{i}"))
 
     assert sorted(results) == ["emailed"] + ["suppressed"] * 19
     mails = world.mails()
@@ -214,7 +194,7 @@ def test_always_pushes_and_emails_once(world, uid, capsys):
     world.setenv("USER_EMAIL_FIELD", "contact")
     world.db.document(f"users/{uid}").set({"contact": "ada@example.com", "email": "other@example.com"})
     world.db.document(f"users/{uid}/fcm_tokens/android_1").set({"token": f"tok-{uid}"})
-    results = concurrently(10, lambda i: world.handle(event(uid), event_id=f"copy-{i}"))
+    results = helpers.concurrently(10, lambda i: world.handle(event(uid), event_id=f"copy-{i}"))
     assert sorted(results) == ["sent"] + ["suppressed"] * 9
     assert len(world.server.delivered()) == 1
     assert [m["to"] for m in world.mails("outbox")] == ["ada@example.com"] and world.mails() == []
