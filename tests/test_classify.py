@@ -27,6 +27,12 @@ HOLDOUT2 = ROOT / "tests" / "fixtures" / "provider_errors_holdout2.jsonl"
 # A third, gathered independently while the classifier was being rewritten from the providers' documentation
 # (issue 12): new providers and shapes, labelled before any run (docs/holdout3.md).
 HOLDOUT3 = ROOT / "tests" / "fixtures" / "provider_errors_holdout3.jsonl"
+# A fourth, gathered independently (different threads, no text of an earlier set) while the classifier read the
+# providers' documented error tables, labelled and committed before any run (docs/holdout4.md).
+HOLDOUT4 = ROOT / "tests" / "fixtures" / "provider_errors_holdout4.jsonl"
+# The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
+ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
+               "deepseek", "azure_openai")
 MAIN_PROVIDERS = ("openai", "anthropic", "gemini", "openrouter", "deepgram")
 
 
@@ -109,11 +115,12 @@ def test_whole_corpus_through_the_cli(capsys):
 
 
 @pytest.mark.parametrize("path,earlier", [(HOLDOUT, [FIXTURE]), (HOLDOUT2, [FIXTURE, HOLDOUT]),
-                                         (HOLDOUT3, [FIXTURE, HOLDOUT, HOLDOUT2])],
-                         ids=["holdout", "holdout2", "holdout3"])
+                                         (HOLDOUT3, [FIXTURE, HOLDOUT, HOLDOUT2]),
+                                         (HOLDOUT4, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3])],
+                         ids=["holdout", "holdout2", "holdout3", "holdout4"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    assert len(cases) >= (150 if path == HOLDOUT3 else 60)
+    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4) else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -123,10 +130,12 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     older = [c for p in earlier for c in load_cases(p)]
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
-    if path in (HOLDOUT2, HOLDOUT3):
+    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
-    if path == HOLDOUT3:
+    if path == HOLDOUT4:
+        assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
+    if path in (HOLDOUT3, HOLDOUT4):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
@@ -154,6 +163,15 @@ def test_third_holdout_through_the_cli(capsys):
     right, alarms, wrong = measure_through_the_cli(HOLDOUT3, "third held-out set", capsys)
     assert alarms <= 2, wrong
     assert right >= 175, wrong
+
+
+def test_fourth_holdout_through_the_cli(capsys):
+    """The fourth set runs through the CLI on every suite run and its figure is printed; the bar is not enforced
+    yet (the lead measures the before-figure after merging the new classifier and decides), so a shortfall is
+    an expected failure, never a red suite. Its 'new, real and honest' checks above are enforced."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT4, "fourth held-out set", capsys)
+    if alarms or right / len(load_cases(HOLDOUT4)) < 0.98:
+        pytest.xfail(f"fourth held-out set below the bar: {right} right, {alarms} false alarms (measured, not enforced)")
 
 
 # ------------------------------------------------------------------------------------------------- CLI
