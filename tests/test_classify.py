@@ -166,12 +166,13 @@ def test_third_holdout_through_the_cli(capsys):
 
 
 def test_fourth_holdout_through_the_cli(capsys):
-    """The fourth set runs through the CLI on every suite run and its figure is printed; the bar is not enforced
-    yet (the lead measures the before-figure after merging the new classifier and decides), so a shortfall is
-    an expected failure, never a red suite. Its 'new, real and honest' checks above are enforced."""
+    """The fourth set holds what the fixes it prompted reached, so no later change slips back: at least 165 of
+    182 right and at most the 8 false alarms left, each a documented verdict
+    (docs/classification.md#fourth-held-out-set-issue-12-the-newest-honest-figure). Short of issue 12's bar
+    (>= 98 % and at most 1 false alarm per 100 not actionable; 90.7 % and 7.5 per 100 here), said there."""
     right, alarms, wrong = measure_through_the_cli(HOLDOUT4, "fourth held-out set", capsys)
-    if alarms or right / len(load_cases(HOLDOUT4)) < 0.98:
-        pytest.xfail(f"fourth held-out set below the bar: {right} right, {alarms} false alarms (measured, not enforced)")
+    assert alarms <= 8, wrong
+    assert right >= 165, wrong
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -307,6 +308,45 @@ def test_rule_found_by_the_second_holdout(rule, source, needle):
     assert len(found) == 1, (source, needle)
     c = found[0]
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+# Documented rows added after the fourth held-out evaluation, each with the case that showed it was missing,
+# and look-alikes that must keep their answer.
+HOLDOUT4_RULES = [
+    ("Moonshot 429 'suspended due to insufficient balance' without its code", "continuedev/continue/issues/11443"),
+    ("Hugging Face 'the token seems invalid'", "krishnaik06/Complete-Langchain-Tutorials/issues/2"),
+    ("Hugging Face body {'error': 'invalid token'}", "huggingface/api-inference-community/issues/38"),
+    ("ElevenLabs 'Free Tier usage disabled' raised as RateLimitError", "elevenlabs/elevenlabs-python/issues/119"),
+    ("ElevenLabs detected_unusual_activity quoted in a wrapper's text", "livekit/agents/issues/921"),
+    ("DeepInfra 'Unauthorised' body", "xtekky/gpt4free/issues/1948"),
+    ("Cloud Storage refusing the input object is the request's", "python-docs-samples/issues/2324"),
+]
+
+
+@pytest.mark.parametrize("rule,source", HOLDOUT4_RULES, ids=[r for r, _ in HOLDOUT4_RULES])
+def test_rule_found_by_the_fourth_holdout(rule, source):
+    found = [c for c in load_cases(HOLDOUT4) if source in c["source"]]
+    assert len(found) == 1, source
+    c = found[0]
+    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # a tokenizer's 'invalid token id' is the request's, not the key
+    ("huggingface", {"status_code": 400, "message": "Input validation error: invalid token id 50257"}, None),
+    # Moonshot's own per-period usage limit on 429 stays a rate limit
+    ("moonshot", {"status_code": 429, "message": "You've reached your usage limit for this period."}, None),
+    # a bare Moonshot 429 stays a rate limit
+    ("moonshot", {"status_code": 429, "message": "Too Many Requests"}, None),
+    # an ElevenLabs RateLimitError that is a concurrency limit stays transient
+    ("elevenlabs", {"type": "RateLimitError", "status_code": 429, "message": "elevenlabs.api.error.RateLimitError: "
+                    "too_many_concurrent_requests: Too many concurrent requests for your subscription."}, None),
+    # a Google API's own IAM refusal on the project still alarms
+    ("google_stt", {"status_code": 403, "message": "Permission denied on resource project my-project."},
+     "permission_denied"),
+], ids=["hf-tokenizer", "moonshot-period", "moonshot-bare-429", "elevenlabs-concurrency", "google-iam-project"])
+def test_fourth_holdout_look_alikes_keep_their_answer(provider, error, expected):
+    assert classify(provider, error) == expected
 
 
 # ------------------------------------------------------------------------------ wrapped forms (issue 3)
