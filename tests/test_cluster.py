@@ -127,23 +127,37 @@ def test_every_key_of_one_user_and_provider_is_in_one_slot(cluster_env):
     assert len({key_slot(s.key.encode()) for s in subjects}) == 1
 
 
-def test_concurrent_copies_give_exactly_one_push_per_user(cluster_env, firestore_db, fcm):
-    uids = [f"conc-{uuid.uuid4().hex[:8]}" for _ in range(8)]
-    for uid in uids:
-        firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
-    jobs = [(uid, uuid.uuid4().hex) for uid in uids for _ in range(8)]  # 64 events, 8 per user
+def _all_at_once(jobs: list[tuple[str, str]]) -> list[str]:
+    """handle() for every (uid, event id) in its own thread, released together; an exception is
+    recorded by its class name, so the assertion names it."""
     results: list[str] = []
     barrier = threading.Barrier(len(jobs))
 
     def run(uid: str, event_id: str) -> None:
         barrier.wait()
-        results.append(handle(event(uid), event_id))
+        try:
+            results.append(handle(event(uid), event_id))
+        except Exception as exc:  # noqa: BLE001
+            results.append(type(exc).__name__)
 
     threads = [threading.Thread(target=run, args=job) for job in jobs]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    return results
+
+
+def _users_with_a_phone(firestore_db, prefix: str, n: int) -> list[str]:
+    uids = [f"{prefix}-{uuid.uuid4().hex[:8]}" for _ in range(n)]
+    for uid in uids:
+        firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
+    return uids
+
+
+def test_concurrent_copies_give_exactly_one_push_per_user(cluster_env, firestore_db, fcm):
+    uids = _users_with_a_phone(firestore_db, "conc", 8)
+    results = _all_at_once([(uid, uuid.uuid4().hex) for uid in uids for _ in range(8)])  # 64 events
     assert sorted(results) == sorted(["sent"] * 8 + ["suppressed"] * 56)
     delivered = sorted(m["message"]["token"] for m in fcm.delivered())
     assert delivered == sorted(f"tok-{uid}" for uid in uids)
@@ -156,26 +170,11 @@ def test_a_burst_beyond_the_pool_waits_for_a_connection_instead_of_failing(clust
     for node in cluster_env.get_primaries():
         pool = node.redis_connection.connection_pool
         assert isinstance(pool, BlockingConnectionPool)
-        pool.max_connections = 2  # 48 threads below share 2 connections per node
-    uids = [f"burst-{uuid.uuid4().hex[:8]}" for _ in range(6)]
-    for uid in uids:
-        firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
-    jobs = [(uid, uuid.uuid4().hex) for uid in uids for _ in range(8)]
-    results: list[str] = []
-    barrier = threading.Barrier(len(jobs))
-
-    def run(uid: str, event_id: str) -> None:
-        barrier.wait()
-        try:
-            results.append(handle(event(uid), event_id))
-        except Exception as exc:  # noqa: BLE001 - recorded, so the assertion names it
-            results.append(type(exc).__name__)
-
-    threads = [threading.Thread(target=run, args=job) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+        pool.disconnect()
+        pool.max_connections = 2  # the 48 threads below share 2 connections per node
+        pool.reset()
+    uids = _users_with_a_phone(firestore_db, "burst", 6)
+    results = _all_at_once([(uid, uuid.uuid4().hex) for uid in uids for _ in range(8)])
     assert sorted(results) == sorted(["sent"] * 6 + ["suppressed"] * 42)
 
 
