@@ -130,15 +130,19 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
     def send_email() -> None:
         mailed.update(_email(db, event, subject, lease, note, profile, redis, cfg, base, reason))
 
-    if cfg.email_mode == "always":
-        send_email()
-    if not targets:
+    def without_push(why: str, **fields) -> str:
+        """No device can take the push (none, or every one dead): the email fallback, else a short mark."""
         if cfg.email_mode == "fallback":
             send_email()
         if mailed.get("emails"):
-            return finish("emailed", cfg.dedup_window_seconds, "email written: the user has no push target",
-                          notified=True, targets=0, language=note.lang)
-        return finish("no_targets", cfg.no_target_window_seconds, "no push targets for the user", targets=0)
+            return finish("emailed", cfg.dedup_window_seconds, f"email written: {why}", notified=True,
+                          language=note.lang, **fields)
+        return finish("no_targets", cfg.no_target_window_seconds, why, **fields)
+
+    if cfg.email_mode == "always":
+        send_email()
+    if not targets:
+        return without_push("the user has no push target", targets=0)
 
     data = {"type": PAYLOAD_TYPE, "provider": event.provider, "reason": reason,
             "provider_name": note.provider_name, "action_url": note.action_url or "",
@@ -167,12 +171,7 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
         return finish("sent", cfg.dedup_window_seconds, "push sent", notified=True, reminder=bool(since),
                       language=note.lang, **tally)
     if counts["transient"] == 0 and counts["config"] == 0:
-        if cfg.email_mode == "fallback":
-            send_email()
-        if mailed.get("emails"):
-            return finish("emailed", cfg.dedup_window_seconds, "email written: every push target is dead",
-                          notified=True, language=note.lang, **tally)
-        return finish("no_targets", cfg.no_target_window_seconds, "every push target is dead", **tally)
+        return without_push("every push target is dead", **tally)
     _release(redis, subject, lease, base)
     codes = sorted({d.code or "" for d in deliveries if d.status in ("transient", "config")})
     severity = "ERROR" if counts["config"] else "WARNING"
