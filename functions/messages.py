@@ -185,14 +185,9 @@ def render(provider: str, reason: str, lang: str = DEFAULT_LANGUAGE, since: date
         values["since"] = format_date(since, stem, tz=tz, now=now)
         prefix = "reminder_"
     slug = provider.strip().lower() if isinstance(provider, str) else ""
-    slug = english["aliases"].get(slug, slug)
+    slug = providers.registry().resolve(slug) or slug   # every slug and alias the classifier's tables accept
+    slug = english["aliases"].get(slug, slug)            # tables one name covers: openai_realtime -> openai
     info = english["providers"].get(slug)
-    if info is None:
-        # Every slug and alias the classifier's tables accept (functions/providers/) names the same provider here.
-        table = providers.registry().resolve(slug)
-        if table is not None:
-            slug = english["aliases"].get(table, table)
-            info = english["providers"].get(slug)
 
     def text(section: str, part: str) -> str:
         value = _lookup(local, section, reason, prefix + part)
