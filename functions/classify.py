@@ -115,6 +115,22 @@ _STATUS_IN_TEXT = re.compile(
     r"|\bapi error:?\s*(\d{3})\b"                          # app wrappers "API error 402: {...}", "API Error: 400 {...}"
     r"|^\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"      # Node SDK "429 {...}", google "400 X."
 )
+# ...and where HTTP libraries put it, tried only when none of the above did (most texts carry neither).
+_STATUS_IN_LIBRARY_TEXT = re.compile(
+    r"(?:client|server) error '(\d{3})\b"                      # httpx "Client error '401 Unauthorized' for url"
+    r"|(?:client|server) error \((\d{3})\b"                   # reqwest "HTTP status client error (401 Unauthorized)"
+    r"|\b(\d{3}) (?:client|server) error\b"                    # requests "401 Client Error: Unauthorized for url"
+    r"|\b(\d{3}) status code \(no body\)"                      # openai-node/anthropic-sdk-typescript APIError, no body
+    r"|\b(\d{3}), message=['\"]"                               # aiohttp ClientResponseError / WSServerHandshakeError
+    r"|does not indicate success:? (\d{3})\b"                  # .NET HttpRequestException
+    r"|^\s*[\[(](\d{3})[\])]"                                  # langchain-nvidia "[401] ...", azure-core "(401) ..."
+    r"|\b([45]\d\d) (?:bad request|unauthorized|payment required|forbidden|not found|too many requests"
+    r"|internal server error|bad gateway|service unavailable|gateway timeout)\b"   # a status with its reason phrase
+)
+# One of these is in every text the pattern above can match: a C-speed scan saves the regex on the rest.
+_LIBRARY_TEXT_HINTS = ("client error", "server error", "(no body)", ", message=", "does not indicate", "bad request",
+                       "unauthorized", "payment required", "forbidden", "not found", "too many requests",
+                       "bad gateway", "service unavailable", "gateway timeout")
 _BODY_CODE = re.compile(r"""["']code["']\s*:\s*(\d{3})\b""")           # {"error": {"code": 429, ...}}
 
 # Exception class names that stand for a status when a wrapper (LangChain, LiteLLM...) dropped it.
@@ -142,6 +158,11 @@ def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool
     for m in _STATUS_IN_TEXT.finditer(head):
         found = _as_status(next(g for g in m.groups() if g))
         if found is not None and found >= 400:
+            return found, False
+    library = head[:1] in "[( " or any(hint in head for hint in _LIBRARY_TEXT_HINTS)
+    for m in _STATUS_IN_LIBRARY_TEXT.finditer(head) if library else ():
+        found = _as_status(next(g for g in m.groups() if g))
+        if found is not None and found >= 400 and head[max(m.start() - 1, 0):m.start()] not in (".", ","):
             return found, False
     m = _BODY_CODE.search(body_text) or _BODY_CODE.search(head)
     if m:
@@ -257,6 +278,16 @@ _PERMISSION = _rx(
     r"\bunusual activity\b", r"\bno_organization\b", r"\bmember of an organization\b",
     r"\baccess (?:was|has been) terminated\b",
     r"\bmismatched_organization\b", r"\binvalid_organization\b",
+    # the ways IAM-style refusals word a missing grant (Google "does not have required permission", Deepgram
+    # "does not have the required scope", Hugging Face "does not have sufficient permissions")
+    r"\bnot have (?:the )?(?:required |necessary |sufficient |enough |proper |appropriate )?"
+    r"(?:permissions?|scopes?|access rights)\b",
+    r"n't have (?:the )?(?:required |necessary |sufficient |enough |proper |appropriate )?"
+    r"(?:permissions?|scopes?|access rights)\b",
+    r"\black(?:s|ing)? (?:the )?(?:required |necessary |sufficient )?(?:permissions?|scopes?)\b",
+    r"\binsufficient (?:scopes?|privileges?)\b",
+    r"\bnot authorized to (?:access|use|call|invoke) (?:this|the) (?:model|api|endpoint|resource|service)\b",
+    r"\bnot permitted to (?:access|use|call|invoke) (?:this|the) (?:model|api|endpoint|resource|service)\b",
 )
 
 _QUOTA = _rx(
@@ -309,14 +340,14 @@ _UPSTREAM_STATUS = re.compile(
 # ...or embeds the provider's own answer in the SDKs' string form: openai-python/anthropic-sdk-python raise
 # `Error code: 401 - {'error': {...}}` (and OpenAI-shaped clients `Error code: 429, with error text {"error":..}`)
 # only from a response the provider sent, so a 4xx there followed by an error object is the provider's verdict.
-_EMBEDDED_ANSWER = re.compile(r"error code:?\s*(4\d\d)\b[^{}]{0,40}\{\s*['\"](?:error|detail)['\"]\s*:")
+_EMBEDDED_ANSWER = re.compile(r"error code:?\s*(4\d\d)\b(?:[^{}]{0,40}\{\s*['\"](?:error|detail)['\"]\s*:| - \S)")
 # WebSocket close codes (1000-4999), where the event's status_code or a library's text put them.
 _CLOSE_IN_TEXT = re.compile(
     r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
     r"|\breceived ([14]\d{3}) \(")                                   # python websockets ConnectionClosedError
 # Error codes and types wherever a body or an SDK's string form (JSON or Python repr) put them.
 _CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_code, error_code, __type, @type
-    r"""(?:code|type|status|reason)["']?\s*[:=]\s*["']([a-z0-9][a-z0-9_.:\-]{0,79})["']""")
+    r"""(?:code|type|status|reason)\\*["']?\s*[:=]\s*\\*["']([a-z0-9][a-z0-9_.:\-]{0,79})\\*["']""")  # JSON escaped once or more
 # ...and where SDKs' string forms name them: botocore "An error occurred (AccessDeniedException) when calling",
 # gRPC "StatusCode.PERMISSION_DENIED", an exception class ahead of the text ("openai.RateLimitError: ...").
 _BOTOCORE_CODE = re.compile(r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling")

@@ -7,6 +7,8 @@ wording, app envelopes around an upstream failure, SDK set-up errors) each with 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import subprocess
 import sys
@@ -227,13 +229,42 @@ PHRASES = ["key limit", "free-models-per-day", "api key not valid", "has been di
 
 
 def linear_first(rows, status, codes, hay):
-    """The reference: every row in order, no index."""
+    """The reference: every row in order, no index. An unknown status waives a row's status where the row also
+    names a code or phrases; a row with a status alone never matches an unknown status."""
     for r in rows:
         if r.codes is not None and not (r.codes & set(codes)):
             continue
+        if status is None and r.statuses is not None:
+            if r.codes is None and r.contains is None:
+                continue
+            r = dataclasses.replace(r, statuses=None)
         if r.matches(status, hay):
-            return r
+            return next(orig for orig in rows if orig.id == r.id)    # the table's row, status and all
     return None
+
+
+def test_a_row_decides_by_its_code_or_wording_when_a_wrapper_dropped_the_status():
+    """LangChain keeps only str(exception) and many logs lose the status field: a documented row's code or
+    wording still decides then, in chain order, but never against a status the error does carry."""
+    rows = [providers.Row("t.scope", frozenset({403}), None, ("does not have the required scope",),
+                          "permission_denied", "x", "w", "https://example.com", 0),
+            providers.Row("t.code", frozenset({402}), frozenset({"asr_payment_required"}), None,
+                          "quota_exhausted", "x", "w", "https://example.com", 1),
+            providers.Row("t.bare", frozenset({401}), None, None, "invalid_key", "x", "w", "https://example.com", 2),
+            providers.Row("t.any", None, None, ("scope",), None, "x", "w", "https://example.com", 3)]
+    chain = providers.Chain("t", ("t",), rows)
+    hay = "your account does not have the required scope to perform that action"
+    assert chain.match(None, set(), hay).id == "t.scope"
+    assert chain.match(403, set(), hay).id == "t.scope"
+    assert chain.match(429, set(), hay).id == "t.any"          # a status the row does not document: not it
+    assert chain.match(None, {"asr_payment_required"}, "project has no credits").id == "t.code"
+    assert chain.match(None, set(), "unauthorized") is None    # a status-only row needs the status
+    assert chain.match(401, set(), "unauthorized").id == "t.bare"
+    # through the classifier: the same documented Deepgram refusal with and without its status
+    from functions.classify import explain
+    text = "Your account does not have the required scope to perform that action for this project."
+    assert explain("deepgram", {"status_code": 403, "message": text}).rule == "deepgram.missing_scope"
+    assert explain("deepgram", {"type": "DeepgramApiError", "message": text}).rule == "deepgram.missing_scope"
 
 
 @settings(max_examples=200, deadline=None)

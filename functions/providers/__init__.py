@@ -12,7 +12,7 @@ import json
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,9 +143,9 @@ class _HayWords:
 class Chain:
     """A provider's rows then its inherited tables' rows, indexed by code and by status."""
 
-    __slots__ = ("slug", "tables", "rows", "early", "_by_code", "_by_status", "_any")
+    __slots__ = ("slug", "tables", "rows", "early", "unknown_status", "_by_id", "_by_code", "_by_status", "_any")
 
-    def __init__(self, slug: str, tables: tuple[str, ...], rows: list[Row]) -> None:
+    def __init__(self, slug: str, tables: tuple[str, ...], rows: list[Row], *, statusless: bool = True) -> None:
         self.slug = slug
         self.tables = tables      # this table then every inherited one, in the order their rows are tried
         self.rows = tuple(rows)
@@ -166,6 +166,16 @@ class Chain:
         self._by_code = {k: tuple(v) for k, v in by_code.items()}
         self._by_status = {k: _Group(v) for k, v in by_status.items()}
         self._any = _Group(anywhere)
+        # When a wrapper dropped the status (LangChain keeps only str(exception), a log line loses the field), a
+        # row's documented code or wording still says what the error is: its status-bound rows, status aside.
+        # Rows with a status alone never match an unknown status.
+        self.unknown_status: Chain | None = None
+        if statusless:
+            loose = [replace(row, statuses=None) for row in self.rows
+                     if row.statuses is not None and (row.codes is not None or row.contains is not None)]
+            if loose:
+                self.unknown_status = Chain(slug, tables, loose, statusless=False)
+        self._by_id = {row.id: row for row in self.rows}
 
     def match(self, status: int | None, codes: Iterable[str], hay: str) -> Row | None:
         """The first row (in chain order) that matches: `codes` are the lower-cased codes/types the error
@@ -189,6 +199,10 @@ class Chain:
                 if row.matches(status, hay):
                     best = row
                     break
+        if status is None and self.unknown_status is not None:
+            loose = self.unknown_status.match(None, codes, hay)
+            if loose is not None and (best is None or loose.order < best.order):
+                best = self._by_id[loose.id]      # the table's row, as documented
         return best
 
     def match_early(self, status: int | None, codes: Iterable[str], hay: str) -> Row | None:
