@@ -288,6 +288,18 @@ _PERMISSION = _rx(
     r"\binsufficient (?:scopes?|privileges?)\b",
     r"\bnot authorized to (?:access|use|call|invoke) (?:this|the) (?:model|api|endpoint|resource|service)\b",
     r"\bnot permitted to (?:access|use|call|invoke) (?:this|the) (?:model|api|endpoint|resource|service)\b",
+    r"\black(?:s|ing)? the required\b",                   # Azure RBAC "lacks the required data action"
+    r"\bpermissions?_error\b",                            # Groq's error type (Anthropic's is permission_error)
+    r"\bpermission is required\b",                        # GitHub "The `models` permission is required"
+    r"\bnot authorized to perform\b",                     # AWS IAM "User: arn:... is not authorized to perform: x"
+    r"\bno identity-based policy allows\b", r"\bexplicit deny\b",
+    r"\bresource not accessible by (?:integration|personal access token)\b",   # GitHub token permissions
+    # a feature or model the account's plan does not include: access, not spent credit (docs/classification.md)
+    r"\bpaid_plan_required\b", r"\bpaid[- ]only\b", r"\bnot available (?:on|in|for) (?:the |your )?free (?:plan|tier)\b",
+    r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
+    r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
+    r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
+    r"\b(?:do|does) not have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
 )
 
 _QUOTA = _rx(
@@ -299,9 +311,14 @@ _QUOTA = _rx(
     r"\b0 credits remaining\b", r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b",
     r"\bprepayment credits are depleted\b", r"\bspending (?:limit|cap)\b", r"\bspend limit\b",
     r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
-    r"\bpaid_plan_required\b", r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
+r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
     r"\bquota_exceeded\b", r"\bexceeds your quota\b",
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
+    r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
+    r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
+    r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
+    r"\b(?:used up|exhausted|run out of|ran out of) (?:all )?(?:of )?(?:your |the )?(?:daily |weekly |monthly |free |included )*"
+    r"(?:allocation|allowance|quota|credits?|balance|tokens)\b",
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
@@ -312,7 +329,7 @@ _QUOTA_WEAK = _rx(
 )
 
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
-_DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b",
+_DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]?week", r"\bweekly\b",
                  r"per[ _]?month", r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
@@ -353,6 +370,9 @@ _CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_cod
 _BOTOCORE_CODE = re.compile(r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling")
 _GRPC_CODE = re.compile(r"\bstatuscode\.([a-z_]{3,40})\b")
 _CLASS_AHEAD = re.compile(r"(?:[a-z_][a-z0-9_]*\.){0,6}([a-z_][a-z0-9_]{0,60}(?:error|exception)):")
+
+
+_ESCAPED_SPACE = re.compile(r"(?:\\+[rnt])+")
 
 
 @dataclass(frozen=True)
@@ -408,7 +428,10 @@ def _explain(provider: Any, error: Any) -> Verdict:
         message, body_text, extra, err = error[:MAX_TEXT], "", "", {}
     else:
         return _NONE
-    hay = f"{extra} {message} {body_text}".lower()
+    hay = f"{extra} | {message} | {body_text}".lower()   # " | ": no phrase spans two fields
+    if "\\" in hay:
+        # A body escaped into a string once more keeps its line breaks as text ("\\r\\n"): they break words too.
+        hay = _ESCAPED_SPACE.sub(" ", hay)
     if "  " in hay or "\n" in hay or "\t" in hay or "\r" in hay:
         # Whitespace runs collapse to one space: terminals and wrappers break lines inside phrases.
         hay = " ".join(hay.split())
@@ -450,8 +473,24 @@ def _explain(provider: Any, error: Any) -> Verdict:
     if chain is not None:
         if codes is None:
             codes = _codes(err, hay, head)
-        row = chain.match(status if status is not None else _close_code(err, head), codes, hay)
+        key = status if status is not None else _close_code(err, head)
+        row = chain.match(key, codes, hay)
+        if row is None or (row.codes is None and row.contains is None):
+            # Nothing, or a bare status, decided: a documented code the text names without a field around it
+            # ("Error: insufficient_quota", Go's map[code:...], a translated page) is better evidence.
+            named = chain.codes_named_in(hay).difference(codes)
+            if named:
+                better = chain.match(key, codes | named, hay)
+                if better is not None and (row is None or better.order < row.order):
+                    row = better
+        if row is not None and (row.codes is not None or row.contains is not None):
+            return Verdict(row.decision, row.id, "documented")
         if row is not None:
+            # A bare 401 is the weakest documented evidence: providers also answer it for a genuine key that lacks
+            # a grant (OpenAI's "member of an organization", Azure RBAC, GitHub token permissions), so where the
+            # text itself names the missing permission, the text decides.
+            if row.decision == INVALID_KEY and _PERMISSION.search(hay):
+                return Verdict(PERMISSION_DENIED, "text.permission", "heuristic")
             return Verdict(row.decision, row.id, "documented")
 
     reason, rule = _heuristics(google, status, hay)

@@ -122,6 +122,9 @@ class _Group:
         return found
 
 
+_CODE_TOKEN = re.compile(r"[a-z0-9_][a-z0-9_.\-]*[a-z0-9_]")
+
+
 def _order(row: Row) -> int:
     return row.order
 
@@ -143,7 +146,8 @@ class _HayWords:
 class Chain:
     """A provider's rows then its inherited tables' rows, indexed by code and by status."""
 
-    __slots__ = ("slug", "tables", "rows", "early", "unknown_status", "_by_id", "_by_code", "_by_status", "_any")
+    __slots__ = ("slug", "tables", "rows", "early", "unknown_status", "_by_id", "_by_code", "_by_status", "_any",
+                 "_named_codes")
 
     def __init__(self, slug: str, tables: tuple[str, ...], rows: list[Row], *, statusless: bool = True) -> None:
         self.slug = slug
@@ -176,6 +180,17 @@ class Chain:
             if loose:
                 self.unknown_status = Chain(slug, tables, loose, statusless=False)
         self._by_id = {row.id: row for row in self.rows}
+        # Codes distinctive enough to be the code wherever they stand in the text ("Error: insufficient_quota",
+        # Go's "map[code:model_not_found ...]", "AccessDenied.Unpurchased" in a translated page): long
+        # identifiers with a separator, never a number or a plain word.
+        self._named_codes = frozenset(code for code in self._by_code
+                                      if len(code) >= 8 and ("_" in code or "." in code) and not code.isdigit())
+
+    def codes_named_in(self, hay: str) -> frozenset[str]:
+        """The chain's distinctive codes that stand as a whole token in `hay` (lower-cased)."""
+        if not self._named_codes:
+            return frozenset()
+        return self._named_codes.intersection(_CODE_TOKEN.findall(hay))
 
     def match(self, status: int | None, codes: Iterable[str], hay: str) -> Row | None:
         """The first row (in chain order) that matches: `codes` are the lower-cased codes/types the error
