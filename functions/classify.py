@@ -249,7 +249,7 @@ _INVALID_KEY = _rx(
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bno auth credentials found\b", r"\bauthentication fail(?:s|ed)\b",
-    r"\binvalid subscription key\b", r"\bunregistered callers\b", r"\bdidn't provide an api key\b",
+    r"\binvalid subscription key\b", r"\bdidn't provide an api key\b",
     r"\bdid not provide an api key\b", r"\bmissing (?:the )?api[ _-]?key\b", r"\bno api key (?:was )?provided\b",
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
@@ -294,9 +294,7 @@ _PERMISSION = _rx(
     r"\bnot authorized to perform\b",                     # AWS IAM "User: arn:... is not authorized to perform: x"
     r"\bno identity-based policy allows\b", r"\bexplicit deny\b",
     r"\bresource not accessible by (?:integration|personal access token)\b",   # GitHub token permissions
-    # a feature or model the account's plan does not include: access, not spent credit (docs/classification.md)
-    r"\bpaid_plan_required\b", r"\bpaid[- ]only\b", r"\bnot available (?:on|in|for) (?:the |your )?free (?:plan|tier)\b",
-    r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
+
     r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
     r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
     r"\b(?:do|does) not have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
@@ -319,6 +317,14 @@ r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
     r"\b(?:used up|exhausted|run out of|ran out of) (?:all )?(?:of )?(?:your |the )?(?:daily |weekly |monthly |free |included )*"
     r"(?:allocation|allowance|quota|credits?|balance|tokens)\b",
+)
+# A feature or model the account's plan does not include: access, not spent credit (docs/classification.md), read
+# before the money words that usually come with it ("payment_required", "upgrade").
+_PLAN_GATED = _rx(
+    r"\bpaid_plan_required\b", r"\bpaid[- ]only\b", r"\bnot available (?:on|in|for) (?:the |your )?free (?:plan|tier)\b",
+    r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
+    r"\bnot permitted to use\b",
+    r"\b(?:tier \d+|paid tier|higher tier) (?:and|or) (?:above|higher)\b",   # Together "build tier 2 and above"
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
@@ -491,6 +497,11 @@ def _explain(provider: Any, error: Any) -> Verdict:
             # text itself names the missing permission, the text decides.
             if row.decision == INVALID_KEY and _PERMISSION.search(hay):
                 return Verdict(PERMISSION_DENIED, "text.permission", "heuristic")
+            # ...and a bare 429 is a rate limit unless the text names a cap that does not clear within minutes
+            if row.decision is None and status == 429:
+                reason, rule = _heuristics(google, status, hay)
+                if rule == "text.daily_cap":
+                    return Verdict(reason, rule, "heuristic")
             return Verdict(row.decision, row.id, "documented")
 
     reason, rule = _heuristics(google, status, hay)
@@ -518,6 +529,8 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
     if google:
         return _gemini(status, hay)
 
+    if _PLAN_GATED.search(hay):
+        return PERMISSION_DENIED, "text.plan_gated"
     if _QUOTA.search(hay):
         return QUOTA_EXHAUSTED, "text.quota"
     short = _SHORT_WINDOW.search(hay)
