@@ -50,11 +50,12 @@ class Browser:
             os.dup2(high_r, 3)
             os.dup2(high_w, 4)
 
-        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}",
-                                      "--remote-debugging-pipe", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, pass_fds=(3, 4), preexec_fn=fds,
-                                     start_new_session=True)
+        self.log = os.path.join(self.profile, "chromium.log")
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}",
+                                          "--remote-debugging-pipe", "about:blank"],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         pass_fds=(3, 4), preexec_fn=fds, start_new_session=True)
         os.close(to_child_r)
         os.close(from_child_w)
         self._next = 0
@@ -85,13 +86,31 @@ class Browser:
         msg = {"id": self._next, "method": method, "params": params}
         if self.session and not method.startswith("Target."):
             msg["sessionId"] = self.session
-        os.write(self._to_child, json.dumps(msg).encode() + b"\0")
+        try:
+            os.write(self._to_child, json.dumps(msg).encode() + b"\0")
+        except BrokenPipeError:
+            raise AssertionError(f"chromium exited ({self.proc.poll()}) before {method}: {self.tail()}") from None
         with self._cond:
             ok = self._cond.wait_for(lambda: self._next in self._answers or self.proc.poll() is not None, timeout)
             answer = self._answers.pop(self._next, None)
         assert ok and answer is not None, f"no answer to {method}"
         assert "error" not in answer, answer
         return answer["result"]
+
+    def tail(self) -> str:
+        try:
+            with open(self.log, "rb") as log:
+                return log.read()[-2000:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def ready(self, timeout: float = 60) -> bool:
+        """True once the browser answers over the pipe (a cold first start on a loaded machine is slow)."""
+        try:
+            self.call("Browser.getVersion", timeout=timeout)
+            return True
+        except AssertionError:
+            return False
 
     def open(self, url: str) -> None:
         target = self.call("Target.createTarget", url=url)["targetId"]
@@ -208,7 +227,14 @@ def notifier_env(env, page_server, monkeypatch):
 def browser():
     if not CHROMIUM:
         pytest.skip("chromium is not installed (apt-get install chromium; test.sh does it as root)")
-    b = Browser()
+    for attempt in range(3):   # chromium sometimes dies at a cold start on a busy machine: start it again
+        b = Browser()
+        if b.ready():
+            break
+        problem = b.tail()
+        b.close()
+    else:
+        raise AssertionError(f"chromium did not start in 3 attempts: {problem}")
     yield b
     b.close()
 
