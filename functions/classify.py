@@ -378,6 +378,10 @@ _GRPC_CODE = re.compile(r"\bstatuscode\.([a-z_]{3,40})\b")
 _CLASS_AHEAD = re.compile(r"(?:[a-z_][a-z0-9_]*\.){0,6}([a-z_][a-z0-9_]{0,60}(?:error|exception)):")
 
 
+# The text itself calls the key invalid (Fireworks' "Invalid API key or insufficient permissions").
+_KEY_NAMED_INVALID = _rx(r"\binvalid api[ _-]?key", r"\bincorrect api key", r"\binvalid_api_key\b",
+                         r"\bapi key not valid\b", r"\bapi_key_invalid\b")
+
 _ESCAPED_SPACE = re.compile(r"(?:\\+[rnt])+")
 
 
@@ -495,7 +499,7 @@ def _explain(provider: Any, error: Any) -> Verdict:
             # A bare 401 is the weakest documented evidence: providers also answer it for a genuine key that lacks
             # a grant (OpenAI's "member of an organization", Azure RBAC, GitHub token permissions), so where the
             # text itself names the missing permission, the text decides.
-            if row.decision == INVALID_KEY and _PERMISSION.search(hay):
+            if row.decision == INVALID_KEY and _PERMISSION.search(hay) and not _KEY_NAMED_INVALID.search(hay):
                 return Verdict(PERMISSION_DENIED, "text.permission", "heuristic")
             # ...and a bare 429 is a rate limit unless the text names a cap that does not clear within minutes
             if row.decision is None and status == 429:

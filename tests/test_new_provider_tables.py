@@ -25,6 +25,9 @@ NEW = (
     "nvidia_nim", "replicate", "deepinfra", "cerebras", "sambanova", "dashscope", "moonshot", "zhipu",
     "siliconflow", "assemblyai", "speechmatics", "cartesia", "google_tts", "google_stt", "openai_realtime",
     "openai_assistants", "gemini_live",
+    # the second round (issue 12, fifth held-out set): providers a BYOK app's users bring beyond the issue's list
+    "minimax", "volcengine", "qianfan", "hunyuan", "voyageai", "cloudflare_workers_ai", "novita", "github_models",
+    "azure_ai_inference", "stability", "gladia", "jina", "watsonx",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")

@@ -181,10 +181,12 @@ class Chain:
                 self.unknown_status = Chain(slug, tables, loose, statusless=False)
         self._by_id = {row.id: row for row in self.rows}
         # Codes distinctive enough to be the code wherever they stand in the text ("Error: insufficient_quota",
-        # Go's "map[code:model_not_found ...]", "AccessDenied.Unpurchased" in a translated page): long
-        # identifiers with a separator, never a number or a plain word.
+        # Go's "map[code:model_not_found ...]", "AccessDenied.Unpurchased" in a translated page, botocore's
+        # "ValidationException" behind a wrapper's prefix): long identifiers with a separator, or exception
+        # class names; never a number or a plain word.
         self._named_codes = frozenset(code for code in self._by_code
-                                      if len(code) >= 8 and ("_" in code or "." in code) and not code.isdigit())
+                                      if (len(code) >= 8 and ("_" in code or "." in code) and not code.isdigit())
+                                      or (len(code) >= 12 and code.endswith(("exception", "error"))))
 
     def codes_named_in(self, hay: str) -> frozenset[str]:
         """The chain's distinctive codes that stand as a whole token in `hay` (lower-cased)."""
