@@ -184,29 +184,65 @@ _LITERAL = re.compile(r"[a-z0-9 _'\-:,/<!\"]+")
 
 
 class _Rules:
-    """Alternative patterns, each guarded by the literal it starts with: `literal in text` is a C-speed
+    """Alternative patterns, each guarded by the literals it can start with: `literal in text` is a C-speed
     scan, so the regex engine only runs on the few texts that can match (most patterns start with a
-    literal word, and most texts hold none of them)."""
+    literal word or a group of literal alternatives, and most texts hold none of them)."""
 
     __slots__ = ("_items", "parts")
 
     def __init__(self, parts: tuple[str, ...]) -> None:
         self.parts = parts
-        items = []
-        for part in parts:
-            src = part[2:] if part.startswith(r"\b") else part
-            m = _LITERAL.match(src)
-            anchor = m.group(0) if m else ""
-            if anchor and len(src) > len(anchor) and src[len(anchor)] in "?*{":
-                anchor = anchor[:-1]          # the last character is optional or repeated
-            items.append((anchor if len(anchor) >= 3 else "", re.compile(part)))
-        self._items = tuple(items)
+        self._items = tuple((_anchors(part), re.compile(part)) for part in parts)
 
     def search(self, text: str) -> bool:
-        for anchor, pattern in self._items:
-            if (not anchor or anchor in text) and pattern.search(text):
+        for anchors, pattern in self._items:
+            if type(anchors) is str:
+                if anchors and anchors not in text:
+                    continue
+            else:
+                for anchor in anchors:
+                    if anchor in text:
+                        break
+                else:
+                    continue
+            if pattern.search(text):
                 return True
         return False
+
+
+def _literal_prefix(src: str) -> str:
+    """The literal text `src` must start with ('' when it starts with regex syntax)."""
+    m = _LITERAL.match(src)
+    anchor = m.group(0) if m else ""
+    if anchor and len(src) > len(anchor) and src[len(anchor)] in "?*{":
+        anchor = anchor[:-1]          # the last character is optional or repeated
+    return anchor
+
+
+def _anchors(part: str) -> str | tuple[str, ...]:
+    """The literal every match of `part` contains, or a tuple of literals one of which it contains ('' when none
+    is known: the regex always runs)."""
+    src = part
+    for prefix in (r"(?<!\()", r"\b"):     # a lookbehind or word boundary ahead of the text matches nothing
+        if src.startswith(prefix):
+            src = src[len(prefix):]
+    if src.startswith("(?:"):
+        depth, end = 0, -1
+        for i, ch in enumerate(src):
+            if ch == "(" and (i == 0 or src[i - 1] != "\\"):
+                depth += 1
+            elif ch == ")" and src[i - 1] != "\\":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        inner = src[3:end]
+        if end < 0 or "(" in inner or src[end + 1:end + 2] in ("?", "*", "{"):
+            return ""
+        found = tuple(_literal_prefix(alt) for alt in inner.split("|"))
+        return found if all(len(a) >= 3 for a in found) else ""
+    anchor = _literal_prefix(src)
+    return anchor if len(anchor) >= 3 else ""
 
 
 def _rx(*parts: str) -> _Rules:
@@ -263,7 +299,7 @@ _PERMISSION = _rx(
     r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
     r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",
     r"\bmissing the permission\b", r"\bmissing scopes?\b", r"\binsufficient permissions for this operation\b",
-    r"\b(?:do|does) not have access to (?:it|the model|this model|model|the requested model)\b",
+    r"\bnot have access to (?:it|the model|this model|model|the requested model)\b",
     r"\bnot allowed to (?:sample|use|access)\b", r"\bnot have access to (?:model|the model)\b",
     r"\borganization (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b",
     r"\baccount (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b", r"\baccount_deactivated\b",
@@ -297,7 +333,7 @@ _PERMISSION = _rx(
 
     r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
     r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
-    r"\b(?:do|does) not have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
+    r"\bnot have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
 )
 
 _QUOTA = _rx(

@@ -30,6 +30,10 @@ HOLDOUT3 = ROOT / "tests" / "fixtures" / "provider_errors_holdout3.jsonl"
 # A fourth, gathered independently (different threads, no text of an earlier set) while the classifier read the
 # providers' documented error tables, labelled and committed before any run (docs/holdout4.md).
 HOLDOUT4 = ROOT / "tests" / "fixtures" / "provider_errors_holdout4.jsonl"
+# A fifth, gathered by four helpers who read neither the classifier, the tables nor the earlier sets, while the
+# tables were audited against the providers' documentation, labelled and committed before any run
+# (docs/holdout5.md).
+HOLDOUT5 = ROOT / "tests" / "fixtures" / "provider_errors_holdout5.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -116,11 +120,12 @@ def test_whole_corpus_through_the_cli(capsys):
 
 @pytest.mark.parametrize("path,earlier", [(HOLDOUT, [FIXTURE]), (HOLDOUT2, [FIXTURE, HOLDOUT]),
                                          (HOLDOUT3, [FIXTURE, HOLDOUT, HOLDOUT2]),
-                                         (HOLDOUT4, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3])],
-                         ids=["holdout", "holdout2", "holdout3", "holdout4"])
+                                         (HOLDOUT4, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3]),
+                                         (HOLDOUT5, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4])],
+                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4) else 60)
+    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5) else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -130,12 +135,12 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     older = [c for p in earlier for c in load_cases(p)]
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
-    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4):
+    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
-    if path == HOLDOUT4:
+    if path in (HOLDOUT4, HOLDOUT5):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
-    if path in (HOLDOUT3, HOLDOUT4):
+    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
@@ -175,6 +180,16 @@ def test_fourth_holdout_through_the_cli(capsys):
     right, alarms, wrong = measure_through_the_cli(HOLDOUT4, "fourth held-out set", capsys)
     assert alarms <= 8, wrong
     assert right >= 166, wrong
+
+
+def test_fifth_holdout_through_the_cli(capsys):
+    """The fifth set holds what the fixes it prompted reached, so no later change slips back: at least 178 of
+    200 right and at most 16 false alarms of 124 not actionable. Before those fixes (main 4218cdb, every table
+    audited against the documentation, nothing of this set read) it scored 155/200 (77.5 %) with 21 false alarms:
+    the honest figure (docs/holdout5.md). Short of issue 12's bar (>= 98 %, at most 1 false alarm per 100)."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT5, "fifth held-out set", capsys)
+    assert alarms <= 16, wrong
+    assert right >= 178, wrong
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -348,6 +363,74 @@ def test_rule_found_by_the_fourth_holdout(rule, source):
      "permission_denied"),
 ], ids=["hf-tokenizer", "moonshot-period", "moonshot-bare-429", "elevenlabs-concurrency", "google-iam-project"])
 def test_fourth_holdout_look_alikes_keep_their_answer(provider, error, expected):
+    assert classify(provider, error) == expected
+
+
+# Fixes prompted by the fifth held-out set, each with the case that showed it was missing (by source), and the
+# look-alikes that must keep their answer.
+HOLDOUT5_RULES = [
+    ("OpenAI Realtime 'does not have access to the Realtime API'", "livekit/agents/issues/994"),
+    ("Groq permissions_error 'blocked at the project level'", "raycast/extensions/issues/25045"),
+    ("ElevenLabs paid_plan_required: a feature the plan lacks is access", "dograh-hq/dograh/issues/290"),
+    ("AWS SSO session expired (SDK credential provider)", "anthropics/claude-code/issues/849"),
+    ("Together model gated to build tier 2 and above", "Nutlope/logocreator/issues/10"),
+    ("Replicate's DRF 'Invalid token.'", "replicate/inpainter/issues/20"),
+    ("AWS IAM 'is not authorized to perform ... explicit deny'", "posit-dev/positron/issues/10683"),
+    ("AWS IAM 'no identity-based policy allows'", "aws-devtools-labs/aws-blocks/pull/562"),
+    ("Bedrock ValidationException 'Operation not allowed' (account not allowed)", "aws/aws-cli/issues/8717"),
+    ("... and behind LiteLLM's prefix", "kirodotdev/Kiro/issues/11191"),
+    ("Gemini 'unregistered callers': no key reached Google", "PublicAffairs/openai-gemini/issues/92"),
+    ("... without the JSON", "google-gemini/deprecated-generative-ai-python/issues/463"),
+    ("MiniMax 1004 with no Authorization header is our request", "nearai/ironclaw/issues/1742"),
+    ("GitHub token without the models permission (401)", "microsoft/ai-agents-for-beginners/issues/213"),
+    ("GitHub 'Resource not accessible by integration'", "github/gh-models/issues/35"),
+    ("Cloudflare slug: Workers AI daily free neurons", "get-engram/engram/issues/34"),
+    ("'Exhausted balance'", "fal-ai/fal/issues/1162"),
+    ("'User is locked' (admin lock)", "fal-ai/fal/issues/1168"),
+    ("'does not have enough balance'", "dmarx/video-killed-the-radio-star/issues/59"),
+    ("429 weekly usage limit is a cap", "HomericIntelligence/Scylla/issues/346"),
+    ("watsonx IAM token our client mints expired", "BerriAI/litellm/issues/9219"),
+    ("Azure RBAC 'lacks the required data action' (401)", "davrous/AzureAgentToM365/issues/3"),
+    ("Azure 'Key based authentication is disabled'", "Azure/Copilot-Studio-and-Azure/issues/58"),
+    ("OpenAI-compatible 'does not exist or you do not have access to it' is a model id", "bytedance/UI-TARS-desktop/issues/1784"),
+]
+
+
+@pytest.mark.parametrize("rule,source", HOLDOUT5_RULES, ids=[r for r, _ in HOLDOUT5_RULES])
+def test_rule_found_by_the_fifth_holdout(rule, source):
+    found = [c for c in load_cases(HOLDOUT5) if source in c["source"]]
+    assert len(found) == 1, source
+    c = found[0]
+    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # a per-minute allocation used up is a rate limit, not a cap
+    ("openai_compatible", {"status_code": 429, "message": "You have used up your per-minute allocation, retry in 10s"},
+     None),
+    # a plain 429 rate limit stays transient on the generic dialect
+    ("ollama_cloud", {"status_code": 429, "message": "Rate limit exceeded: 60 requests per minute"}, None),
+    # a tokenizer's invalid token on Replicate is the request's
+    ("replicate", {"status_code": 422, "message": "Input validation error: invalid token id 50256"}, None),
+    # a malformed Bedrock request stays ours
+    ("bedrock", {"type": "ValidationException", "message": "ValidationException: Malformed input request: "
+                 "#: extraneous key [foo] is not permitted"}, None),
+    # AWS throttling stays transient even with an IAM-looking ARN in it
+    ("bedrock", {"type": "ThrottlingException", "message": "Rate exceeded for arn:aws:bedrock:us-east-1::"
+                 "foundation-model/x"}, None),
+    # OpenAI's own model-access wording still reads as access on OpenAI
+    ("openai", {"status_code": 404, "message": "The model `o3` does not exist or you do not have access to it."},
+     "permission_denied"),
+    # Fireworks documents one 401 text for both a bad key and missing permissions: the key
+    ("fireworks", {"status_code": 401, "message": "Invalid API key or insufficient permissions."}, "invalid_key"),
+    # context length is never money, whatever 'not enough' says
+    ("openai_compatible", {"status_code": 400, "message": "Not enough tokens left in the context window"}, None),
+    # OpenAI's organization membership 401 is access, the key works
+    ("deepseek", {"status_code": 401, "message": "You must be a member of an organization to use the API."},
+     "permission_denied"),
+], ids=["per-minute-allocation", "rpm-429", "tokenizer", "bedrock-malformed", "bedrock-throttle",
+        "openai-model-access", "fireworks-401", "context-not-enough", "org-member-401"])
+def test_fifth_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
 

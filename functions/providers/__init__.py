@@ -122,7 +122,8 @@ class _Group:
         return found
 
 
-_CODE_TOKEN = re.compile(r"[a-z0-9_][a-z0-9_.\-]*[a-z0-9_]")
+_CODE_SEPARATORS = str.maketrans({**{chr(c): " " for c in range(128) if not (chr(c).isalnum() or chr(c) in "_.-")},
+                                   **{ch: " " for ch in "“”‘’，：；（）【】「」《》。、"}})   # full-width punctuation
 
 
 def _order(row: Row) -> int:
@@ -192,9 +193,14 @@ class Chain:
         """The chain's distinctive codes that stand as a whole token in `hay` (lower-cased)."""
         if not self._named_codes:
             return frozenset()
-        return self._named_codes.intersection(_CODE_TOKEN.findall(hay))
+        tokens = hay.translate(_CODE_SEPARATORS).split()
+        found = self._named_codes.intersection(tokens)
+        if not found:      # a code at the end of a sentence or a clause ("... insufficient_quota.")
+            found = self._named_codes.intersection(token.strip(".-") for token in tokens)
+        return found
 
-    def match(self, status: int | None, codes: Iterable[str], hay: str) -> Row | None:
+    def match(self, status: int | None, codes: Iterable[str], hay: str,
+              words: "_HayWords | None" = None) -> Row | None:
         """The first row (in chain order) that matches: `codes` are the lower-cased codes/types the error
         carries, `hay` the lower-cased, whitespace-collapsed text."""
         best: Row | None = None
@@ -205,7 +211,8 @@ class Chain:
                 if row.matches(status, hay):
                     best = row
                     break
-        words = _HayWords(hay)
+        if words is None:
+            words = _HayWords(hay)
         groups = (self._by_status.get(status), self._any) if status is not None else (self._any,)
         for group in groups:
             if group is None:
@@ -216,8 +223,9 @@ class Chain:
                 if row.matches(status, hay):
                     best = row
                     break
-        if status is None and self.unknown_status is not None:
-            loose = self.unknown_status.match(None, codes, hay)
+        loose_chain = self.unknown_status
+        if status is None and loose_chain is not None and (best is None or best.order > loose_chain.rows[0].order):
+            loose = loose_chain.match(None, codes, hay, words)
             if loose is not None and (best is None or loose.order < best.order):
                 best = self._by_id[loose.id]      # the table's row, as documented
         return best
