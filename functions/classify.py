@@ -352,14 +352,13 @@ r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
     r"\b(?:used up|exhausted|run out of|ran out of) (?:all )?(?:of )?(?:your |the )?(?:daily |weekly |monthly |free |included )*"
-    r"(?:allocation|allowance|quota|credits?|balance|tokens)\b",
+    r"(?:allocation|allowance|quota|credits?|balance)\b",
 )
 # A feature or model the account's plan does not include: access, not spent credit (docs/classification.md), read
 # before the money words that usually come with it ("payment_required", "upgrade").
 _PLAN_GATED = _rx(
     r"\bpaid_plan_required\b", r"\bpaid[- ]only\b", r"\bnot available (?:on|in|for) (?:the |your )?free (?:plan|tier)\b",
     r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
-    r"\bnot permitted to use\b",
     r"\b(?:tier \d+|paid tier|higher tier) (?:and|or) (?:above|higher)\b",   # Together "build tier 2 and above"
 )
 # Hints of money that count only when nothing says the window is short.

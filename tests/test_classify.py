@@ -428,8 +428,15 @@ def test_rule_found_by_the_fifth_holdout(rule, source):
     # OpenAI's organization membership 401 is access, the key works
     ("deepseek", {"status_code": 401, "message": "You must be a member of an organization to use the API."},
      "permission_denied"),
+    # output that ran out of tokens is the request's length, never money
+    ("openai_compatible", {"status_code": 400, "message": "The model ran out of tokens before finishing the answer"},
+     None),
+    # a parameter the model does not take is our request, whatever 'not permitted' says
+    ("openai_compatible", {"status_code": 400, "message": "You are not permitted to use the 'logit_bias' parameter "
+                           "with this model."}, None),
 ], ids=["per-minute-allocation", "rpm-429", "tokenizer", "bedrock-malformed", "bedrock-throttle",
-        "openai-model-access", "fireworks-401", "context-not-enough", "org-member-401"])
+        "openai-model-access", "fireworks-401", "context-not-enough", "org-member-401", "ran-out-of-tokens",
+        "parameter-not-permitted"])
 def test_fifth_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
