@@ -145,6 +145,15 @@ _CLASS_STATUS = re.compile(
 )
 
 
+def _error_status_in(pattern: re.Pattern, head: str) -> int | None:
+    """The leftmost 4xx/5xx `pattern` finds in `head` (not a decimal's tail: "took 1.403 Forbidden")."""
+    for m in pattern.finditer(head):
+        found = _as_status(next(g for g in m.groups() if g))
+        if found is not None and found >= 400 and head[m.start() - 1:m.start()] not in (".", ","):
+            return found
+    return None
+
+
 def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool]:
     """The HTTP status: the event's field, else where an SDK's string form put it, else the body's
     error code, else what the exception class name stands for. `head` is the lower-cased message start.
@@ -155,15 +164,11 @@ def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool
         status = _as_status(error.get("status"))
     if status is not None and status != 200:
         return status, False
-    for m in _STATUS_IN_TEXT.finditer(head):
-        found = _as_status(next(g for g in m.groups() if g))
-        if found is not None and found >= 400:
-            return found, False
-    library = head[:1] in "[( " or any(hint in head for hint in _LIBRARY_TEXT_HINTS)
-    for m in _STATUS_IN_LIBRARY_TEXT.finditer(head) if library else ():
-        found = _as_status(next(g for g in m.groups() if g))
-        if found is not None and found >= 400 and head[max(m.start() - 1, 0):m.start()] not in (".", ","):
-            return found, False
+    found = _error_status_in(_STATUS_IN_TEXT, head)
+    if found is None and (head[:1] in "[( " or any(hint in head for hint in _LIBRARY_TEXT_HINTS)):
+        found = _error_status_in(_STATUS_IN_LIBRARY_TEXT, head)
+    if found is not None:
+        return found, False
     m = _BODY_CODE.search(body_text) or _BODY_CODE.search(head)
     if m:
         found = _as_status(m.group(1))
@@ -330,7 +335,6 @@ _PERMISSION = _rx(
     r"\bnot authorized to perform\b",                     # AWS IAM "User: arn:... is not authorized to perform: x"
     r"\bno identity-based policy allows\b", r"\bexplicit deny\b",
     r"\bresource not accessible by (?:integration|personal access token)\b",   # GitHub token permissions
-
     r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
     r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
     r"\bnot have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
@@ -345,7 +349,7 @@ _QUOTA = _rx(
     r"\b0 credits remaining\b", r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b",
     r"\bprepayment credits are depleted\b", r"\bspending (?:limit|cap)\b", r"\bspend limit\b",
     r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
-r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
+    r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
     r"\bquota_exceeded\b", r"\bexceeds your quota\b",
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
