@@ -28,6 +28,9 @@ NEW = (
     # the second round (issue 12, fifth held-out set): providers a BYOK app's users bring beyond the issue's list
     "minimax", "volcengine", "qianfan", "hunyuan", "voyageai", "cloudflare_workers_ai", "novita", "github_models",
     "azure_ai_inference", "stability", "gladia", "jina", "watsonx",
+    # the third round (issue 12, sixth held-out set, written while it was gathered): smaller hosts and gateways
+    "stepfun", "iflytek", "baichuan", "lingyiwanwu", "fal", "venice", "nebius", "hyperbolic", "featherless",
+    "chutes", "ai21", "databricks", "ollama_cloud", "sarvam", "vercel_ai_gateway",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
