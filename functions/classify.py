@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote
 
 from . import providers
 
@@ -275,6 +276,13 @@ _GUARDS = (
     ("our_proxy", _rx(
         r"litellm\.(?:budgetexceedederror|contextwindowexceedederror|contentpolicyviolationerror)",
         r"budget has been exceeded")),          # a LiteLLM proxy budget is ours, not the user's
+    # No key reached the provider (an SDK's check before any request, or the provider's answer to a request that
+    # carried none): our platform built the call without the user's key (docs/classification.md, labelling rules).
+    ("no_key_sent", _rx(
+        r"\bdidn't provide an api key\b", r"\bdid not provide an api key\b", r"\bno api key (?:was )?provided\b",
+        r"\bmissing(?<!invalid or missing) (?:the )?api[ _-]?key\b",
+        r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
+        r"\bapi key: is invalid\b")),          # an echo of the key with nothing in it ("Your api key:  is invalid")
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
         r"api_key client option must be set",               # openai, groq... Python/Node SDKs
@@ -290,8 +298,7 @@ _INVALID_KEY = _rx(
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bno auth credentials found\b", r"\bauthentication fail(?:s|ed)\b",
-    r"\binvalid subscription key\b", r"\bdidn't provide an api key\b",
-    r"\bdid not provide an api key\b", r"\bmissing (?:the )?api[ _-]?key\b", r"\bno api key (?:was )?provided\b",
+    r"\binvalid subscription key\b", r"\binvalid or missing api[ _-]?key\b",
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
@@ -338,6 +345,8 @@ _PERMISSION = _rx(
     r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
     r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
     r"\bnot have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
+    r"\bno access to (?:the )?model\b", r"\baccess to (?:the )?model (?:is )?denied\b",   # "No access to model: x"
+    r"\bnot authorized to operate on\b",                # Alibaba Cloud RAM "not authorized to operate on the ..."
 )
 
 _QUOTA = _rx(
@@ -364,6 +373,7 @@ _PLAN_GATED = _rx(
     r"\bpaid_plan_required\b", r"\bpaid[- ]only\b", r"\bnot available (?:on|in|for) (?:the |your )?free (?:plan|tier)\b",
     r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
     r"\b(?:tier \d+|paid tier|higher tier) (?:and|or) (?:above|higher)\b",   # Together "build tier 2 and above"
+    r"\brequires? an? (?:pro|paid|premium|plus|team|business|enterprise) (?:subscription|plan|account|tier)\b",
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
@@ -481,6 +491,8 @@ def _explain(provider: Any, error: Any) -> Verdict:
     if "\\" in hay:
         # A body escaped into a string once more keeps its line breaks as text ("\\r\\n"): they break words too.
         hay = _ESCAPED_SPACE.sub(" ", hay)
+    if "%20" in hay:
+        hay = unquote(hay)     # a URL-encoded text (xAI's 400 "Incorrect%20API%20key%20provided")
     if "  " in hay or "\n" in hay or "\t" in hay or "\r" in hay:
         # Whitespace runs collapse to one space: terminals and wrappers break lines inside phrases.
         hay = " ".join(hay.split())
@@ -490,6 +502,10 @@ def _explain(provider: Any, error: Any) -> Verdict:
         status = None          # a 200 carrying a failure (SSE error event, a run's last_error): the body decides
     chain = providers.registry().chain(provider)
     codes: set[str] | None = None
+    if status is not None and status >= 500 and "metadata from plugin failed" in hay:
+        # gRPC reports a failure of the client's own credentials plugin ("Getting metadata from plugin failed with
+        # error: Reauthentication is needed...") as UNAVAILABLE: no server answered, the credential's text decides.
+        status = None
     if status is not None and status >= 500:
         m = _UPSTREAM_STATUS.search(hay)
         embedded = _EMBEDDED_ANSWER.search(hay) if "error code" in hay else None

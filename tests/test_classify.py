@@ -34,6 +34,9 @@ HOLDOUT4 = ROOT / "tests" / "fixtures" / "provider_errors_holdout4.jsonl"
 # tables were audited against the providers' documentation, labelled and committed before any run
 # (docs/holdout5.md).
 HOLDOUT5 = ROOT / "tests" / "fixtures" / "provider_errors_holdout5.jsonl"
+# A sixth, gathered the same way after the fifth set's fixes (four helpers, nothing of the classifier, its tables
+# or the earlier sets read), labelled and committed before any run (docs/holdout6.md).
+HOLDOUT6 = ROOT / "tests" / "fixtures" / "provider_errors_holdout6.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -121,11 +124,12 @@ def test_whole_corpus_through_the_cli(capsys):
 @pytest.mark.parametrize("path,earlier", [(HOLDOUT, [FIXTURE]), (HOLDOUT2, [FIXTURE, HOLDOUT]),
                                          (HOLDOUT3, [FIXTURE, HOLDOUT, HOLDOUT2]),
                                          (HOLDOUT4, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3]),
-                                         (HOLDOUT5, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4])],
-                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5"])
+                                         (HOLDOUT5, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4]),
+                                         (HOLDOUT6, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5])],
+                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5) else 60)
+    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6) else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -135,12 +139,12 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     older = [c for p in earlier for c in load_cases(p)]
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
-    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5):
+    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
-    if path in (HOLDOUT4, HOLDOUT5):
+    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
-    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5):
+    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
@@ -183,13 +187,25 @@ def test_fourth_holdout_through_the_cli(capsys):
 
 
 def test_fifth_holdout_through_the_cli(capsys):
-    """The fifth set holds what the fixes it prompted reached, so no later change slips back: at least 178 of
-    200 right and at most 16 false alarms of 124 not actionable. Before those fixes (main 4218cdb, every table
+    """The fifth set holds what the fixes it prompted and the sixth set's reached, so no later change slips back:
+    at least 179 of 200 right and at most 15 false alarms of 125 not actionable (one label changed by the
+    no-key rule, docs/holdout6.md). Before those fixes (main 4218cdb, every table
     audited against the documentation, nothing of this set read) it scored 155/200 (77.5 %) with 21 false alarms:
     the honest figure (docs/holdout5.md). Short of issue 12's bar (>= 98 %, at most 1 false alarm per 100)."""
     right, alarms, wrong = measure_through_the_cli(HOLDOUT5, "fifth held-out set", capsys)
-    assert alarms <= 16, wrong
-    assert right >= 178, wrong
+    assert alarms <= 15, wrong
+    assert right >= 179, wrong
+
+
+def test_sixth_holdout_through_the_cli(capsys):
+    """The sixth set holds what the fixes it prompted reached, so no later change slips back: at least 151 of
+    200 right and at most 36 false alarms of 128 not actionable. Before those fixes (main 56988f8, nothing of this
+    set read) it scored 138/200 (69.0 %) with 39 false alarms: the honest figure (docs/holdout6.md). Most false
+    alarms left are a provider's documented "invalid key" for a key the thread shows was fine (an app sent it
+    wrong); short of issue 12's bar (>= 98 %, at most 1 false alarm per 100)."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT6, "sixth held-out set", capsys)
+    assert alarms <= 36, wrong
+    assert right >= 151, wrong
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -351,8 +367,10 @@ def test_rule_found_by_the_fourth_holdout(rule, source):
 @pytest.mark.parametrize("provider,error,expected", [
     # a tokenizer's 'invalid token id' is the request's, not the key
     ("huggingface", {"status_code": 400, "message": "Input validation error: invalid token id 50257"}, None),
-    # Moonshot's own per-period usage limit on 429 stays a rate limit
-    ("moonshot", {"status_code": 429, "message": "You've reached your usage limit for this period."}, None),
+    # Kimi Code's usage allowance for the period (hours or a week) is the plan's cap, not a rate (the labelling rule
+    # the sixth set settled: a cap that does not clear within minutes is money)
+    ("moonshot", {"status_code": 429, "message": "You've reached your usage limit for this period."},
+     "quota_exhausted"),
     # a bare Moonshot 429 stays a rate limit
     ("moonshot", {"status_code": 429, "message": "Too Many Requests"}, None),
     # an ElevenLabs RateLimitError that is a concurrency limit stays transient
@@ -438,6 +456,66 @@ def test_rule_found_by_the_fifth_holdout(rule, source):
         "openai-model-access", "fireworks-401", "context-not-enough", "org-member-401", "ran-out-of-tokens",
         "parameter-not-permitted"])
 def test_fifth_holdout_look_alikes_keep_their_answer(provider, error, expected):
+    assert classify(provider, error) == expected
+
+
+# Fixes prompted by the sixth held-out set, each with the case that showed it was missing (by source), and the
+# look-alikes that must keep their answer.
+HOLDOUT6_RULES = [
+    ("a URL-encoded text is read decoded (xAI 400 'Incorrect%20API%20key')", "i-am-bee/beeai-framework/issues/447"),
+    ("gRPC's 503 for the client's own credentials plugin: the credential's text decides", "BerriAI/litellm/pull/3130"),
+    ("'No access to model' (403)", "actions/ai-inference/issues/95"),
+    ("'has no access to model' (403)", "QuantumNous/new-api/issues/5675"),
+    ("'Access to model denied' (403)", "QwenLM/qwen-code/issues/9605"),
+    ("Alibaba RAM 'not authorized to operate on the specified resource'", "zhayujie/CowAgent/issues/1858"),
+    ("'Model requires a Pro subscription' is a plan that lacks the model", "radareorg/r2ai/pull/65"),
+    ("an empty key echo ('Your api key:  is invalid'): no key was sent", "bytedance/deer-flow/issues/1283"),
+    ("an SDK's 'No api key provided' before any request", "X-PLUG/MM_StoryAgent/issues/2"),
+    ("'API key required' (api_key_required): no key reached the provider", "Gitlawb/openclaude/issues/1809"),
+    ("Zhipu's JWT expiry without its code (1003's wording)", "STranslate/STranslate/issues/670"),
+    ("Zhipu 1308: the plan's 5-hour usage cap is spent", "dirge-code/dirge/issues/818"),
+    ("Ollama Cloud's session usage limit is the plan's cap", "continuedev/continue/issues/11444"),
+    ("Azure subscription not registered for Azure OpenAI", "azure-search-openai-demo/issues/1104"),
+]
+
+
+@pytest.mark.parametrize("rule,needle", HOLDOUT6_RULES, ids=[r for r, _ in HOLDOUT6_RULES])
+def test_rule_found_by_the_sixth_holdout(rule, needle):
+    found = [c for c in load_cases(HOLDOUT6) if c["source"].endswith(needle)]
+    assert len(found) == 1, needle
+    c = found[0]
+    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # a key the provider calls invalid or missing is still the key
+    ("gladia", {"status_code": 401, "message": "Invalid or missing API key"}, "invalid_key"),
+    ("openai_compatible", {"status_code": 401, "message": "A valid API key is required"}, "invalid_key"),
+    # DeepSeek's echo of a real (masked) key stays the key
+    ("deepseek", {"status_code": 401, "message": "Authentication Fails, Your api key: ****abcd is invalid"},
+     "invalid_key"),
+    # a URL-encoded rate limit stays transient
+    ("xai", {"status_code": 429, "message": "Too%20many%20requests,%20retry%20in%2010s"}, None),
+    # a 503 without the credentials plugin stays a server error, whatever it says of keys
+    ("vertex", {"status_code": 503, "message": "503 Service Unavailable: invalid_grant while refreshing"}, None),
+    # the credentials plugin reporting a network failure is no verdict on the key
+    ("vertex", {"status_code": 503, "message": "Getting metadata from plugin failed with error: HTTPSConnectionPool"
+                "(host='oauth2.googleapis.com', port=443): Read timed out."}, None),
+    # OpenAI's own 404 model wording on an OpenAI-compatible API stays a model id
+    ("openai_compatible", {"status_code": 404, "message": "The model `x` does not exist or you do not have access "
+                           "to it."}, None),
+    # an hourly allowance clears within the hour
+    ("ollama_cloud", {"status_code": 429, "message": "you've reached your hourly usage limit, please wait or "
+                      "upgrade to continue"}, None),
+    # a per-minute limit on a coding plan stays a rate
+    ("zhipu", {"status_code": 429, "message": "{\"error\":{\"code\":\"1302\",\"message\":\"您的账户已达到速率限制，"
+               "请您控制请求频率\"}}"}, None),
+    # 'requires a paid plan' reads as access, 'upgrade your plan for higher rate limits' does not
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit reached. Upgrade your plan for higher rate "
+                           "limits."}, None),
+], ids=["invalid-or-missing", "valid-key-required", "deepseek-echo", "urlencoded-429", "vertex-503",
+        "plugin-network", "compat-model-404", "ollama-hourly", "zhipu-1302", "upgrade-for-rate"])
+def test_sixth_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
 
