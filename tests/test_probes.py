@@ -26,7 +26,15 @@ DEEPGRAM_KEY = "8a1f77c1e0b2d4a6f8091a2b3c4d5e6f7a8b9c0e"
 ELEVENLABS_KEY = "sk_" + "1f8e7d6c5b4a39281706f5e4d3c2b1a0" + "0a1b2c3d4e5f6780"
 OPENROUTER_KEY = "sk-or-v1-" + "0f1e2d3c4b5a69788796a5b4c3d2e1f0" * 2
 DEEPSEEK_KEY = "sk-" + "5b2c9d0e1f2a3b4c5d6e7f8091a2b3c4"
-KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY]
+MOONSHOT_KEY = "sk-" + "Kx7pQ2mN9vB4cR1tY6uW3zA8sD5fG0hJLq2wE4rT6yU8iO0p"
+SILICONFLOW_KEY = "sk-" + "qzvkdmwhtepylrgxajncfousbiqzvkdmwhtepylrgxajncfo"
+REPLICATE_KEY = "r8_" + "Vb3Nx8Kq2Lm7Pz4Rt9Wy1Hc6Dj5Fg0SaEu2Ik"
+ASSEMBLYAI_KEY = "7c1e9a4b2d8f6e0a3b5c7d9e1f2a4b6c"
+COHERE_KEY = "Zq8Wm3Xk7Lp2Rv9Tn4Yb6Hc1Jd5Gf0SaEu2IkOo"
+NOVITA_KEY = "sk_" + "Pw4Qe7Rt1Yu9Io3As6Df8Gh2Jk5Lz0Xc4Vb7Nm1Qw"
+SAMBANOVA_KEY = "3f2a9c1e-7b4d-4e8a-9c2f-1a6b8d0e5f73"
+KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
+        MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -310,6 +318,229 @@ def test_elevenlabs_key_without_the_user_read_permission_is_not_rejected(host, p
     assert pipe.deliver(1) == ["sent"]
     assert pushed_reasons(pipe) == ["quota_exhausted"]
     assert pipe.events[0]["verification"]["verdict"] == "unknown"
+
+
+# --------------------------------------------------------------------------------------------------
+# The reads added for Moonshot, SiliconFlow, Replicate, AssemblyAI, Cohere, Novita and SambaNova: each
+# one against its fake provider, with a rejected key and a working one (and, for Moonshot's balance,
+# a spent balance and one that can pay).
+
+MOONSHOT_SUSPENDED = {"error": {"message": "Your account org-xxxx <ak-xxxx> is suspended due to insufficient "
+                                           "balance, please recharge your account or check your plan and "
+                                           "billing details", "type": "exceeded_current_quota_error"}}
+
+
+def reported(pipe, reporters, device, provider: str, exc, key: str, base_url: str) -> list[str]:
+    """Report one failure with its key and base_url; the notifier's outcomes."""
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, provider, exc, key=key, base_url=base_url)
+    assert reporter.flush(20)
+    return pipe.deliver(1)
+
+
+@pytest.mark.parametrize("balance, verdict, outcome, reasons", [
+    ({"available_balance": 0, "voucher_balance": 0, "cash_balance": -2.1}, "no_credit", "sent", ["quota_exhausted"]),
+    ({"available_balance": 49.58894, "voucher_balance": 46.58893, "cash_balance": 3.00001}, "has_credit",
+     "not_actionable", []),
+])
+def test_moonshot_429_against_its_balance(host, pipe, reporters, device, capsys, caplog, balance, verdict,
+                                          outcome, reasons):
+    """Kimi's /users/me/balance: at most 0 available, the account cannot call the inference API (one
+    quota push); above 0 it can (no push)."""
+    host.route("POST", "/v1/chat/completions", 429, MOONSHOT_SUSPENDED)
+    host.route("GET", "/v1/users/me/balance", 200, {"code": 0, "data": balance, "scode": "0x0", "status": True})
+    exc = openai_fails(host, key=MOONSHOT_KEY)
+    assert reported(pipe, reporters, device, "moonshot", exc, MOONSHOT_KEY, host.url + "/v1") == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert classify("moonshot", pipe.events[0]["error"]) == "quota_exhausted"     # what the text alone says
+    assert pipe.events[0]["verification"] == {**pipe.events[0]["verification"], "probe": "GET /v1/users/me/balance",
+                                              "status": 200, "verdict": verdict}
+    (probe,) = host.hits_on("/v1/users/me/balance")
+    assert probe["headers"]["authorization"] == f"Bearer {MOONSHOT_KEY}"
+    assert_no_key(pipe, capsys, caplog)
+
+
+def test_moonshot_bare_403_whose_balance_read_rejects_the_key(host, pipe, reporters, device):
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/users/me/balance", 401, {"error": {"message": "Invalid Authentication",
+                                                              "type": "invalid_authentication_error"}})
+    exc = openai_fails(host, key=MOONSHOT_KEY)
+    assert reported(pipe, reporters, device, "moonshot", exc, MOONSHOT_KEY, host.url + "/v1") == ["sent"]
+    assert classify("moonshot", pipe.events[0]["error"]) is None                  # the text alone: nothing
+    assert pushed_reasons(pipe) == ["invalid_key"]
+    assert pipe.events[0]["verification"]["verdict"] == "key_rejected"
+
+
+@pytest.mark.parametrize("failure, answer, verdict, outcome, reasons", [
+    ((403, {"code": 30001, "message": "Sorry, your account balance is insufficient", "data": None}),
+     (401, {"code": 20006, "message": "Invalid token", "data": None}), "key_rejected", "sent", ["invalid_key"]),
+    ((401, {"code": 20006, "message": "Invalid token", "data": None}),
+     (200, {"code": 20000, "message": "OK", "status": True,
+            "data": {"status": "normal", "balance": "0.88", "chargeBalance": "88.00", "totalBalance": "88.88"}}),
+     "key_works", "not_actionable", []),
+    # the balance figures are not read (their meaning is not documented): a spent total is no no_credit,
+    # and the classifier's quota_exhausted stands on its own
+    ((403, {"code": 30001, "message": "Sorry, your account balance is insufficient", "data": None}),
+     (200, {"code": 20000, "message": "OK", "status": True,
+            "data": {"status": "normal", "balance": "0.00", "chargeBalance": "0.00", "totalBalance": "0.00"}}),
+     "key_works", "sent", ["quota_exhausted"]),
+])
+def test_siliconflow_against_its_user_info(host, pipe, reporters, device, failure, answer, verdict, outcome, reasons):
+    host.route("POST", "/v1/chat/completions", *failure)
+    host.route("GET", "/v1/user/info", *answer)
+    exc = openai_fails(host, key=SILICONFLOW_KEY)
+    assert reported(pipe, reporters, device, "siliconflow", exc, SILICONFLOW_KEY, host.url + "/v1") == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = host.hits_on("/v1/user/info")
+    assert probe["headers"]["authorization"] == f"Bearer {SILICONFLOW_KEY}"
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, {"title": "Unauthenticated", "detail": "You did not pass a valid authentication token", "status": 401}),
+     "key_rejected", "sent", ["invalid_key"]),
+    ((200, {"type": "user", "username": "someone", "name": "Some One"}), "key_works", "not_actionable", []),
+])
+def test_replicate_401_against_its_account_read(host, pipe, reporters, device, answer, verdict, outcome, reasons):
+    import httpx
+
+    host.route("POST", "/v1/predictions", 401, {"title": "Unauthenticated", "status": 401,
+                                                "detail": "You did not pass a valid authentication token"})
+    host.route("GET", "/v1/account", *answer)
+    exc = raised(lambda: httpx.post(host.url + "/v1/predictions", headers={"Authorization": f"Bearer {REPLICATE_KEY}"},
+                                    json={"version": "5c7d5dc6", "input": {"text": "hi"}}).raise_for_status())
+    assert isinstance(exc, httpx.HTTPStatusError)
+    assert reported(pipe, reporters, device, "replicate", exc, REPLICATE_KEY, host.url + "/v1") == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"] == {**pipe.events[0]["verification"], "probe": "GET /v1/account",
+                                              "verdict": verdict}
+    (probe,) = host.hits_on("/v1/account")
+    assert probe["headers"]["authorization"] == f"Bearer {REPLICATE_KEY}"
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, {"error": "Authentication error, API token missing/invalid"}), "key_rejected", "sent", ["invalid_key"]),
+    ((200, {"page_details": {"limit": 1, "result_count": 0, "current_url": "", "prev_url": None, "next_url": None},
+            "transcripts": []}), "key_works", "not_actionable", []),
+])
+def test_assemblyai_401_against_its_transcript_list(host, pipe, reporters, device, capsys, caplog, answer, verdict,
+                                                    outcome, reasons):
+    import requests
+
+    host.route("POST", "/v2/transcript", 401, {"error": "Authentication error, API token missing/invalid"})
+    host.route("GET", "/v2/transcript", *answer)
+    exc = raised(lambda: requests.post(host.url + "/v2/transcript", headers={"Authorization": ASSEMBLYAI_KEY},
+                                       json={"audio_url": "https://example.invalid/a.mp3"},
+                                       timeout=10).raise_for_status())
+    assert isinstance(exc, requests.HTTPError)
+    assert reported(pipe, reporters, device, "assemblyai", exc, ASSEMBLYAI_KEY, host.url) == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    probe = [h for h in host.hits_on("/v2/transcript") if h["method"] == "GET"]
+    assert len(probe) == 1 and probe[0]["path"] == "/v2/transcript?limit=1"
+    assert probe[0]["headers"]["authorization"] == ASSEMBLYAI_KEY                 # the key alone, no scheme
+    assert_no_key(pipe, capsys, caplog)
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, {"message": "invalid api token"}), "key_rejected", "sent", ["invalid_key"]),
+    ((200, {"models": [{"name": "command-a-03-2025", "endpoints": ["chat"]}], "next_page_token": "x"}),
+     "key_works", "not_actionable", []),
+])
+def test_cohere_401_against_its_model_list(host, pipe, reporters, device, answer, verdict, outcome, reasons):
+    import httpx
+
+    host.route("POST", "/v2/chat", 401, {"message": "invalid api token"})
+    host.route("GET", "/v1/models", *answer)
+    exc = raised(lambda: httpx.post(host.url + "/v2/chat", headers={"Authorization": f"Bearer {COHERE_KEY}"},
+                                    json={"model": "command-a-03-2025",
+                                          "messages": [{"role": "user", "content": "hi"}]}).raise_for_status())
+    assert reported(pipe, reporters, device, "cohere", exc, COHERE_KEY, host.url) == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = host.hits_on("/v1/models")
+    assert probe["path"] == "/v1/models?page_size=1" and probe["headers"]["authorization"] == f"Bearer {COHERE_KEY}"
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, {"code": 401, "reason": "INVALID_API_KEY", "message": "The API key is invalid."}), "key_rejected", "sent",
+     ["invalid_key"]),
+    ((200, {"credit_balance": 52000, "allow_features": ["llm"]}), "key_works", "not_actionable", []),
+    # a 403 (a key that may not read the account) says nothing of the key: the classifier decides
+    ((403, {"code": 403, "reason": "ACCESS_DENY", "message": "Access denied"}), "unknown", "sent", ["invalid_key"]),
+])
+def test_novita_401_against_its_user_read(host, pipe, reporters, device, answer, verdict, outcome, reasons):
+    host.route("POST", "/v3/openai/chat/completions", 401, {"code": 401, "reason": "INVALID_API_KEY",
+                                                            "message": "The API key is invalid."})
+    host.route("GET", "/v3/user", *answer)
+    exc = openai_fails(host, key=NOVITA_KEY, path="/v3/openai/chat/completions", base="/v3/openai")
+    assert reported(pipe, reporters, device, "novita", exc, NOVITA_KEY, host.url + "/v3/openai") == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = host.hits_on("/v3/user")
+    assert probe["headers"]["authorization"] == f"Bearer {NOVITA_KEY}"
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, {"error": {"message": "Authentication credentials are missing or invalid.",
+                      "type": "authentication_error"}}), "key_rejected", "sent", ["invalid_key"]),
+    ((200, {"object": "list", "data": [{"id": "Meta-Llama-3.3-70B-Instruct", "object": "model"}]}), "key_works",
+     "not_actionable", []),
+])
+def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device, answer, verdict, outcome, reasons):
+    host.route("POST", "/v1/chat/completions", 403, b"Forbidden")
+    host.route("GET", "/v1/models", *answer)
+    exc = openai_fails(host, key=SAMBANOVA_KEY)
+    assert reported(pipe, reporters, device, "sambanova", exc, SAMBANOVA_KEY, host.url + "/v1") == [outcome]
+    assert classify("sambanova", pipe.events[0]["error"]) is None
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = host.hits_on("/v1/models")
+    assert probe["headers"]["authorization"] == f"Bearer {SAMBANOVA_KEY}"
+
+
+@pytest.mark.parametrize("provider, base_url, host_name, path, auth", [
+    ("moonshot", "https://api.moonshot.cn/v1", "api.moonshot.cn", "/v1/users/me/balance", "bearer"),
+    ("siliconflow", "https://api.siliconflow.com/v1", "api.siliconflow.com", "/v1/user/info", "bearer"),
+    ("replicate", None, "api.replicate.com", "/v1/account", "bearer"),
+    ("assemblyai", "https://api.eu.assemblyai.com", "api.eu.assemblyai.com", "/v2/transcript?limit=1",
+     "Authorization"),
+    ("cohere", None, "api.cohere.com", "/v1/models?page_size=1", "bearer"),
+    ("novita", None, "api.novita.ai", "/v3/user", "bearer"),
+    ("sambanova", None, "api.sambanova.ai", "/v1/models", "bearer"),
+])
+def test_each_new_read_is_planned_at_the_host_of_the_call(provider, base_url, host_name, path, auth):
+    """Where each new read would go (planned only: nothing leaves this process)."""
+    from byok_reporter.probe import ProbeTable, load_table
+
+    plan, why = ProbeTable(load_table()).plan(provider, base_url, None)
+    assert why == "" and (plan.scheme, plan.host, plan.port, plan.path, plan.auth) == ("https", host_name, 443, path,
+                                                                                       auth)
+    assert plan.label == f"GET {path}"
+
+
+def test_a_regional_provider_is_probed_only_where_the_call_went(pipe, reporters, device):
+    """Moonshot, SiliconFlow and AssemblyAI serve regions on their own hosts, whose keys may not work
+    across them: with neither a base_url nor the failed call's URL there is no probe (never the default
+    host by guess);
+    a known failed URL is probed there if it is the default host, else not at all."""
+    from byok_reporter.probe import ProbeTable, load_table
+
+    table = ProbeTable(load_table())
+    for regional in ("moonshot", "siliconflow", "assemblyai"):
+        assert table.plan(regional, None, None) == (None, "host_unknown")
+    assert table.plan("moonshot", None, "https://api.moonshot.cn/v1/chat/completions") == (None, "other_host")
+    plan, _ = table.plan("moonshot", None, "https://api.moonshot.ai/v1/chat/completions")
+    assert (plan.host, plan.path) == ("api.moonshot.ai", "/v1/users/me/balance")
+    for single, official in (("replicate", "api.replicate.com"), ("cohere", "api.cohere.com"),
+                             ("novita", "api.novita.ai"), ("sambanova", "api.sambanova.ai")):
+        plan, why = table.plan(single, None, None)                                # one host each: their own
+        assert why == "" and plan.host == official
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "moonshot", {"status_code": 401, "message": "Invalid Authentication"}, key=MOONSHOT_KEY)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"] and "verification" not in pipe.events[0]
+    assert reporter.stats()["probe_skipped_host_unknown"] == 1 and reporter.stats().get("probes", 0) == 0
 
 
 # --------------------------------------------------------------------------------------------------

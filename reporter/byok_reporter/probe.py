@@ -5,7 +5,8 @@ still holds the key during the failed request, so the reporter's background thre
 provider's cheapest authenticated read with it and sends the verdict in the event's
 `verification`. The reads are data (probes.json). Where the key may go is narrow on purpose:
 - only to the host of the failed call (the `base_url` given, else the provider's official one;
-  never when the failed request visibly went to another host);
+  never when the failed request visibly went to another host; for a provider whose regions have
+  their own hosts and keys, `regional`, never when neither the `base_url` nor the failed URL is known);
 - over https only (plain http only to a loopback address, for local tests);
 - never redirected (http.client does not follow redirects: a 3xx is an `unknown` verdict);
 - only in the request's auth header, never in a URL, a log line or the event.
@@ -114,7 +115,8 @@ class ProbeTable:
         self.providers: dict[str, dict] = {}
         for provider, entry in (table.get("providers") or {}).items():
             if entry and entry.get("kind") in kinds:
-                self.providers[provider] = {**kinds[entry["kind"]], "base_url": entry["base_url"]}
+                self.providers[provider] = {**kinds[entry["kind"]], "base_url": entry["base_url"],
+                                            "regional": bool(entry.get("regional"))}
 
     def calls_for_probe(self, error: Mapping, exc_types: tuple[str, ...]) -> bool:
         """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429 whose
@@ -139,6 +141,8 @@ class ProbeTable:
         entry = self.providers.get(provider)
         if entry is None:
             return None, "no_probe_defined"
+        if entry["regional"] and not base_url and failed is None:
+            return None, "host_unknown"     # regions with their own keys: never guess the host
         origin = _origin(base_url or entry["base_url"])
         if origin is None:
             return None, "bad_base_url"
