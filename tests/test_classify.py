@@ -519,6 +519,31 @@ def test_sixth_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
 
+@pytest.mark.parametrize("provider,error,expected", [
+    # AWS's common errors are the same for every service: Polly and Transcribe read them with the `aws` table
+    ("aws_polly", {"message": "An error occurred (UnrecognizedClientException) when calling the SynthesizeSpeech "
+                   "operation: The security token included in the request is invalid."}, "invalid_key"),
+    ("transcribe", {"type": "AccessDeniedException", "message": "User: arn:aws:iam::123456789012:user/x is not "
+                    "authorized to perform: transcribe:StartStreamTranscription"}, "permission_denied"),
+    ("polly", {"message": "An error occurred (ThrottlingException) when calling the SynthesizeSpeech operation: "
+               "Rate exceeded"}, None),
+    ("polly", {"message": "botocore.exceptions.NoCredentialsError: Unable to locate credentials"}, None),
+    # ...and so does an unknown slug whose text has botocore's shape
+    ("sagemaker", {"message": "An error occurred (ExpiredTokenException) when calling the InvokeEndpoint operation: "
+                   "The security token included in the request is expired"}, "invalid_key"),
+    ("sagemaker", {"message": "An error occurred (ValidationError) when calling the InvokeEndpoint operation: "
+                   "Endpoint x of account 123 not found."}, None),
+    # a monthly allowance used up is money, a monthly figure beside a per-minute limit is not
+    ("openai_compatible", {"status_code": 403, "message": "Your account has exceeded its monthly usage limit"},
+     "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit reached: 100 requests per minute (monthly "
+                           "quota resets on the 1st)"}, None),
+], ids=["polly-unrecognized", "transcribe-iam", "polly-throttling", "polly-no-credentials", "botocore-shape-expired",
+        "botocore-shape-validation", "monthly-usage-limit", "per-minute-beside-monthly"])
+def test_documented_dialects_beyond_the_sets(provider, error, expected):
+    assert classify(provider, error) == expected
+
+
 # ------------------------------------------------------------------------------ wrapped forms (issue 3)
 
 WRAPPED = [

@@ -30,7 +30,7 @@ NEW = (
     "azure_ai_inference", "stability", "gladia", "jina", "watsonx",
     # the third round (issue 12, sixth held-out set, written while it was gathered): smaller hosts and gateways
     "stepfun", "iflytek", "baichuan", "lingyiwanwu", "fal", "venice", "nebius", "hyperbolic", "featherless",
-    "chutes", "ai21", "databricks", "ollama_cloud", "sarvam", "vercel_ai_gateway",
+    "chutes", "ai21", "databricks", "ollama_cloud", "sarvam", "vercel_ai_gateway", "aws",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
