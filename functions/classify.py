@@ -307,7 +307,7 @@ _INVALID_KEY = _rx(
 
 _PERMISSION = _rx(
     r"\bpermission_error\b", r"\bpermission_denied\b",
-    r"(?<!\()\bpermissiondenied\b",      # not Azure's reason phrase "401 (PermissionDenied)" for a bad key
+    r"(?<!\()(?<!401 )\bpermissiondenied\b",   # not Azure's reason phrase "401 (PermissionDenied)" for a bad key
     r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
     r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",
     r"\bmissing the permission\b", r"\bmissing scopes?\b", r"\binsufficient permissions for this operation\b",
@@ -315,6 +315,7 @@ _PERMISSION = _rx(
     r"\bnot allowed to (?:sample|use|access)\b", r"\bnot have access to (?:model|the model)\b",
     r"\borganization (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b",
     r"\baccount (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b", r"\baccount_deactivated\b",
+    r"\bassociated with a deactivated account\b",     # OpenAI "This key is associated with a deactivated account"
     r"\borganization_restricted\b", r"\bhas been restricted\b", r"\bmust be verified\b",
     r"\bservice_disabled\b", r"\bhas not been used in project\b",
     r"\bapi_key_(?:service|http_referrer|ip_address|android_app|ios_app)_blocked\b",
@@ -359,6 +360,7 @@ _QUOTA = _rx(
     r"\bprepayment credits are depleted\b", r"\bspending (?:limit|cap)\b", r"\bspend limit\b",
     r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
     r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
+    r"\bquota is not enough\b", r"\binsufficient_user_quota\b",   # one-api/new-api relays: the user's token quota
     r"\bquota_exceeded\b", r"\bexceeds your quota\b",
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
@@ -404,7 +406,8 @@ _ZH_INVALID_KEY = _rx(r"无效的\s?(?:api[-_ ]?key|令牌|密钥|token)", r"(?:
                       r"身份验证失败", r"认证失败", r"鉴权失败")
 _ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不足", r"配额(?:已)?用尽")
 _ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
-_ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号)(?:已)?被(?:禁用|封禁|冻结)")
+_ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号)(?:已)?被(?:禁用|封禁|冻结)",
+                     r"(?:未开放|未开通)[^，。,.]{0,30}权限")   # "套餐暂未开放GLM-5权限": the plan has not opened the model
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
 # Where an app envelope (a 500/502 of its own) names the upstream's status.
@@ -414,6 +417,8 @@ _UPSTREAM_STATUS = re.compile(
 # `Error code: 401 - {'error': {...}}` (and OpenAI-shaped clients `Error code: 429, with error text {"error":..}`)
 # only from a response the provider sent, so a 4xx there followed by an error object is the provider's verdict.
 _EMBEDDED_ANSWER = re.compile(r"error code:?\s*(4\d\d)\b(?:[^{}]{0,40}\{\s*['\"](?:error|detail)['\"]\s*:| - \S)")
+# ...or as Google's generative-ai JS SDK words a provider's answer: "Error fetching from <url>: [400 Bad Request] ..."
+_EMBEDDED_FETCH = re.compile(r"error fetching from \S+:? \[(4\d\d) [a-z][a-z ]{2,30}\]")
 # WebSocket close codes (1000-4999), where the event's status_code or a library's text put them.
 _CLOSE_IN_TEXT = re.compile(
     r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
@@ -514,6 +519,8 @@ def _explain(provider: Any, error: Any) -> Verdict:
     if status is not None and status >= 500:
         m = _UPSTREAM_STATUS.search(hay)
         embedded = _EMBEDDED_ANSWER.search(hay) if "error code" in hay else None
+        if embedded is None and "error fetching from" in hay:
+            embedded = _EMBEDDED_FETCH.search(hay)
         if m and (_INVALID_KEY.search(hay) or _QUOTA.search(hay) or _PERMISSION.search(hay)):
             status = int(m.group(1))   # an app's 5xx around the upstream's own key failure
         elif embedded:
@@ -606,6 +613,8 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED, "text.daily_cap"
         return None, "text.rate_limit"
+    if "incorrect model id" in hay:
+        return None, "text.model_id"   # relays' "Incorrect model ID ... or you do not have permission": our model id
     return _auth(status, hay)
 
 

@@ -37,6 +37,9 @@ HOLDOUT5 = ROOT / "tests" / "fixtures" / "provider_errors_holdout5.jsonl"
 # A sixth, gathered the same way after the fifth set's fixes (four helpers, nothing of the classifier, its tables
 # or the earlier sets read), labelled and committed before any run (docs/holdout6.md).
 HOLDOUT6 = ROOT / "tests" / "fixtures" / "provider_errors_holdout6.jsonl"
+# A seventh, gathered the same way after the sixth set's fixes; each case also says whether its label comes from
+# the thread rather than the text (`context`), labelled and committed before any run (docs/holdout7.md).
+HOLDOUT7 = ROOT / "tests" / "fixtures" / "provider_errors_holdout7.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -125,11 +128,13 @@ def test_whole_corpus_through_the_cli(capsys):
                                          (HOLDOUT3, [FIXTURE, HOLDOUT, HOLDOUT2]),
                                          (HOLDOUT4, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3]),
                                          (HOLDOUT5, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4]),
-                                         (HOLDOUT6, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5])],
-                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6"])
+                                         (HOLDOUT6, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5]),
+                                         (HOLDOUT7, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
+                                                     HOLDOUT6])],
+                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6) else 60)
+    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7) else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -139,12 +144,14 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     older = [c for p in earlier for c in load_cases(p)]
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
-    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6):
+    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
-    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6):
+    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
-    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6):
+    if path == HOLDOUT7:
+        assert all(c["context"] in (True, False) for c in cases)
+    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
@@ -187,7 +194,7 @@ def test_fourth_holdout_through_the_cli(capsys):
 
 
 def test_fifth_holdout_through_the_cli(capsys):
-    """The fifth set holds what the fixes it prompted and the sixth set's reached, so no later change slips back:
+    """The fifth set holds what the fixes it prompted and the later sets' reached, so no later change slips back:
     at least 179 of 200 right and at most 15 false alarms of 125 not actionable (one label changed by the
     no-key rule, docs/holdout6.md). Before those fixes (main 4218cdb, every table
     audited against the documentation, nothing of this set read) it scored 155/200 (77.5 %) with 21 false alarms:
@@ -206,6 +213,16 @@ def test_sixth_holdout_through_the_cli(capsys):
     right, alarms, wrong = measure_through_the_cli(HOLDOUT6, "sixth held-out set", capsys)
     assert alarms <= 36, wrong
     assert right >= 151, wrong
+
+
+def test_seventh_holdout_through_the_cli(capsys):
+    """The seventh set holds what the fixes it prompted reached: at least 168 of 200 right and at most 22 false
+    alarms of 125. Before them (main 55b2b6b, nothing of this set read) it scored 157/200 (78.5 %) with 26 false
+    alarms, the honest figure: 138/155 (89.0 %, 4 false alarms of 84) on the cases whose label the text itself
+    gives, 19/45 on the cases whose label only the thread gives (docs/holdout7.md)."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT7, "seventh held-out set", capsys)
+    assert alarms <= 22, wrong
+    assert right >= 168, wrong
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -516,6 +533,55 @@ def test_rule_found_by_the_sixth_holdout(rule, needle):
 ], ids=["invalid-or-missing", "valid-key-required", "deepseek-echo", "urlencoded-429", "vertex-503",
         "plugin-network", "compat-model-404", "ollama-hourly", "zhipu-1302", "upgrade-for-rate"])
 def test_sixth_holdout_look_alikes_keep_their_answer(provider, error, expected):
+    assert classify(provider, error) == expected
+
+
+# Fixes prompted by the seventh held-out set, each with the case that showed it was missing (by source).
+HOLDOUT7_RULES = [
+    ("OpenAI 'associated with a deactivated account'", "ashinnotfound/ChatGPT-YourChatRobot/issues/43"),
+    ("Azure Speech: only Standard subscriptions (a tier the free resource lacks)", "ThioJoe/Auto-Synced-Translated-Dubs/issues/9"),
+    ("... and behind the batch API's exception", "cognitive-services-speech-sdk/issues/1307"),
+    ("an httpx '401 PermissionDenied' is a reason phrase, not a permission", "AstrBotDevs/AstrBot/issues/2720"),
+    ("Google's insufficient scopes without the code are our client's", "googleapis/google-cloud-python/issues/5006"),
+    ("an app's 500 around the generative-ai JS SDK's '[400 Bad Request]'", "Jazee6/cloudflare-ai-web/issues/17"),
+    ("AWS 'needs a subscription for the service'", "digital-go-jp/genai-web/issues/13"),
+    ("Groq's model_not_found without the code", "continuedev/continue/issues/10815"),
+    ("watsonx authentication_token_not_valid: the IAM token our client minted", "spring-projects/spring-ai/issues/2727"),
+    ("a relay's 'Incorrect model ID'", "ZhuLinsen/daily_stock_analysis/issues/470"),
+    ("a relay's 'user quota is not enough'", "popjane/free_chatgpt_api/issues/85"),
+]
+
+
+@pytest.mark.parametrize("rule,needle", HOLDOUT7_RULES, ids=[r for r, _ in HOLDOUT7_RULES])
+def test_rule_found_by_the_seventh_holdout(rule, needle):
+    found = [c for c in load_cases(HOLDOUT7) if c["source"].endswith(needle)]
+    assert len(found) == 1, needle
+    c = found[0]
+    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # a 403 PermissionDenied stays a permission refusal
+    ("openai_compatible", {"status_code": 403, "message": "Client error '403 PermissionDenied' for url "
+                           "'https://example.invalid/v1/chat'"}, "permission_denied"),
+    # the key's own wording wins over a model-id phrase elsewhere in the text
+    ("openai_compatible", {"status_code": 401, "message": "Incorrect API key provided: sk-abc***. Incorrect model "
+                           "ID is not the issue."}, "invalid_key"),
+    # 'not enough' of a request's own budget is never money
+    ("openai_compatible", {"status_code": 400, "message": "max_tokens is not enough for the reasoning effort "
+                           "requested"}, None),
+    # the JS SDK's embedded 429 or 503 inside an app's 500 stays transient
+    ("gemini", {"status_code": 500, "message": "[GoogleGenerativeAI Error]: Error fetching from https://generative"
+                "language.googleapis.com/v1beta/models/x:generateContent: [429 Too Many Requests] Resource has been "
+                "exhausted (e.g. check quota)."}, None),
+    ("gemini", {"status_code": 500, "message": "[GoogleGenerativeAI Error]: Error fetching from https://generative"
+                "language.googleapis.com/v1beta/models/x:generateContent: [503 Service Unavailable] The model is "
+                "overloaded."}, None),
+    # a deactivated model is our model id, a deactivated account is the user's
+    ("openai", {"status_code": 404, "message": "The model `text-davinci-003` has been deactivated"}, None),
+], ids=["403-permissiondenied", "key-beside-model-id", "max-tokens-not-enough", "js-sdk-429-in-500",
+        "js-sdk-503-in-500", "deactivated-model"])
+def test_seventh_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
 
