@@ -307,7 +307,7 @@ _INVALID_KEY = _rx(
 
 _PERMISSION = _rx(
     r"\bpermission_error\b", r"\bpermission_denied\b",
-    r"(?<!\()(?<!401 )\bpermissiondenied\b",   # not Azure's reason phrase "401 (PermissionDenied)" for a bad key
+    r"(?<!\()\bpermissiondenied\b(?<!401 permissiondenied)",   # not Azure's reason phrase "401 (PermissionDenied)"
     r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
     r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",
     r"\bmissing the permission\b", r"\bmissing scopes?\b", r"\binsufficient permissions for this operation\b",
