@@ -181,3 +181,35 @@ def test_codes_inside_a_json_string_escaped_into_another_json_are_read():
     body = json.dumps({"type": "quota_exceeded", "reason": "Concurrent Quota Exceeded"})
     escaped = {"message": "Upstream error: " + json.dumps({"error": body})}
     assert explain("speechmatics", escaped).rule == explain("speechmatics", {"body": body}).rule
+
+
+# Rows whose documented message is too generic to stand for the code alone ("Forbidden.", "Billing error"): when
+# a wrapper drops their code, the message alone must not decide (docs/classification.md, text twins).
+_CODE_ONLY = {
+    "anthropic.billing_error": "'Billing error' alone",
+    "hunyuan.token_failure": "'Token error.' alone",
+    "vercel_ai_gateway.access_denied": "'Forbidden.' alone",
+    "vercel_ai_gateway.forbidden_by_rule": "'Forbidden' alone",
+    "sarvam.insufficient_quota": "'Credits exhausted' alone, two words",
+    "google_cloud.access_token_expired": "Google's standard 401 text, which other causes also return",
+}
+
+
+def _code_rows() -> list[tuple[str, dict]]:
+    tables = Path(__file__).resolve().parent.parent / "functions" / "providers"
+    rows = []
+    for path in sorted(tables.glob("*.json")):
+        table = json.loads(path.read_text(encoding="utf-8"))
+        rows += [(table["provider"], row) for row in table["errors"]
+                 if row["code"] is not None and row["contains"] is None and row["id"] not in _CODE_ONLY]
+    return rows
+
+
+@pytest.mark.parametrize("provider,row", _code_rows(), ids=[row["id"] for _, row in _code_rows()])
+def test_a_documented_message_keeps_its_verdict_when_the_code_is_dropped(provider, row):
+    """LangChain and app logs often keep only the message: a row that matches by its code has a text twin for
+    its documented wording, so the message alone (with the row's status, when it has one) gets the row's verdict."""
+    status = row["status"][0] if isinstance(row["status"], list) else row["status"]
+    error = {"message": row["example"]} | ({"status_code": status} if status is not None else {})
+    verdict = explain(provider, error)
+    assert verdict.reason == row["decision"], (row["id"], verdict)
