@@ -406,7 +406,7 @@ _ZH_INVALID_KEY = _rx(r"无效的\s?(?:api[-_ ]?key|令牌|密钥|token)", r"(?:
                       r"身份验证失败", r"认证失败", r"鉴权失败")
 _ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不足", r"配额(?:已)?用尽")
 _ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
-_ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号)(?:已)?被(?:禁用|封禁|冻结)",
+_ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号|用户)(?:已)?被(?:禁用|封禁|冻结)",
                      r"(?:未开放|未开通)[^，。,.]{0,30}权限")   # "套餐暂未开放GLM-5权限": the plan has not opened the model
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
@@ -438,6 +438,7 @@ _KEY_NAMED_INVALID = _rx(r"\binvalid api[ _-]?key", r"\bincorrect api key", r"\b
                          r"\bapi key not valid\b", r"\bapi_key_invalid\b")
 
 _ESCAPED_SPACE = re.compile(r"(?:\\+[rnt])+")
+_UNICODE_ESCAPE = re.compile(r"\\+u([0-9a-f]{4})")
 
 
 @dataclass(frozen=True)
@@ -497,6 +498,9 @@ def _explain(provider: Any, error: Any) -> Verdict:
     if "\\" in hay:
         # A body escaped into a string once more keeps its line breaks as text ("\\r\\n"): they break words too.
         hay = _ESCAPED_SPACE.sub(" ", hay)
+        if "\\u" in hay:
+            # ...and json.dumps' default escapes every non-ASCII character ("\\u4f59\\u989d" for 余额)
+            hay = _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), hay)
     if "%20" in hay:
         hay = unquote(hay)     # a URL-encoded text (xAI's 400 "Incorrect%20API%20key%20provided")
     if "  " in hay or "\n" in hay or "\t" in hay or "\r" in hay:

@@ -40,6 +40,9 @@ HOLDOUT6 = ROOT / "tests" / "fixtures" / "provider_errors_holdout6.jsonl"
 # A seventh, gathered the same way after the sixth set's fixes; each case also says whether its label comes from
 # the thread rather than the text (`context`), labelled and committed before any run (docs/holdout7.md).
 HOLDOUT7 = ROOT / "tests" / "fixtures" / "provider_errors_holdout7.jsonl"
+# An eighth, small (the session's search budget ran out at 98), gathered the same way after the seventh set's
+# fixes, measured and not tuned on (docs/holdout8.md).
+HOLDOUT8 = ROOT / "tests" / "fixtures" / "provider_errors_holdout8.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -130,8 +133,11 @@ def test_whole_corpus_through_the_cli(capsys):
                                          (HOLDOUT5, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4]),
                                          (HOLDOUT6, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5]),
                                          (HOLDOUT7, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                     HOLDOUT6])],
-                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7"])
+                                                     HOLDOUT6]),
+                                         (HOLDOUT8, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
+                                                     HOLDOUT6, HOLDOUT7])],
+                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
+                              "holdout8"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
     assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7) else 60)
@@ -144,14 +150,14 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     older = [c for p in earlier for c in load_cases(p)]
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
-    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7):
+    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
-    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7):
+    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
-    if path == HOLDOUT7:
+    if path in (HOLDOUT7, HOLDOUT8):
         assert all(c["context"] in (True, False) for c in cases)
-    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7):
+    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
@@ -223,6 +229,15 @@ def test_seventh_holdout_through_the_cli(capsys):
     right, alarms, wrong = measure_through_the_cli(HOLDOUT7, "seventh held-out set", capsys)
     assert alarms <= 22, wrong
     assert right >= 168, wrong
+
+
+def test_eighth_holdout_through_the_cli(capsys):
+    """The small eighth set (98 cases) was measured and not tuned on: 77/98 (78.6 %) with 16 false alarms of 58,
+    71/74 (95.9 %, no false alarm) where the text gives the label, 6/24 where only the thread does
+    (docs/holdout8.md). It holds there, so no later change slips back."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT8, "eighth held-out set", capsys)
+    assert alarms <= 16, wrong
+    assert right >= 77, wrong
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -678,3 +693,17 @@ def test_the_cached_classifier_agrees_with_the_classifier_on_every_case():
     assert classify_cached("openai", odd) == classify("openai", odd) == "invalid_key"
     big = {"status_code": 402, "message": "Insufficient credits " + "x" * 10_000}
     assert classify_cached("openrouter", big) == classify("openrouter", big) == "quota_exhausted"
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # a relay that re-encodes the body with json.dumps' default turns 余额不足 into \u escapes: still money
+    ("one_api", {"status_code": 403, "message": 'Upstream error: {"error": "{\\"error\\": {\\"message\\": '
+                 '\\"\\\\u4f59\\\\u989d\\\\u4e0d\\\\u8db3\\"}}"}'}, "quota_exhausted"),
+    # ...a banned user (用户已被封禁) is an account refusal
+    ("one_api", {"status_code": 403, "message": 'Upstream error: {"error": "{\\"message\\": '
+                 '\\"\\\\u7528\\\\u6237\\\\u5df2\\\\u88ab\\\\u5c01\\\\u7981\\"}"}'}, "permission_denied"),
+    # a Windows path's backslash-u is not an escape
+    ("openai_compatible", {"status_code": 500, "message": "C:\\users\\app\\upload failed"}, None),
+], ids=["escaped-balance", "escaped-banned", "windows-path"])
+def test_json_escaped_non_ascii_is_read(provider, error, expected):
+    assert classify(provider, error) == expected
