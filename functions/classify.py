@@ -380,7 +380,8 @@ _PLAN_GATED = _rx(
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
     r"\bno credits\b", r"\bplan limit\b",
-    r"\bmonthly (?:usage |spend(?:ing)? |token |request |character |call )?(?:limit|quota|cap|allowance)\b", r"\bpurchase (?:more )?credits\b",
+    r"\bmonthly (?:usage |spend(?:ing)? |token |request |character |call )?(?:limit|quota|cap|allowance)\b",
+    r"\bpurchase (?:more )?credits\b",
     r"\badd (?:more )?credits\b", r"\btop up\b", r"\brecharge\b", r"exceeded your current quota",
     r"\binsufficient quota\b",                 # insufficient_quota reworded by an app (Codex CLI)
     r"\badd a credit card\b",                  # AssemblyAI streaming 4003: paid-only feature on a free account
@@ -388,7 +389,8 @@ _QUOTA_WEAK = _rx(
 
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
 _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]?week", r"\bweekly\b",
-                 r"per[ _]?month", r"\bmonthly\b", r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
+                 r"per[ _]?month", r"\bmonthly\b",
+                 r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour")
