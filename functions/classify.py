@@ -186,7 +186,6 @@ def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool
 # --------------------------------------------------------------------------------------------------
 # The rules. Each is a regex over the lower-cased haystack (type, code, message, body); order matters.
 
-_LITERAL = re.compile(r"[a-z0-9 _'\-:,/<!\"]+")
 
 
 class _Rules:
@@ -216,39 +215,93 @@ class _Rules:
         return False
 
 
+_META = frozenset(".^$*+?{}[]|()")
+
+
 def _literal_prefix(src: str) -> str:
-    """The literal text `src` must start with ('' when it starts with regex syntax)."""
-    m = _LITERAL.match(src)
-    anchor = m.group(0) if m else ""
-    if anchor and len(src) > len(anchor) and src[len(anchor)] in "?*{":
+    """The literal text `src` must start with ('' when it starts with regex syntax). An escaped punctuation
+    character (`\\(`, `\\.`) is itself; an escape class (`\\b`, `\\s`, `\\d`) ends the literal."""
+    out: list[str] = []
+    i = 0
+    while i < len(src):
+        ch = src[i]
+        if ch == "\\":
+            nxt = src[i + 1:i + 2]
+            if not nxt or nxt.isalnum():
+                break
+            out.append(nxt)
+            i += 2
+            continue
+        if ch in _META:
+            break
+        out.append(ch)
+        i += 1
+    anchor = "".join(out)
+    if anchor and i < len(src) and src[i] in "?*{":
         anchor = anchor[:-1]          # the last character is optional or repeated
     return anchor
+
+
+def _close(src: str, start: int) -> int:
+    """The index of the parenthesis that closes the group opened at `start` (-1 when none does)."""
+    depth = 0
+    i = start
+    while i < len(src):
+        ch = src[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _long_enough(anchor: str) -> bool:
+    # three letters are rare enough in English text to be worth a scan; two CJK characters already are
+    return len(anchor) >= 3 or (len(anchor) >= 2 and not anchor.isascii())
 
 
 def _anchors(part: str) -> str | tuple[str, ...]:
     """The literal every match of `part` contains, or a tuple of literals one of which it contains ('' when none
     is known: the regex always runs)."""
     src = part
-    for prefix in (r"(?<!\()", r"\b"):     # a lookbehind or word boundary ahead of the text matches nothing
-        if src.startswith(prefix):
-            src = src[len(prefix):]
+    while True:                       # lookbehinds and word boundaries ahead of the text match nothing
+        if src.startswith(("(?<!", "(?<=")):
+            end = _close(src, 0)
+            if end < 0:
+                return ""
+            src = src[end + 1:]
+        elif src.startswith("\\b"):
+            src = src[2:]
+        else:
+            break
+    depth, i = 0, 0
+    while i < len(src):               # an alternation at the top level has no common literal
+        ch = src[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return ""
+        i += 1
     if src.startswith("(?:"):
-        depth, end = 0, -1
-        for i, ch in enumerate(src):
-            if ch == "(" and (i == 0 or src[i - 1] != "\\"):
-                depth += 1
-            elif ch == ")" and src[i - 1] != "\\":
-                depth -= 1
-                if depth == 0:
-                    end = i
-                    break
+        end = _close(src, 0)
         inner = src[3:end]
         if end < 0 or "(" in inner or src[end + 1:end + 2] in ("?", "*", "{"):
             return ""
         found = tuple(_literal_prefix(alt) for alt in inner.split("|"))
-        return found if all(len(a) >= 3 for a in found) else ""
+        return found if all(_long_enough(a) for a in found) else ""
     anchor = _literal_prefix(src)
-    return anchor if len(anchor) >= 3 else ""
+    return anchor if _long_enough(anchor) else ""
 
 
 def _rx(*parts: str) -> _Rules:
