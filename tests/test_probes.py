@@ -670,3 +670,43 @@ def test_a_provider_without_a_probe_is_reported_as_before(host, pipe, reporters,
     assert reporter.flush(20)
     assert pipe.deliver(1) == ["sent"] and "verification" not in pipe.events[0]
     assert host.hits == []
+
+
+def test_a_provider_named_by_an_alias_is_probed_as_its_table(host, pipe, reporters, device):
+    """Backends send the slugs they use (`Claude`, `kimi`, `together-ai`): the classifier's tables accept them, and
+    the probe resolves them the same way, so an alias is not a reason to alarm without asking."""
+    import anthropic
+
+    host.route("POST", "/v1/messages", 401, {"type": "error", "error": {"type": "authentication_error",
+                                                                         "message": "invalid x-api-key"}})
+    host.route("GET", "/v1/models", 200, {"data": [{"id": "claude-sonnet-4-5", "type": "model"}]})
+    client = anthropic.Anthropic(api_key=ANTHROPIC_KEY, base_url=host.url, max_retries=0)
+    exc = raised(lambda: client.messages.create(model="claude-sonnet-4-5", max_tokens=8,
+                                                messages=[{"role": "user", "content": "hi"}]))
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "Claude", exc, key=ANTHROPIC_KEY, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["not_actionable"]
+    assert pipe.events[0]["verification"]["verdict"] == "key_works"
+    (probe,) = host.hits_on("/v1/models")
+    assert probe["headers"]["x-api-key"] == ANTHROPIC_KEY
+
+
+def test_probe_aliases_are_the_classifier_tables_aliases():
+    """One list of slugs per provider: every alias the classifier's table of a probed provider accepts resolves to
+    that provider's probe, and the probe table names no alias the tables do not."""
+    from byok_reporter import probe as probes
+    from functions import providers
+
+    table = probes.ProbeTable(probes.load_table(None))
+    registry = providers.registry()
+    for slug in table.providers:
+        canonical = registry.resolve(slug)
+        if canonical != slug:       # an entry that is itself an alias ("google") or that no table claims
+            continue
+        for alias in registry.tables[canonical].aliases:
+            assert table.canonical(alias) == (alias if alias in table.providers else slug), alias
+            assert table.canonical(alias.upper().replace("_", "-")) == table.canonical(alias)
+    for alias, canonical in table.aliases.items():
+        assert registry.resolve(alias) == registry.resolve(canonical), alias
+    assert table.canonical("anthropic_bedrock") is None     # a combined slug is another host and auth

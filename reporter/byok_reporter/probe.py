@@ -101,6 +101,11 @@ class ProbePlan:
         return label if PROBE_RE.fullmatch(label) else f"{self.method} /"
 
 
+def _slug(value: Any) -> str:
+    """The form slugs compare in, as the classifier's tables: lower case, `-` and spaces as `_`."""
+    return value.strip().lower().replace("-", "_").replace(" ", "_") if isinstance(value, str) else ""
+
+
 class ProbeTable:
     """The probe table, read once: which errors call for a probe, and the read per provider."""
 
@@ -117,6 +122,15 @@ class ProbeTable:
             if entry and entry.get("kind") in kinds:
                 self.providers[provider] = {**kinds[entry["kind"]], "base_url": entry["base_url"],
                                             "regional": bool(entry.get("regional"))}
+        self.aliases = {_slug(alias): canonical for alias, canonical in (table.get("aliases") or {}).items()
+                        if canonical in self.providers}
+
+    def canonical(self, provider: Any) -> str | None:
+        """The probed provider a backend's slug names (`claude`, `Kimi`, `together-ai`...), or None."""
+        slug = _slug(provider)
+        if slug in self.providers:
+            return slug
+        return self.aliases.get(slug)
 
     def calls_for_probe(self, error: Mapping, exc_types: tuple[str, ...]) -> bool:
         """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429 whose
@@ -138,7 +152,8 @@ class ProbeTable:
 
     def plan(self, provider: str, base_url: str | None, failed: str | None) -> tuple[ProbePlan | None, str]:
         """The read for this provider at this base URL, or (None, why not)."""
-        entry = self.providers.get(provider)
+        canonical = self.canonical(provider)
+        entry = self.providers.get(canonical) if canonical else None
         if entry is None:
             return None, "no_probe_defined"
         if entry["regional"] and not base_url and failed is None:

@@ -117,10 +117,9 @@ class Reporter:
         self._warned: set[str] = set()
         self._fingerprints: dict[int, str] = {}
         self._probe_table = probes.ProbeTable(probes.load_table(probe_table))
-        wanted = dict(probe_providers or {})
+        wanted = {self._probe_table.canonical(p): on for p, on in (probe_providers or {}).items()}
         self._probed_providers = frozenset(
-            p for p in set(self._probe_table.providers) | set(wanted)
-            if probe and wanted.get(p, True) and p in self._probe_table.providers)
+            p for p in self._probe_table.providers if probe and wanted.get(p, True))
         self.probe_timeout = float(probe_timeout)
         self.probe_max_in_flight = max(1, int(probe_max_in_flight))
         self._probe_secret = secrets.token_bytes(32)     # names a key without a fingerprint, in memory
@@ -265,7 +264,7 @@ class Reporter:
                 if seen.get(dropped[0], 0) > now:        # let a later repeat try again
                     del seen[dropped[0]]
             probe_with = key if (key and kind == "error" and type(key) is str
-                                 and provider in self._probed_providers) else None
+                                 and self._probe_table.canonical(provider) in self._probed_providers) else None
             queue.append((dedup, kind, uid, provider, source, status, code, fingerprint, fields,
                           time.time(), probe_with, base_url if probe_with else None))
             if kind == "error":                          # for report_recovered()
