@@ -18,6 +18,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devstack import leftovers
+
 HOST = "127.0.0.1"
 
 # Every service started in this process, stopped or not: the test session checks at its end that
@@ -70,26 +72,30 @@ class Service:
         return self.proc.poll() is None
 
     def stop(self, timeout: float = 15.0) -> None:
-        """End the whole process group: SIGTERM, then SIGKILL if it lingers."""
-        if self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
+        """End the whole process group: SIGTERM, then SIGKILL if it lingers; return once no member is left."""
+        if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            self.proc.wait(5)
-        # The launcher may have exited before its java child: sweep the group once more.
+            else:
+                try:
+                    self.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    self.proc.wait(5)
+        # The launcher may have exited before its java child (or before it was asked to): sweep the group, and
+        # wait until it is empty, since a killed JVM takes a moment to tear down.
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
-            pass
+            return
+        deadline = time.monotonic() + 10.0
+        while leftovers.find(groups=[self.proc.pid]) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -28,6 +28,20 @@ def test_a_forgotten_service_is_found_by_its_process_group(tmp_path):
         svc.stop()
 
 
+def test_stopping_a_service_ends_the_children_its_launcher_left(tmp_path):
+    """A launcher that exits before its child (as the emulators' wrappers can) leaves the child in its group:
+    stop() ends it too and returns only once the group is empty, so the end-of-run check never races it."""
+    svc = services._spawn("launcher", ["sh", "-c", "sleep 304 & exit 0"], 0, tmp_path)
+    try:
+        svc.proc.wait(10)
+        child = [item for item in leftovers.find(groups=[svc.proc.pid]) if "sleep 304" in item.cmdline]
+        assert child, "the launcher's child should still be running in its group"
+        svc.stop()
+        assert leftovers.find(groups=[svc.proc.pid]) == []
+    finally:
+        svc.stop()
+
+
 def test_a_process_started_another_way_is_found_by_its_directory(tmp_path):
     inside = tmp_path / "work"
     inside.mkdir()
