@@ -242,23 +242,22 @@ def _literal_prefix(src: str) -> str:
     return anchor
 
 
-def _close(src: str, start: int) -> int:
-    """The index of the parenthesis that closes the group opened at `start` (-1 when none does)."""
-    depth = 0
-    i = start
+def _depths(src: str):
+    """(index, character, nesting depth after it) for each unescaped character of a pattern."""
+    depth, i = 0, 0
     while i < len(src):
         ch = src[i]
         if ch == "\\":
             i += 2
             continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+        depth += (ch == "(") - (ch == ")")
+        yield i, ch, depth
         i += 1
-    return -1
+
+
+def _close(src: str) -> int:
+    """The index of the parenthesis that closes the group `src` opens with (-1 when none does)."""
+    return next((i for i, ch, depth in _depths(src) if ch == ")" and depth == 0), -1)
 
 
 def _long_enough(anchor: str) -> bool:
@@ -272,7 +271,7 @@ def _anchors(part: str) -> str | tuple[str, ...]:
     src = part
     while True:                       # lookbehinds and word boundaries ahead of the text match nothing
         if src.startswith(("(?<!", "(?<=")):
-            end = _close(src, 0)
+            end = _close(src)
             if end < 0:
                 return ""
             src = src[end + 1:]
@@ -280,21 +279,10 @@ def _anchors(part: str) -> str | tuple[str, ...]:
             src = src[2:]
         else:
             break
-    depth, i = 0, 0
-    while i < len(src):               # an alternation at the top level has no common literal
-        ch = src[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            return ""
-        i += 1
+    if any(ch == "|" and depth == 0 for _, ch, depth in _depths(src)):
+        return ""                     # an alternation at the top level has no common literal
     if src.startswith("(?:"):
-        end = _close(src, 0)
+        end = _close(src)
         inner = src[3:end]
         if end < 0 or "(" in inner or src[end + 1:end + 2] in ("?", "*", "{"):
             return ""
