@@ -124,13 +124,19 @@ class ProbeTable:
                                             "regional": bool(entry.get("regional"))}
         self.aliases = {_slug(alias): canonical for alias, canonical in (table.get("aliases") or {}).items()
                         if canonical in self.providers}
+        self._seen: dict[str, str | None] = {}
 
     def canonical(self, provider: Any) -> str | None:
         """The probed provider a backend's slug names (`claude`, `Kimi`, `together-ai`...), or None."""
+        try:
+            return self._seen[provider]   # on every report(): backends send a handful of slugs, resolve each once
+        except (KeyError, TypeError):
+            pass
         slug = _slug(provider)
-        if slug in self.providers:
-            return slug
-        return self.aliases.get(slug)
+        found = slug if slug in self.providers else self.aliases.get(slug)
+        if isinstance(provider, str) and len(provider) <= 64 and len(self._seen) < 1024:
+            self._seen[provider] = found
+        return found
 
     def calls_for_probe(self, error: Mapping, exc_types: tuple[str, ...]) -> bool:
         """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429 whose
