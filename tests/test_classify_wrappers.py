@@ -184,7 +184,7 @@ def test_codes_inside_a_json_string_escaped_into_another_json_are_read():
 
 
 # Rows whose documented message is too generic to stand for the code alone ("Forbidden.", "Billing error"): when
-# a wrapper drops their code, the message alone must not decide (docs/classification.md, text twins).
+# a wrapper drops their code, the message alone must not decide (docs/classification.md, "Code dropped").
 _CODE_ONLY = {
     "anthropic.billing_error": "'Billing error' alone",
     "hunyuan.token_failure": "'Token error.' alone",
@@ -207,9 +207,24 @@ def _code_rows() -> list[tuple[str, dict]]:
 
 @pytest.mark.parametrize("provider,row", _code_rows(), ids=[row["id"] for _, row in _code_rows()])
 def test_a_documented_message_keeps_its_verdict_when_the_code_is_dropped(provider, row):
-    """LangChain and app logs often keep only the message: a row that matches by its code has a text twin for
-    its documented wording, so the message alone (with the row's status, when it has one) gets the row's verdict."""
+    """LangChain and app logs often keep only the message: a row that matches by its code carries its documented
+    wording (`text`), so the message alone (with the row's status, when it has one) gets the row's verdict."""
     status = row["status"][0] if isinstance(row["status"], list) else row["status"]
     error = {"message": row["example"]} | ({"status_code": status} if status is not None else {})
     verdict = explain(provider, error)
     assert verdict.reason == row["decision"], (row["id"], verdict)
+
+
+def _text_rows() -> list[tuple[str, dict]]:
+    tables = Path(__file__).resolve().parent.parent / "functions" / "providers"
+    return [(json.loads(path.read_text(encoding="utf-8"))["provider"], row)
+            for path in sorted(tables.glob("*.json"))
+            for row in json.loads(path.read_text(encoding="utf-8"))["errors"] if row.get("text")]
+
+
+@pytest.mark.parametrize("provider,row", _text_rows(), ids=[row["id"] for _, row in _text_rows()])
+def test_a_rows_documented_wording_alone_is_that_row(provider, row):
+    """With neither its code nor its status, behind a wrapper's words, the documented message is still decided by
+    the row itself (or by an earlier row of the same decision), never by a heuristic."""
+    verdict = explain(provider, {"message": "Request failed: " + row["example"]})
+    assert verdict.reason == row["decision"] and verdict.evidence == "documented", (row["id"], verdict)

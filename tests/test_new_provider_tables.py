@@ -98,7 +98,7 @@ def test_files_are_utf8_two_space_json(slug: str) -> None:
 def test_rows_follow_the_format(slug: str) -> None:
     for row in load(slug)["errors"]:
         where = f"{slug} {row.get('id')}"
-        assert ROW_KEYS <= set(row) <= ROW_KEYS | {"before_guards"}, f"{where}: keys {sorted(row)}"
+        assert ROW_KEYS <= set(row) <= ROW_KEYS | {"before_guards", "text"}, f"{where}: keys {sorted(row)}"
         assert row.get("before_guards", False) in (True, False), f"{where}: before_guards must be a boolean"
         assert row["id"].startswith(slug + ".") and SLUG.fullmatch(row["id"].split(".", 1)[1]), where
         status, code, contains = row["status"], row["code"], row["contains"]
@@ -109,6 +109,10 @@ def test_rows_follow_the_format(slug: str) -> None:
         assert contains is None or (isinstance(contains, list) and contains and all(
             isinstance(p, str) and p.strip() and p == hay(p) for p in contains)), \
             f"{where}: contains must be lower-case, whitespace-collapsed phrases"
+        text = row.get("text")
+        assert text is None or (isinstance(text, list) and text and all(
+            isinstance(p, str) and p == hay(p) and p in hay(row["example"]) for p in text)), \
+            f"{where}: text must be lower-case phrases of the example"
         if code is None and contains is None:
             assert status is not None and re.search(r"status(es)? alone", row["why"]), \
                 f"{where}: a status-only row must say in `why` that the provider documents the status alone"

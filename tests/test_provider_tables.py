@@ -128,9 +128,10 @@ def write(folder: Path, slug: str, errors: list[dict], **top) -> None:
     (folder / f"{slug}.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
 
 
-def row(rid: str, decision, status=None, code=None, contains=None, example="x") -> dict:
+def row(rid: str, decision, status=None, code=None, contains=None, example="x", text=None) -> dict:
     return {"id": rid, "status": status, "code": code, "contains": contains, "example": example,
-            "decision": decision, "why": "because", "source": "https://example.com/errors"}
+            "decision": decision, "why": "because", "source": "https://example.com/errors"} | (
+        {"text": text} if text is not None else {})
 
 
 def test_an_unknown_slug_uses_the_fallback_table_when_it_exists(tmp_path):
@@ -172,6 +173,40 @@ def test_rows_are_tried_in_file_order_then_inherited_tables_in_order(tmp_path):
     assert chain.match(429, set(), "out of money per minute").id == "child.rate"   # first in order wins
     assert chain.match(429, set(), "out of money").id == "base.quota_text"
     assert chain.match(500, {"nothing"}, "nothing") is None
+
+
+def test_a_rows_text_stands_for_it_when_the_code_and_status_are_dropped(tmp_path, monkeypatch):
+    """`text` is the documented wording alone: tried right after its row, reported as that same row, and never
+    the row's stand-in for the loose (status-unknown) match or the id lookup."""
+    write(tmp_path, "acme", [
+        row("acme.broke", "quota_exhausted", 402, "acct_broke", text=["your account is broke"],
+            example="Your account is broke. Top up."),
+        row("acme.broke_anywhere", None, contains=["account is broke"]),
+        row("acme.late", "invalid_key", 401, "bad_key", example="Bad key")])
+    reg = load(tmp_path)
+    chain = reg.chain("acme")
+    assert [(r.id, r.by_text) for r in chain.rows] == [("acme.broke", False), ("acme.broke", True),
+                                                     ("acme.broke_anywhere", False), ("acme.late", False)]
+    assert chain.match(None, set(), "oops: your account is broke. top up.").id == "acme.broke"
+    assert chain.match(500, set(), "your account is broke").by_text                 # any status, as a twin did
+    assert chain.match(None, set(), "the account is broke").id == "acme.broke_anywhere"   # all phrases, exactly
+    hit = chain.match(None, {"acct_broke"}, "")
+    assert hit.id == "acme.broke" and not hit.by_text and hit.statuses == frozenset({402})
+    monkeypatch.setattr(providers, "_registry", reg)
+    assert explain("acme", {"message": "HTTPError: Your account is broke. Top up."}) == \
+        Verdict("quota_exhausted", "acme.broke", "documented")
+
+
+@pytest.mark.parametrize("bad,match", [
+    (row("acme.t", "invalid_key", contains=["x"], text=["x"]), "has neither"),       # nothing to drop
+    (row("acme.t", "invalid_key", 401, text=["not in it"], example="Bad key"), "is not in the example"),
+    (row("acme.t", "invalid_key", 401, text=["Bad Key"], example="Bad key"), "lower case"),
+    (row("acme.t", "invalid_key", 401, text=[], example="Bad key"), "text must be a non-empty list"),
+])
+def test_a_text_that_cannot_stand_for_its_row_is_refused(tmp_path, bad, match):
+    write(tmp_path, "acme", [bad])
+    with pytest.raises(TableError, match=match):
+        load(tmp_path)
 
 
 def test_a_null_decision_is_authoritative(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ DECISIONS = ("invalid_key", "permission_denied", "quota_exhausted", None)
 
 _TABLE_KEYS = {"provider", "name", "aliases", "inherits", "sources", "errors"}
 _TABLE_REQUIRED = {"provider", "name", "sources", "errors"}
-_ROW_KEYS = {"id", "status", "code", "contains", "example", "decision", "why", "source", "before_guards"}
+_ROW_KEYS = {"id", "status", "code", "contains", "text", "example", "decision", "why", "source", "before_guards"}
 _ROW_REQUIRED = {"id", "example", "decision", "why", "source"}
 _SLUG = re.compile(r"^[a-z0-9_]+$")
 
@@ -42,7 +42,9 @@ def normalise(slug: Any) -> str:
 
 @dataclass(frozen=True)
 class Row:
-    """One documented error. `order` is its position in the chain it was compiled into."""
+    """One documented error. `order` is its position in the chain it was compiled into; `text`, the documented
+    wording that alone stands for the error when a wrapper dropped its code and status. A chain holds such a row
+    twice: as documented, then (`by_text`) as its wording alone, right after it."""
     id: str
     statuses: frozenset[int] | None
     codes: frozenset[str] | None
@@ -53,6 +55,8 @@ class Row:
     source: str
     order: int = 0
     before_guards: bool = False
+    text: tuple[str, ...] | None = None
+    by_text: bool = False
 
     def matches(self, status: int | None, hay: str) -> bool:
         if self.statuses is not None and status not in self.statuses:
@@ -180,7 +184,7 @@ class Chain:
                      if row.statuses is not None and (row.codes is not None or row.contains is not None)]
             if loose:
                 self.unknown_status = Chain(slug, tables, loose, statusless=False)
-        self._by_id = {row.id: row for row in self.rows}
+        self._by_id = {row.id: row for row in self.rows if not row.by_text}
         # Codes distinctive enough to be the code wherever they stand in the text ("Error: insufficient_quota",
         # Go's "map[code:model_not_found ...]", "AccessDenied.Unpurchased" in a translated page, botocore's
         # "ValidationException" behind a wrapper's prefix): long identifiers with a separator, or exception
@@ -284,6 +288,9 @@ class Registry:
         for name in order:
             for row in self.tables[name].rows:
                 rows.append(_with_order(row, len(rows)))
+                if row.text is not None:
+                    rows.append(replace(row, statuses=None, codes=None, contains=row.text, order=len(rows),
+                                        before_guards=False, by_text=True))
         return tuple(order), rows
 
     def resolve(self, provider: Any) -> str | None:
@@ -306,8 +313,7 @@ class Registry:
 
 
 def _with_order(row: Row, order: int) -> Row:
-    return Row(row.id, row.statuses, row.codes, row.contains, row.decision, row.example, row.why, row.source,
-               order, row.before_guards)
+    return replace(row, order=order)
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -337,11 +343,11 @@ def _codes(path: Path, where: str, value: Any) -> frozenset[str] | None:
     return frozenset(i.strip().lower() for i in items)
 
 
-def _contains(path: Path, where: str, value: Any) -> tuple[str, ...] | None:
+def _contains(path: Path, where: str, value: Any, key: str = "contains") -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list) or not value or not all(isinstance(i, str) and i.strip() for i in value):
-        raise _fail(path, where, "contains must be a non-empty list of phrases, or null")
+        raise _fail(path, where, f"{key} must be a non-empty list of phrases, or null")
     for phrase in value:
         if phrase != " ".join(phrase.lower().split()):
             raise _fail(path, where, f"phrase {phrase!r} must be lower case with single spaces")
@@ -375,6 +381,15 @@ def _row(path: Path, provider: str, index: int, raw: Any) -> Row:
             raise _fail(path, where, f"{key} must be a non-empty string")
     if not raw["source"].startswith(("https://", "http://")):
         raise _fail(path, where, "source must be a URL")
+    text = _contains(path, where, raw.get("text"), "text")
+    if text is not None:
+        if codes is None and statuses is None:
+            raise _fail(path, where, "text is the wording for when the code or status is dropped: this row has "
+                                     "neither, so its phrases belong in contains")
+        example = " ".join(raw["example"].lower().split())
+        missing_phrases = [phrase for phrase in text if phrase not in example]
+        if missing_phrases:
+            raise _fail(path, where, f"text phrase {missing_phrases[0]!r} is not in the example")
     early = raw.get("before_guards", False)
     if type(early) is not bool:
         raise _fail(path, where, "before_guards must be true or false")
@@ -382,7 +397,7 @@ def _row(path: Path, provider: str, index: int, raw: Any) -> Row:
         raise _fail(path, where, "a before_guards row needs phrases and a decision: it overrides the guards, "
                                  "so it must say exactly which page it is and what it means")
     return Row(row_id, statuses, codes, contains, raw["decision"], raw["example"], raw["why"], raw["source"],
-               before_guards=early)
+               before_guards=early, text=text)
 
 
 def _table(path: Path) -> Table:
@@ -484,6 +499,9 @@ def markdown(reg: Registry | None = None) -> str:
                 "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in raw["errors"]:
             phrases = " + ".join(f"\"{p}\"" for p in r["contains"]) if r.get("contains") else "-"
+            if r.get("text"):
+                alone = " + ".join(f"\"{p}\"" for p in r["text"])
+                phrases = f"{alone} alone" if phrases == "-" else f"{phrases}; {alone} alone"
             example = r["example"] if len(r["example"]) <= 100 else r["example"][:99] + "…"
             out.append(f"| [`{r['id']}`]({r['source']}) | {_cell(r.get('status'))} | "
                        f"{_cell(r.get('code')) if r.get('code') is not None else '-'} | "
