@@ -323,7 +323,8 @@ _GUARDS = (
         r"\bdidn't provide an api key\b", r"\bdid not provide an api key\b", r"\bno api key (?:was )?provided\b",
         r"\bmissing(?<!invalid or missing) (?:the )?api[ _-]?key\b",
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
-        r"\bapi key: is invalid\b")),          # an echo of the key with nothing in it ("Your api key:  is invalid")
+        r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
+        r"\bauthentication_no_token\b", r"\bno bearer token\b")),   # IBM: "due to no Bearer token in the request header"
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
         r"api_key client option must be set",               # openai, groq... Python/Node SDKs
@@ -451,6 +452,10 @@ _ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不
 _ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
 _ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号|用户)(?:已)?被(?:禁用|封禁|冻结)",
                      r"(?:未开放|未开通)[^，。,.]{0,30}权限")   # "套餐暂未开放GLM-5权限": the plan has not opened the model
+# A model another vendor makes, named in OpenAI's "The model X does not exist or you do not have access to it": no
+# organization is ever granted it there, so it is a model id our platform routed to the wrong provider.
+_FOREIGN_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|"
+                     r"deepseek|glm-|kimi|moonshot|command-r)[^\s`'\"]*[`'\"]? does not exist")
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
 # Where an app envelope (a 500/502 of its own) names the upstream's status.
@@ -660,7 +665,7 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED, "text.daily_cap"
         return None, "text.rate_limit"
-    if "incorrect model id" in hay:
+    if "incorrect model id" in hay or _FOREIGN_MODEL.search(hay):
         return None, "text.model_id"   # relays' "Incorrect model ID ... or you do not have permission": our model id
     return _auth(status, hay)
 

@@ -247,6 +247,16 @@ def test_eighth_holdout_through_the_cli(capsys):
     assert right >= 77, wrong
 
 
+def test_ninth_holdout_through_the_cli(capsys):
+    """The ninth set holds what the fixes it prompted reached: at least 176 of 200 right and at most 14 false
+    alarms of 120. Before them (main 68f687c, nothing of this set read) it scored 171/200 (85.5 %) with 16 false
+    alarms, the honest figure: 164/177 (92.7 %, 2 false alarms of 100) on the cases whose label the text itself
+    gives, 7/23 on the cases whose label only the thread gives (docs/holdout9.md)."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT9, "ninth held-out set", capsys)
+    assert alarms <= 14, wrong
+    assert right >= 176, wrong
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 
 def test_cli_reports_bad_lines_and_keeps_going():
@@ -604,6 +614,51 @@ def test_rule_found_by_the_seventh_holdout(rule, needle):
 ], ids=["403-permissiondenied", "key-beside-model-id", "max-tokens-not-enough", "js-sdk-429-in-500",
         "js-sdk-503-in-500", "deactivated-model"])
 def test_seventh_holdout_look_alikes_keep_their_answer(provider, error, expected):
+    assert classify(provider, error) == expected
+
+
+# Fixes the ninth held-out set prompted (docs/holdout9.md), each tested on its case and on look-alikes.
+HOLDOUT9_RULES = [
+    ("another vendor's model in OpenAI's 'does not exist or you do not have access'", "Shopify/roast/issues/13"),
+    ("GitHub Models: a token without the models permission", "ai-agents-for-beginners/issues/203"),
+    ("GitHub Models: 'Your account type is not currently supported'", "sdcb/chats/issues/58"),
+    ("MiniMax: the Token Plan's 'usage limit reached'", "MiniMax-AI/minimax-code/issues/108"),
+    ("IBM's 'no Bearer token in the request header': no key was sent", "langchain-ibm/issues/35"),
+]
+
+
+@pytest.mark.parametrize("rule,needle", HOLDOUT9_RULES, ids=[r for r, _ in HOLDOUT9_RULES])
+def test_rule_found_by_the_ninth_holdout(rule, needle):
+    found = [c for c in load_cases(HOLDOUT9) if needle in c["source"]]
+    assert len(found) == 1, needle
+    c = found[0]
+    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # OpenAI's own models stay access: organizations are granted models one by one
+    ("openai", {"status_code": 404, "message": "The model `gpt-4.5-preview` does not exist or you do not have access "
+                "to it."}, "permission_denied"),
+    ("openai", {"status_code": 404, "message": "The model `ft:gpt-4o-mini:acme::abc123` does not exist or you do not "
+                "have access to it."}, "permission_denied"),
+    # ...another vendor's model is ours, with or without a vendor prefix
+    ("openai", {"status_code": 404, "message": "The model `claude-3-5-sonnet-latest` does not exist or you do not have "
+                "access to it."}, None),
+    ("azure_openai", {"message": "The model meta-llama/Llama-3.3-70B-Instruct does not exist or you do not have "
+                      "access to it."}, None),
+    # a token without the models permission is a scope; a wrong token stays a wrong token
+    ("github_models", {"status_code": 401, "message": "Must have 'models' permissions to access this endpoint"},
+     "permission_denied"),
+    ("github_models", {"status_code": 401, "message": "Bad credentials"}, "invalid_key"),
+    # MiniMax's per-minute limit is not its plan's usage window
+    ("minimax", {"status_code": 429, "message": "rate limit exceeded(RPM)"}, None),
+    ("minimax", {"message": "Token Plan usage limit reached"}, "quota_exhausted"),
+    # a bearer token that arrived and was refused is still the key's
+    ("openai_compatible", {"status_code": 401, "message": "Invalid bearer token"}, "invalid_key"),
+    ("watsonx", {"status_code": 401, "message": "{\"errors\":[{\"code\":\"authentication_no_token\"}]}"}, None),
+], ids=["own-model", "own-fine-tune", "claude-on-openai", "llama-on-azure", "models-permission", "bad-credentials",
+        "minimax-rpm", "minimax-window", "bearer-refused", "ibm-no-token-code"])
+def test_ninth_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
 
