@@ -257,6 +257,21 @@ def test_ninth_holdout_through_the_cli(capsys):
     assert right >= 176, wrong
 
 
+def test_the_probe_estimate_on_the_ninth_set():
+    """bench/probe_estimate.py (docs/holdout9.md): a probe's answer that follows the key's real state never turns a
+    right verdict wrong, and it settles the one false alarm it reaches (DeepSeek's "Authentication Fails" for a key
+    that worked with curl)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("probe_estimate", ROOT / "bench" / "probe_estimate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    r = module.estimate(load_cases(HOLDOUT9))
+    assert r["probed"] >= 5
+    assert r["right_with_probe"] >= r["right_alone"] and r["alarms_with_probe"] <= r["alarms_alone"]
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    assert [c["provider"] for c in r["changed"]] == ["deepseek"]
+
+
 # ------------------------------------------------------------------------------------------------- CLI
 
 def test_cli_reports_bad_lines_and_keeps_going():

@@ -1,0 +1,88 @@
+"""What the reporter's provider probe would add on a held-out set whose cases carry `key_state`.
+
+Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed before the ninth set was read:
+- a probe runs only where the reporter would run one: the provider has a probe (probes.json, aliases resolved as
+  the reporter resolves them) and the error calls for one (ProbeTable.calls_for_probe, with the exception class
+  names the case keeps as `type` or in its message);
+- its verdict follows the thread's `key_state`, limited to what that probe kind can answer (its rules' verdicts):
+  rejected -> key_rejected; works -> key_works; no_credit -> no_credit where the kind reads a balance, else
+  key_works (the key authenticates); unknown -> no verdict, the classifier alone;
+- the notifier's functions.verification.apply then decides, as it does for a real event.
+Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "reporter")]
+
+from byok_reporter import probe as probes  # noqa: E402
+from functions.classify import classify  # noqa: E402
+from functions.verification import apply  # noqa: E402
+
+_CLASS_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
+
+
+def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> str | None:
+    """The verdict the reporter's probe would send for this case, or None when none would be sent."""
+    slug = probe_table.canonical(case["provider"])
+    entry = table["providers"].get(slug) if slug else None
+    if not entry:
+        return None
+    error = case["error"]
+    names = (str(error.get("type") or ""),) + tuple(_CLASS_NAME.findall(str(error.get("message") or "")))
+    if not probe_table.calls_for_probe(error, names):
+        return None
+    can = {rule["verdict"] for rule in table["kinds"][entry["kind"]]["rules"]}
+    state = case.get("key_state", "unknown")
+    if state == "rejected" and "key_rejected" in can:
+        return "key_rejected"
+    if state == "works" and "key_works" in can:
+        return "key_works"
+    if state == "no_credit":
+        return "no_credit" if "no_credit" in can else "key_works"
+    return None
+
+
+def estimate(cases: list[dict]) -> dict:
+    """Right answers and false alarms of the classifier alone and with the probe's verdicts applied."""
+    table = probes.load_table()
+    probe_table = probes.ProbeTable(table)
+    out = {"cases": len(cases), "not_actionable": sum(c["expected"] is None for c in cases), "probed": 0,
+           "right_alone": 0, "right_with_probe": 0, "alarms_alone": 0, "alarms_with_probe": 0, "changed": []}
+    for line, case in enumerate(cases, 1):
+        alone = classify(case["provider"], case["error"])
+        verdict = probe_verdict(table, probe_table, case)
+        final, _ = apply(alone, {"verdict": verdict} if verdict else None)
+        out["probed"] += verdict is not None
+        out["right_alone"] += alone == case["expected"]
+        out["right_with_probe"] += final == case["expected"]
+        out["alarms_alone"] += case["expected"] is None and alone is not None
+        out["alarms_with_probe"] += case["expected"] is None and final is not None
+        if final != alone:
+            out["changed"].append({"line": line, "provider": case["provider"], "key_state": case["key_state"],
+                                   "verdict": verdict, "alone": alone, "with_probe": final,
+                                   "expected": case["expected"]})
+    return out
+
+
+def main(paths: list[str]) -> None:
+    for path in paths or [str(ROOT / "tests/fixtures/provider_errors_holdout9.jsonl")]:
+        cases = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        r = estimate(cases)
+        print(f"{Path(path).name}: classifier alone {r['right_alone']}/{r['cases']}, "
+              f"{r['alarms_alone']} false alarms of {r['not_actionable']}; with the probe {r['right_with_probe']}/"
+              f"{r['cases']}, {r['alarms_with_probe']} false alarms; {r['probed']} cases probed")
+        for c in r["changed"]:
+            print(f"  line {c['line']} {c['provider']} ({c['key_state']} -> {c['verdict']}): "
+                  f"{c['alone']} -> {c['with_probe']}, expected {c['expected']}")
+        print("RESULT " + json.dumps({"bench": "probe_estimate", **{k: v for k, v in r.items() if k != 'changed'}},
+                                     sort_keys=True))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
