@@ -7,6 +7,8 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
 - its verdict follows the thread's `key_state`, limited to what that probe kind can answer (its rules' verdicts):
   rejected -> key_rejected; works -> key_works; no_credit -> no_credit where the kind reads a balance, else
   key_works (the key authenticates); unknown -> no verdict, the classifier alone;
+- added with the tenth set: a rejected key whose failed call's own answer is one the kind's rules read as
+  `unknown` (OpenAI's 401 account_deactivated) gets `unknown`, since the probe's read meets the same account;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -39,6 +41,11 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
         return None
     can = {rule["verdict"] for rule in table["kinds"][entry["kind"]]["rules"]}
     state = case.get("key_state", "unknown")
+    rules = table["kinds"][entry["kind"]]["rules"]
+    body, status = error.get("body"), error.get("status_code")
+    if state == "rejected" and isinstance(body, dict) and type(status) is int and any(
+            rule["verdict"] == "unknown" and probes._matches(rule, status, body) for rule in rules):
+        return None
     if state == "rejected" and "key_rejected" in can:
         return "key_rejected"
     if state == "works" and "key_works" in can:

@@ -403,7 +403,7 @@ _QUOTA = _rx(
     r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
     r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
     r"\bquota is not enough\b", r"\binsufficient_user_quota\b",   # one-api/new-api relays: the user's token quota
-    r"\bquota_exceeded\b", r"\bexceeds your quota\b",
+    r"\bquota_exceeded\b", r"\bexceeds your quota\b", r"\bnot[_ ]enough[_ ]balance\b",
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
@@ -436,6 +436,10 @@ _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour")
+# A quota that names its own window of seconds or minutes ("... within a 5-minute interval", ElevenLabs' burst cap)
+# clears by itself, whatever money words come with it.
+_SECONDS_WINDOW = _rx(r"within an? (?:\d+[- ]?)?(?:second|minute)s?[- ](?:interval|window)\b",
+                      r"within (?:\d+[- ]?)(?:second|minute)s?\b")
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
 _GOOGLE_ZERO_LIMIT = _rx(
@@ -655,6 +659,8 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
     if _PLAN_GATED.search(hay):
         return PERMISSION_DENIED, "text.plan_gated"
     if _QUOTA.search(hay):
+        if _SECONDS_WINDOW.search(hay):
+            return None, "text.rate_limit"
         return QUOTA_EXHAUSTED, "text.quota"
     short = _SHORT_WINDOW.search(hay)
     if _QUOTA_WEAK.search(hay) and not short:

@@ -234,13 +234,15 @@ def test_sixth_holdout_through_the_cli(capsys):
 
 
 def test_seventh_holdout_through_the_cli(capsys):
-    """The seventh set holds what the fixes it prompted reached: at least 168 of 200 right and at most 22 false
-    alarms of 125. Before them (main 55b2b6b, nothing of this set read) it scored 157/200 (78.5 %) with 26 false
-    alarms, the honest figure: 138/155 (89.0 %, 4 false alarms of 84) on the cases whose label the text itself
-    gives, 19/45 on the cases whose label only the thread gives (docs/holdout7.md)."""
+    """The seventh set holds what the fixes it prompted reached: 168 of 200 right and 22 false alarms of 125, less
+    one since the tenth set (167, 23): Kimi For Coding's "only available for Coding Agents" is now read as the user's
+    (three cases of the tenth set say so), and line 194 is that text from an allowed agent during a brief fault, a
+    case only the thread tells. Before them (main 55b2b6b, nothing of this set read) it scored 157/200 (78.5 %) with
+    26 false alarms, the honest figure: 138/155 (89.0 %, 4 false alarms of 84) on the cases whose label the text
+    itself gives, 19/45 on the cases whose label only the thread gives (docs/holdout7.md)."""
     right, alarms, wrong = measure_through_the_cli(HOLDOUT7, "seventh held-out set", capsys)
-    assert alarms <= 22, wrong
-    assert right >= 168, wrong
+    assert alarms <= 23, wrong
+    assert right >= 167, wrong
 
 
 def test_eighth_holdout_through_the_cli(capsys):
@@ -260,6 +262,16 @@ def test_ninth_holdout_through_the_cli(capsys):
     right, alarms, wrong = measure_through_the_cli(HOLDOUT9, "ninth held-out set", capsys)
     assert alarms <= 14, wrong
     assert right >= 176, wrong
+
+
+def test_tenth_holdout_through_the_cli(capsys):
+    """The tenth set holds what the fixes it prompted reached: at least 167 of 200 right and at most 23 false
+    alarms of 128. Before them (main 4dd9442, nothing of this set read) it scored 156/200 (78.0 %) with 25 false
+    alarms, the honest figure: 142/161 (88.2 %, 3 false alarms of 92) on the cases whose label the text itself
+    gives, 14/39 on the cases whose label only the thread gives (docs/holdout10.md)."""
+    right, alarms, wrong = measure_through_the_cli(HOLDOUT10, "tenth held-out set", capsys)
+    assert alarms <= 23, wrong
+    assert right >= 167, wrong
 
 
 def test_the_probe_estimate_on_the_ninth_set():
@@ -645,6 +657,53 @@ HOLDOUT9_RULES = [
     ("MiniMax: the Token Plan's 'usage limit reached'", "MiniMax-AI/minimax-code/issues/108"),
     ("IBM's 'no Bearer token in the request header': no key was sent", "langchain-ibm/issues/35"),
 ]
+
+
+# Fixes the tenth held-out set prompted (docs/holdout10.md).
+HOLDOUT10_RULES = [
+    ("xAI's 'Content violates usage guidelines' 403 is a content refusal", "Wei-Shaw/sub2api/issues/4785"),
+    ("a quota that names its window of minutes clears by itself", "doublepost.link/guild/1066739690436313158"),
+    ("Replicate's 'reached the free time limit'", "RuliLG/Laravel-Stable-Diffusion/issues/1"),
+    ("ElevenLabs: instant voice cloning not in the plan", "PipedreamHQ/pipedream/pull/10319"),
+    ("'not_enough_balance' is money", "aixplain/aiXplain/issues/148"),
+    ("Hugging Face: GatedRepoError 403 is a repo the token was not granted", "McGill-NLP/llm2vec/issues/36"),
+    ("Hugging Face: a gated repo without a token is no key sent", "kyegomez/NeoSapiens/issues/3"),
+    ("Hugging Face: 'Cannot access content at' 403 is a permission", "meta-llama/llama3/issues/189"),
+    ("Kimi For Coding outside the coding agents is the user's key", "egoist/chatwise-releases/issues/1332"),
+    ("AWS's signature mismatch without its code is the secret key", "BerriAI/litellm/issues/14763"),
+]
+
+
+@pytest.mark.parametrize("rule,needle", HOLDOUT10_RULES, ids=[r for r, _ in HOLDOUT10_RULES])
+def test_rule_found_by_the_tenth_holdout(rule, needle):
+    found = [c for c in load_cases(HOLDOUT10) if needle in c["source"]]
+    assert len(found) == 1, needle
+    c = found[0]
+    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # xAI's account-level refusal keeps its permission reading; only the content words make it a filter
+    ("xai", {"status_code": 403, "message": "{\"code\":\"permission-denied\",\"error\":\"Access to the chat endpoint is "
+             "denied\"}", "code": "permission-denied"}, "permission_denied"),
+    # ElevenLabs' monthly quota stays money; its burst window is not
+    ("elevenlabs", {"message": "This request exceeds your quota. You have 11 characters remaining, while 70 "
+                    "characters are required for this request."}, "quota_exhausted"),
+    ("elevenlabs", {"message": "This request exceeds your quota limit of 100000 characters within a 1-minute "
+                    "window."}, None),
+    # a gated repo: no token is ours, a token not granted is the user's
+    ("huggingface", {"status_code": 401, "type": "GatedRepoError", "message": "Cannot access gated repo for url "
+                     "https://huggingface.co/x/y/resolve/main/config.json. Repo model x/y is gated. You must be "
+                     "authenticated to access it."}, None),
+    ("huggingface", {"status_code": 403, "type": "GatedRepoError", "message": "Cannot access gated repo for url "
+                     "https://huggingface.co/x/y/resolve/main/config.json."}, "permission_denied"),
+    # "not enough balance" and its code form
+    ("openai_compatible", {"message": "{'error': 'err.not_enough_balance'}"}, "quota_exhausted"),
+    ("openai_compatible", {"message": "Not enough balance to run this model"}, "quota_exhausted"),
+], ids=["xai-account-refusal", "elevenlabs-monthly", "elevenlabs-window", "hf-gated-no-token", "hf-gated-403",
+        "not-enough-balance-code", "not-enough-balance-words"])
+def test_tenth_holdout_look_alikes_keep_their_answer(provider, error, expected):
+    assert classify(provider, error) == expected
 
 
 @pytest.mark.parametrize("rule,needle", HOLDOUT9_RULES, ids=[r for r, _ in HOLDOUT9_RULES])

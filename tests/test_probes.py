@@ -33,8 +33,10 @@ ASSEMBLYAI_KEY = "7c1e9a4b2d8f6e0a3b5c7d9e1f2a4b6c"
 COHERE_KEY = "Zq8Wm3Xk7Lp2Rv9Tn4Yb6Hc1Jd5Gf0SaEu2IkOo"
 NOVITA_KEY = "sk_" + "Pw4Qe7Rt1Yu9Io3As6Df8Gh2Jk5Lz0Xc4Vb7Nm1Qw"
 SAMBANOVA_KEY = "3f2a9c1e-7b4d-4e8a-9c2f-1a6b8d0e5f73"
+AZURE_KEY = "3c9f1a7e5b2d4c8e9a0b1c2d3e4f5a6b"
 KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
-        MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY]
+        MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY,
+        AZURE_KEY]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -320,6 +322,23 @@ def test_elevenlabs_key_without_the_user_read_permission_is_not_rejected(host, p
     assert pipe.events[0]["verification"]["verdict"] == "unknown"
 
 
+def test_openai_deactivated_account_is_not_read_as_a_rejected_key(host, pipe, reporters, device):
+    """OpenAI answers every key of a deactivated account with a 401 `account_deactivated`, the models read too
+    (the tenth held-out set's line 37): that is the account, so the probe says `unknown` and the classifier's
+    permission_denied is what the user is told, not "your key is invalid"."""
+    deactivated = {"error": {"message": "The OpenAI account associated with this API key has been deactivated. If "
+                                        "you are the developer for this OpenAI app, please check your email for "
+                                        "more information.", "type": "invalid_request_error", "param": None,
+                             "code": "account_deactivated"}}
+    host.route("POST", "/v1/chat/completions", 401, deactivated)
+    host.route("GET", "/v1/models", 401, deactivated)
+    outcomes = reported(pipe, reporters, device, "openai", openai_fails(host), OPENAI_KEY, host.url + "/v1")
+    assert outcomes == ["sent"]
+    assert pushed_reasons(pipe) == ["permission_denied"]
+    assert pipe.events[0]["verification"]["verdict"] == "unknown"
+    assert len(host.hits_on("/v1/models")) == 1
+
+
 # --------------------------------------------------------------------------------------------------
 # The reads added for Moonshot, SiliconFlow, Replicate, AssemblyAI, Cohere, Novita and SambaNova: each
 # one against its fake provider, with a rejected key and a working one (and, for Moonshot's balance,
@@ -508,6 +527,10 @@ def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device
     ("cohere", None, "api.cohere.com", "/v1/models?page_size=1", "bearer"),
     ("novita", None, "api.novita.ai", "/v3/user", "bearer"),
     ("sambanova", None, "api.sambanova.ai", "/v1/models", "bearer"),
+    ("azure_openai", "https://contoso.openai.azure.com/openai/v1", "contoso.openai.azure.com",
+     "/openai/models?api-version=2024-10-21", "api-key"),
+    ("openai_realtime", None, "api.openai.com", "/v1/models", "bearer"),
+    ("openai-rt", None, "api.openai.com", "/v1/models", "bearer"),
 ])
 def test_each_new_read_is_planned_at_the_host_of_the_call(provider, base_url, host_name, path, auth):
     """Where each new read would go (planned only: nothing leaves this process)."""
@@ -541,6 +564,52 @@ def test_a_regional_provider_is_probed_only_where_the_call_went(pipe, reporters,
     assert reporter.flush(20)
     assert pipe.deliver(1) == ["sent"] and "verification" not in pipe.events[0]
     assert reporter.stats()["probe_skipped_host_unknown"] == 1 and reporter.stats().get("probes", 0) == 0
+
+
+def test_azure_openai_is_probed_only_at_the_resource_the_backend_names(pipe, reporters, device):
+    """Azure OpenAI has a host per resource and no official one: without the backend's base_url there is no
+    probe, whatever URL the failure carried."""
+    from byok_reporter.probe import ProbeTable, load_table
+
+    table = ProbeTable(load_table())
+    assert table.plan("azure_openai", None, None) == (None, "host_unknown")
+    assert table.plan("azure", None, "https://contoso.openai.azure.com/openai/deployments/x/chat/completions") \
+        == (None, "host_unknown")
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "azure_openai", {"status_code": 401, "message": "Access denied due to invalid subscription "
+                                             "key or wrong API endpoint."}, key=AZURE_KEY)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"] and "verification" not in pipe.events[0]
+    assert reporter.stats()["probe_skipped_host_unknown"] == 1
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API "
+                                               "endpoint."}}), "key_rejected", "sent", ["invalid_key"]),
+    ((200, {"data": [{"id": "gpt-4o", "object": "model", "status": "succeeded"}], "object": "list"}), "key_works",
+     "not_actionable", []),
+])
+def test_azure_openai_401_against_its_model_list(host, pipe, reporters, device, answer, verdict, outcome, reasons):
+    """The openai SDK's AzureOpenAI client fails against the fake resource; the probe reads that resource's model
+    list with the api-key header, and a key that reads it is not told it is invalid."""
+    import openai
+
+    host.route("POST", "/openai/deployments/gpt-4o/chat/completions", 401,
+               {"error": {"code": "401", "message": "Access denied due to invalid subscription key or wrong API "
+                                                    "endpoint. Make sure to provide a valid key for an active "
+                                                    "subscription and use a correct regional API endpoint for your "
+                                                    "resource."}})
+    host.route("GET", "/openai/models", *answer)
+    client = openai.AzureOpenAI(api_key=AZURE_KEY, azure_endpoint=host.url, api_version="2024-10-21", max_retries=0)
+    exc = raised(lambda: client.chat.completions.create(model="gpt-4o",
+                                                        messages=[{"role": "user", "content": "hi"}]))
+    assert isinstance(exc, openai.AuthenticationError)
+    assert reported(pipe, reporters, device, "azure_openai", exc, AZURE_KEY, host.url) == [outcome]
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = host.hits_on("/openai/models")
+    assert probe["path"] == "/openai/models?api-version=2024-10-21" and probe["headers"]["api-key"] == AZURE_KEY
+    assert "authorization" not in probe["headers"]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ provider's cheapest authenticated read with it and sends the verdict in the even
 `verification`. The reads are data (probes.json). Where the key may go is narrow on purpose:
 - only to the host of the failed call (the `base_url` given, else the provider's official one;
   never when the failed request visibly went to another host; for a provider whose regions have
-  their own hosts and keys, `regional`, never when neither the `base_url` nor the failed URL is known);
+  their own hosts and keys, `regional`, never when neither the `base_url` nor the failed URL is known;
+  for one with a host per resource and no official one, `base_url` null (Azure OpenAI), only the
+  `base_url` given);
 - over https only (plain http only to a loopback address, for local tests);
 - never redirected (http.client does not follow redirects: a 3xx is an `unknown` verdict);
 - only in the request's auth header, never in a URL, a log line or the event.
@@ -162,8 +164,8 @@ class ProbeTable:
         entry = self.providers.get(canonical) if canonical else None
         if entry is None:
             return None, "no_probe_defined"
-        if entry["regional"] and not base_url and failed is None:
-            return None, "host_unknown"     # regions with their own keys: never guess the host
+        if not base_url and (entry["base_url"] is None or (entry["regional"] and failed is None)):
+            return None, "host_unknown"     # a host per resource or per region: never guess it
         origin = _origin(base_url or entry["base_url"])
         if origin is None:
             return None, "bad_base_url"
