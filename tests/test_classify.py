@@ -287,6 +287,11 @@ def test_the_probe_estimate_on_the_ninth_set():
     assert r["right_with_probe"] >= r["right_alone"] and r["alarms_with_probe"] <= r["alarms_alone"]
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert [c["provider"] for c in r["changed"]] == ["deepseek"]
+    # the tenth set: OpenAI's 401 account_deactivated no longer reads as a rejected key (it did, and turned a
+    # right permission_denied into invalid_key), and the Realtime slug now has OpenAI's read
+    r = module.estimate(load_cases(HOLDOUT10))
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    assert "openai_realtime" in [c["provider"] for c in r["changed"]]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
