@@ -150,7 +150,8 @@ def test_whole_corpus_through_the_cli(capsys):
                               "holdout8", "holdout9", "holdout10"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    assert len(cases) >= (150 if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10) else 60)
+    full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10)
+    assert len(cases) >= (150 if path in full else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -565,14 +566,6 @@ HOLDOUT6_RULES = [
 ]
 
 
-@pytest.mark.parametrize("rule,needle", HOLDOUT6_RULES, ids=[r for r, _ in HOLDOUT6_RULES])
-def test_rule_found_by_the_sixth_holdout(rule, needle):
-    found = [c for c in load_cases(HOLDOUT6) if c["source"].endswith(needle)]
-    assert len(found) == 1, needle
-    c = found[0]
-    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
-
-
 @pytest.mark.parametrize("provider,error,expected", [
     # a key the provider calls invalid or missing is still the key
     ("gladia", {"status_code": 401, "message": "Invalid or missing API key"}, "invalid_key"),
@@ -619,14 +612,6 @@ HOLDOUT7_RULES = [
     ("a relay's 'Incorrect model ID'", "ZhuLinsen/daily_stock_analysis/issues/470"),
     ("a relay's 'user quota is not enough'", "popjane/free_chatgpt_api/issues/85"),
 ]
-
-
-@pytest.mark.parametrize("rule,needle", HOLDOUT7_RULES, ids=[r for r, _ in HOLDOUT7_RULES])
-def test_rule_found_by_the_seventh_holdout(rule, needle):
-    found = [c for c in load_cases(HOLDOUT7) if c["source"].endswith(needle)]
-    assert len(found) == 1, needle
-    c = found[0]
-    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
 
 
 @pytest.mark.parametrize("provider,error,expected", [
@@ -679,18 +664,11 @@ HOLDOUT10_RULES = [
 ]
 
 
-@pytest.mark.parametrize("rule,needle", HOLDOUT10_RULES, ids=[r for r, _ in HOLDOUT10_RULES])
-def test_rule_found_by_the_tenth_holdout(rule, needle):
-    found = [c for c in load_cases(HOLDOUT10) if needle in c["source"]]
-    assert len(found) == 1, needle
-    c = found[0]
-    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
-
-
 @pytest.mark.parametrize("provider,error,expected", [
     # xAI's account-level refusal keeps its permission reading; only the content words make it a filter
-    ("xai", {"status_code": 403, "message": "{\"code\":\"permission-denied\",\"error\":\"Access to the chat endpoint is "
-             "denied\"}", "code": "permission-denied"}, "permission_denied"),
+    ("xai", {"status_code": 403, "code": "permission-denied",
+             "message": "{\"code\":\"permission-denied\",\"error\":\"Access to the chat endpoint is denied\"}"},
+     "permission_denied"),
     # ElevenLabs' monthly quota stays money; its burst window is not
     ("elevenlabs", {"message": "This request exceeds your quota. You have 11 characters remaining, while 70 "
                     "characters are required for this request."}, "quota_exhausted"),
@@ -709,14 +687,6 @@ def test_rule_found_by_the_tenth_holdout(rule, needle):
         "not-enough-balance-code", "not-enough-balance-words"])
 def test_tenth_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
-
-
-@pytest.mark.parametrize("rule,needle", HOLDOUT9_RULES, ids=[r for r, _ in HOLDOUT9_RULES])
-def test_rule_found_by_the_ninth_holdout(rule, needle):
-    found = [c for c in load_cases(HOLDOUT9) if needle in c["source"]]
-    assert len(found) == 1, needle
-    c = found[0]
-    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
 
 
 @pytest.mark.parametrize("provider,error,expected", [
@@ -888,3 +858,18 @@ def test_every_rule_pattern_is_guarded_by_a_literal_it_needs():
                         if pattern.search(t) and not any(a in t for a in options)]
     assert not unguarded
     assert not unsound
+
+
+# The rules each later held-out set prompted (docs/holdout6.md to docs/holdout10.md), each on its own case.
+LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULES), (HOLDOUT7, HOLDOUT7_RULES),
+                                                        (HOLDOUT9, HOLDOUT9_RULES), (HOLDOUT10, HOLDOUT10_RULES))
+               for rule, needle in rules]
+
+
+@pytest.mark.parametrize("path,rule,needle", LATER_RULES,
+                         ids=[f"{p.stem.split('_')[-1]}: {r}" for p, r, _ in LATER_RULES])
+def test_rule_found_by_a_later_holdout(path, rule, needle):
+    found = [c for c in load_cases(path) if needle in c["source"]]
+    assert len(found) == 1, needle
+    c = found[0]
+    assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
