@@ -204,7 +204,7 @@ def _code_rows() -> list[tuple[str, dict]]:
     for path in sorted(tables.glob("*.json")):
         table = json.loads(path.read_text(encoding="utf-8"))
         rows += [(table["provider"], row) for row in table["errors"]
-                 if row["code"] is not None and row["contains"] is None and row["id"] not in _CODE_ONLY]
+                 if row["code"] is not None and row["id"] not in _CODE_ONLY]
     return rows
 
 
