@@ -761,6 +761,23 @@ def test_a_provider_named_by_an_alias_is_probed_as_its_table(host, pipe, reporte
     assert probe["headers"]["x-api-key"] == ANTHROPIC_KEY
 
 
+@pytest.mark.parametrize("error, names, wanted", [
+    ({"message": "litellm.AuthenticationError: DeepseekException - Authentication Fails (governor)"}, (), True),
+    ({"message": "invalid x-api-key"}, (), True),
+    ({"message": "Your credit balance is too low to access the Anthropic API."}, (), True),
+    ({"message": "Request timed out."}, (), False),
+    ({"message": "The model is overloaded. Please try again later."}, (), False),
+    ({"status_code": 500, "message": "Internal error while checking the api key"}, (), False),
+    ({"status_code": 429, "message": "Rate limit reached for requests per minute"}, (), False),
+])
+def test_an_error_without_a_status_is_probed_when_its_text_speaks_of_the_key(error, names, wanted):
+    """Wrappers that keep only the text (a log line, LiteLLM's string) still get a probe when the words are about
+    the key, the account or money; a timeout, an overload, a 5xx or a per-minute limit never does."""
+    from byok_reporter.probe import ProbeTable, load_table
+
+    assert ProbeTable(load_table()).calls_for_probe(error, names) is wanted
+
+
 def test_probe_aliases_are_the_classifier_tables_aliases():
     """One list of slugs per provider: every alias the classifier's table of a probed provider accepts resolves to
     that provider's probe, and the probe table names no alias the tables do not."""

@@ -116,6 +116,7 @@ class ProbeTable:
         self.statuses = frozenset(int(s) for s in triggers.get("statuses", ()))
         self.text_statuses = {int(s): tuple(w.lower() for w in words)
                               for s, words in (triggers.get("statuses_when_text_says") or {}).items()}
+        self.text_without_status = tuple(w.lower() for w in triggers.get("no_status_when_text_says", ()))
         self.exception_words = tuple(w.lower() for w in triggers.get("exception_words", ()))
         self.codes = frozenset(c.lower() for c in triggers.get("codes", ()))
         kinds = table.get("kinds") or {}
@@ -141,8 +142,9 @@ class ProbeTable:
         return found
 
     def calls_for_probe(self, error: Mapping, exc_types: tuple[str, ...]) -> bool:
-        """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429 whose
-        text speaks of the key, quota, billing or credit; an auth or payment exception class or code."""
+        """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429, or an error
+        with no status at all, whose text speaks of the key, quota, billing or credit; an auth or payment
+        exception class or code."""
         status = error.get("status_code")
         if status in self.statuses:
             return True
@@ -152,7 +154,8 @@ class ProbeTable:
         names = " ".join(exc_types).lower()
         if names and any(word in names for word in self.exception_words):
             return True
-        words = self.text_statuses.get(status) if isinstance(status, int) else None
+        # no status at all (a wrapper kept only the text): the same words as a 400's, and the auth ones
+        words = self.text_statuses.get(status) if isinstance(status, int) else self.text_without_status
         if words:
             text = " ".join(str(error.get(name) or "") for name in ("code", "type", "message")).lower()
             return any(word in text for word in words)
