@@ -429,17 +429,22 @@ _QUOTA_WEAK = _rx(
     r"\badd a credit card\b",                  # AssemblyAI streaming 4003: paid-only feature on a free account
 )
 
+# A model another vendor makes, named in OpenAI's "The model X does not exist or you do not have access to it": no
+# organization is ever granted it there, so it is a model id our platform routed to the wrong provider.
+_FOREIGN_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|"
+                     r"deepseek|glm-|kimi|moonshot|command-r)[^\s`'\"]*[`'\"]? does not exist")
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
 _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]?week", r"\bweekly\b",
                  r"per[ _]?month", r"\bmonthly\b",
                  r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
-_SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour")
 # A quota that names its own window of seconds or minutes ("... within a 5-minute interval", ElevenLabs' burst cap)
-# clears by itself, whatever money words come with it.
+# clears by itself, whatever money words come with it; it is one of the short windows below.
 _SECONDS_WINDOW = _rx(r"within an? (?:\d+[- ]?)?(?:second|minute)s?[- ](?:interval|window)\b",
                       r"within (?:\d+[- ]?)(?:second|minute)s?\b")
+_SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour",
+                    *_SECONDS_WINDOW.parts)
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
 _GOOGLE_ZERO_LIMIT = _rx(
@@ -456,10 +461,6 @@ _ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不
 _ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
 _ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号|用户)(?:已)?被(?:禁用|封禁|冻结)",
                      r"(?:未开放|未开通)[^，。,.]{0,30}权限")   # "套餐暂未开放GLM-5权限": the plan has not opened the model
-# A model another vendor makes, named in OpenAI's "The model X does not exist or you do not have access to it": no
-# organization is ever granted it there, so it is a model id our platform routed to the wrong provider.
-_FOREIGN_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|"
-                     r"deepseek|glm-|kimi|moonshot|command-r)[^\s`'\"]*[`'\"]? does not exist")
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
 # Where an app envelope (a 500/502 of its own) names the upstream's status.

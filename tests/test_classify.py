@@ -191,88 +191,32 @@ def test_holdout_through_the_cli(path, title, capsys):
     check_through_the_cli(path, title, capsys)
 
 
-def test_third_holdout_through_the_cli(capsys):
-    """The third set holds what the fixes it prompted reached, so no later change slips back: at least 174 of
-    180 right and at most the 2 false alarms left, both documented verdicts
-    (docs/classification.md#the-third-held-out-set). 175 until Zhipu's documented `1003` row (a JWT our SDK
-    signed has expired: None) also decides when a wrapper dropped the status; line 127's label reads it as the
-    user's key. Short of issue 12's bar (>= 98 %, 0 here), said there."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT3, "third held-out set", capsys)
-    assert alarms <= 2, wrong
-    assert right >= 174, wrong
+# Each later held-out set holds what the fixes it prompted reached, so no later change slips back. The figure that
+# counts is each set's before its fixes (the honest one, in docs/holdoutN.md and docs/classification.md); all are
+# short of issue 12's bar (>= 98 %, at most 1 false alarm per 100 not actionable).
+LATER_SETS = [
+    # (set, title, right at least, false alarms at most, what the floor is)
+    (HOLDOUT3, "third held-out set", 174, 2,
+     "174/180 and the 2 documented false alarms left; 175 until Zhipu's 1003 row (a JWT our SDK signed expired)"),
+    (HOLDOUT4, "fourth held-out set", 166, 8, "166/182, 8 false alarms, each a documented verdict"),
+    (HOLDOUT5, "fifth held-out set", 179, 15,
+     "179/200, 15 of 125 (one label changed by the no-key rule); before: 155/200 (77.5 %), 21 false alarms"),
+    (HOLDOUT6, "sixth held-out set", 151, 36, "151/200, 36 of 128; before: 138/200 (69.0 %), 39 false alarms"),
+    (HOLDOUT7, "seventh held-out set", 167, 23,
+     "168/200 and 22 of 125 after its fixes, 167 and 23 since the tenth set read Kimi For Coding's refusal as the "
+     "user's (line 194 is that text from an allowed agent in a brief fault); before: 157/200 (78.5 %), 26"),
+    (HOLDOUT8, "eighth held-out set", 77, 16, "small, measured and not tuned on: 77/98, 16 of 58"),
+    (HOLDOUT9, "ninth held-out set", 176, 14, "176/200, 14 of 120; before: 171/200 (85.5 %), 16 false alarms"),
+    (HOLDOUT10, "tenth held-out set", 167, 23, "167/200, 23 of 128; before: 156/200 (78.0 %), 25 false alarms"),
+]
 
 
-def test_fourth_holdout_through_the_cli(capsys):
-    """The fourth set holds what the fixes it prompted reached, so no later change slips back: at least 166 of
-    182 right and at most the 8 false alarms left, each a documented verdict
-    (docs/classification.md#fourth-held-out-set-issue-12-the-newest-honest-figure). Short of issue 12's bar
-    (>= 98 % and at most 1 false alarm per 100 not actionable; 90.7 % and 7.5 per 100 here), said there."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT4, "fourth held-out set", capsys)
-    assert alarms <= 8, wrong
-    assert right >= 166, wrong
-
-
-def test_fifth_holdout_through_the_cli(capsys):
-    """The fifth set holds what the fixes it prompted and the later sets' reached, so no later change slips back:
-    at least 179 of 200 right and at most 15 false alarms of 125 not actionable (one label changed by the
-    no-key rule, docs/holdout6.md). Before those fixes (main 4218cdb, every table
-    audited against the documentation, nothing of this set read) it scored 155/200 (77.5 %) with 21 false alarms:
-    the honest figure (docs/holdout5.md). Short of issue 12's bar (>= 98 %, at most 1 false alarm per 100)."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT5, "fifth held-out set", capsys)
-    assert alarms <= 15, wrong
-    assert right >= 179, wrong
-
-
-def test_sixth_holdout_through_the_cli(capsys):
-    """The sixth set holds what the fixes it prompted reached, so no later change slips back: at least 151 of
-    200 right and at most 36 false alarms of 128 not actionable. Before those fixes (main 56988f8, nothing of this
-    set read) it scored 138/200 (69.0 %) with 39 false alarms: the honest figure (docs/holdout6.md). Most false
-    alarms left are a provider's documented "invalid key" for a key the thread shows was fine (an app sent it
-    wrong); short of issue 12's bar (>= 98 %, at most 1 false alarm per 100)."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT6, "sixth held-out set", capsys)
-    assert alarms <= 36, wrong
-    assert right >= 151, wrong
-
-
-def test_seventh_holdout_through_the_cli(capsys):
-    """The seventh set holds what the fixes it prompted reached: 168 of 200 right and 22 false alarms of 125, less
-    one since the tenth set (167, 23): Kimi For Coding's "only available for Coding Agents" is now read as the user's
-    (three cases of the tenth set say so), and line 194 is that text from an allowed agent during a brief fault, a
-    case only the thread tells. Before them (main 55b2b6b, nothing of this set read) it scored 157/200 (78.5 %) with
-    26 false alarms, the honest figure: 138/155 (89.0 %, 4 false alarms of 84) on the cases whose label the text
-    itself gives, 19/45 on the cases whose label only the thread gives (docs/holdout7.md)."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT7, "seventh held-out set", capsys)
-    assert alarms <= 23, wrong
-    assert right >= 167, wrong
-
-
-def test_eighth_holdout_through_the_cli(capsys):
-    """The small eighth set (98 cases) was measured and not tuned on: 77/98 (78.6 %) with 16 false alarms of 58,
-    71/74 (95.9 %, no false alarm) where the text gives the label, 6/24 where only the thread does
-    (docs/holdout8.md). It holds there, so no later change slips back."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT8, "eighth held-out set", capsys)
-    assert alarms <= 16, wrong
-    assert right >= 77, wrong
-
-
-def test_ninth_holdout_through_the_cli(capsys):
-    """The ninth set holds what the fixes it prompted reached: at least 176 of 200 right and at most 14 false
-    alarms of 120. Before them (main 68f687c, nothing of this set read) it scored 171/200 (85.5 %) with 16 false
-    alarms, the honest figure: 164/177 (92.7 %, 2 false alarms of 100) on the cases whose label the text itself
-    gives, 7/23 on the cases whose label only the thread gives (docs/holdout9.md)."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT9, "ninth held-out set", capsys)
-    assert alarms <= 14, wrong
-    assert right >= 176, wrong
-
-
-def test_tenth_holdout_through_the_cli(capsys):
-    """The tenth set holds what the fixes it prompted reached: at least 167 of 200 right and at most 23 false
-    alarms of 128. Before them (main 4dd9442, nothing of this set read) it scored 156/200 (78.0 %) with 25 false
-    alarms, the honest figure: 142/161 (88.2 %, 3 false alarms of 92) on the cases whose label the text itself
-    gives, 14/39 on the cases whose label only the thread gives (docs/holdout10.md)."""
-    right, alarms, wrong = measure_through_the_cli(HOLDOUT10, "tenth held-out set", capsys)
-    assert alarms <= 23, wrong
-    assert right >= 167, wrong
+@pytest.mark.parametrize("path,title,right_at_least,alarms_at_most,floor", LATER_SETS,
+                         ids=[title.split()[0] for _, title, *_ in LATER_SETS])
+def test_later_holdout_through_the_cli(path, title, right_at_least, alarms_at_most, floor, capsys):
+    right, alarms, wrong = measure_through_the_cli(path, title, capsys)
+    assert alarms <= alarms_at_most, (floor, wrong)
+    assert right >= right_at_least, (floor, wrong)
 
 
 def test_the_probe_estimate_on_the_ninth_set():

@@ -299,9 +299,7 @@ def test_elevenlabs_quota_against_the_subscription_counts(host, pipe, reporters,
     reporter.report(device, "elevenlabs", exc, key=ELEVENLABS_KEY, base_url=host.url)
     assert reporter.flush(20)
     assert pipe.deliver(1) == ["sent"]
-    assert pushed_reasons(pipe) == reasons
-    assert pipe.events[0]["verification"]["verdict"] == verdict
-    (probe,) = host.hits_on("/v1/user")
+    probe = probed_once(pipe, host, "/v1/user", reasons, verdict)
     assert probe["headers"]["xi-api-key"] == ELEVENLABS_KEY
 
 
@@ -347,6 +345,14 @@ def test_openai_deactivated_account_is_not_read_as_a_rejected_key(host, pipe, re
 MOONSHOT_SUSPENDED = {"error": {"message": "Your account org-xxxx <ak-xxxx> is suspended due to insufficient "
                                            "balance, please recharge your account or check your plan and "
                                            "billing details", "type": "exceeded_current_quota_error"}}
+
+
+def probed_once(pipe, host, path: str, reasons: list[str], verdict: str) -> dict:
+    """The pushes and the verdict the event carried, checked; the one probe the fake provider saw on `path`."""
+    assert pushed_reasons(pipe) == reasons
+    assert pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = host.hits_on(path)
+    return probe
 
 
 def reported(pipe, reporters, device, provider: str, exc, key: str, base_url: str) -> list[str]:
@@ -409,9 +415,7 @@ def test_siliconflow_against_its_user_info(host, pipe, reporters, device, failur
     host.route("GET", "/v1/user/info", *answer)
     exc = openai_fails(host, key=SILICONFLOW_KEY)
     assert reported(pipe, reporters, device, "siliconflow", exc, SILICONFLOW_KEY, host.url + "/v1") == [outcome]
-    assert pushed_reasons(pipe) == reasons
-    assert pipe.events[0]["verification"]["verdict"] == verdict
-    (probe,) = host.hits_on("/v1/user/info")
+    probe = probed_once(pipe, host, "/v1/user/info", reasons, verdict)
     assert probe["headers"]["authorization"] == f"Bearer {SILICONFLOW_KEY}"
 
 
@@ -475,9 +479,7 @@ def test_cohere_401_against_its_model_list(host, pipe, reporters, device, answer
                                     json={"model": "command-a-03-2025",
                                           "messages": [{"role": "user", "content": "hi"}]}).raise_for_status())
     assert reported(pipe, reporters, device, "cohere", exc, COHERE_KEY, host.url) == [outcome]
-    assert pushed_reasons(pipe) == reasons
-    assert pipe.events[0]["verification"]["verdict"] == verdict
-    (probe,) = host.hits_on("/v1/models")
+    probe = probed_once(pipe, host, "/v1/models", reasons, verdict)
     assert probe["path"] == "/v1/models?page_size=1" and probe["headers"]["authorization"] == f"Bearer {COHERE_KEY}"
 
 
@@ -494,9 +496,7 @@ def test_novita_401_against_its_user_read(host, pipe, reporters, device, answer,
     host.route("GET", "/v3/user", *answer)
     exc = openai_fails(host, key=NOVITA_KEY, path="/v3/openai/chat/completions", base="/v3/openai")
     assert reported(pipe, reporters, device, "novita", exc, NOVITA_KEY, host.url + "/v3/openai") == [outcome]
-    assert pushed_reasons(pipe) == reasons
-    assert pipe.events[0]["verification"]["verdict"] == verdict
-    (probe,) = host.hits_on("/v3/user")
+    probe = probed_once(pipe, host, "/v3/user", reasons, verdict)
     assert probe["headers"]["authorization"] == f"Bearer {NOVITA_KEY}"
 
 
@@ -512,9 +512,7 @@ def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device
     exc = openai_fails(host, key=SAMBANOVA_KEY)
     assert reported(pipe, reporters, device, "sambanova", exc, SAMBANOVA_KEY, host.url + "/v1") == [outcome]
     assert classify("sambanova", pipe.events[0]["error"]) is None
-    assert pushed_reasons(pipe) == reasons
-    assert pipe.events[0]["verification"]["verdict"] == verdict
-    (probe,) = host.hits_on("/v1/models")
+    probe = probed_once(pipe, host, "/v1/models", reasons, verdict)
     assert probe["headers"]["authorization"] == f"Bearer {SAMBANOVA_KEY}"
 
 
@@ -605,9 +603,7 @@ def test_azure_openai_401_against_its_model_list(host, pipe, reporters, device, 
                                                         messages=[{"role": "user", "content": "hi"}]))
     assert isinstance(exc, openai.AuthenticationError)
     assert reported(pipe, reporters, device, "azure_openai", exc, AZURE_KEY, host.url) == [outcome]
-    assert pushed_reasons(pipe) == reasons
-    assert pipe.events[0]["verification"]["verdict"] == verdict
-    (probe,) = host.hits_on("/openai/models")
+    probe = probed_once(pipe, host, "/openai/models", reasons, verdict)
     assert probe["path"] == "/openai/models?api-version=2024-10-21" and probe["headers"]["api-key"] == AZURE_KEY
     assert "authorization" not in probe["headers"]
 
