@@ -170,10 +170,7 @@ def test_a_401_whose_probe_answers_200_gives_no_invalid_key_push(host, pipe, rep
     exc = raised(lambda: client.messages.create(model="claude-sonnet-4-5", max_tokens=8,
                                                 messages=[{"role": "user", "content": "hi"}]))
     assert isinstance(exc, anthropic.AuthenticationError)
-    reporter = reporters(topic=pipe.name)
-    reporter.report(device, "anthropic", exc, key=ANTHROPIC_KEY, base_url=host.url)
-    assert reporter.flush(20)
-    assert pipe.deliver(1) == ["not_actionable"]
+    assert reported(pipe, reporters, device, "anthropic", exc, ANTHROPIC_KEY, host.url) == ["not_actionable"]
     assert pipe.fcm.delivered() == []
     assert classify("anthropic", pipe.events[0]["error"]) == "invalid_key"   # what it would have said
     assert pipe.events[0]["verification"]["verdict"] == "key_works"
@@ -271,10 +268,7 @@ def test_deepgram_401_whose_projects_read_works(host, pipe, reporters, device):
     environment = DeepgramClientEnvironment(base=host.url, production=host.url, agent=ws, agent_rest=host.url)
     client = DeepgramClient(api_key=DEEPGRAM_KEY, environment=environment)
     exc = raised(lambda: client.listen.v1.media.transcribe_url(url="https://example.invalid/a.wav"))
-    reporter = reporters(topic=pipe.name)
-    reporter.report(device, "deepgram", exc, key=DEEPGRAM_KEY, base_url=host.url)
-    assert reporter.flush(20)
-    assert pipe.deliver(1) == ["not_actionable"]
+    assert reported(pipe, reporters, device, "deepgram", exc, DEEPGRAM_KEY, host.url) == ["not_actionable"]
     assert pipe.events[0]["verification"]["verdict"] == "key_works"
     (probe,) = host.hits_on("/v1/projects")
     assert probe["headers"]["authorization"] == f"Token {DEEPGRAM_KEY}"
@@ -748,10 +742,7 @@ def test_a_provider_named_by_an_alias_is_probed_as_its_table(host, pipe, reporte
     client = anthropic.Anthropic(api_key=ANTHROPIC_KEY, base_url=host.url, max_retries=0)
     exc = raised(lambda: client.messages.create(model="claude-sonnet-4-5", max_tokens=8,
                                                 messages=[{"role": "user", "content": "hi"}]))
-    reporter = reporters(topic=pipe.name)
-    reporter.report(device, "Claude", exc, key=ANTHROPIC_KEY, base_url=host.url)
-    assert reporter.flush(20)
-    assert pipe.deliver(1) == ["not_actionable"]
+    assert reported(pipe, reporters, device, "Claude", exc, ANTHROPIC_KEY, host.url) == ["not_actionable"]
     assert pipe.events[0]["verification"]["verdict"] == "key_works"
     (probe,) = host.hits_on("/v1/models")
     assert probe["headers"]["x-api-key"] == ANTHROPIC_KEY
