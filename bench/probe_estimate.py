@@ -9,6 +9,9 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   key_works (the key authenticates); unknown -> no verdict, the classifier alone;
 - added with the tenth set: a rejected key whose failed call's own answer is one the kind's rules read as
   `unknown` (OpenAI's 401 account_deactivated) gets `unknown`, since the probe's read meets the same account;
+- added before the eleventh set: an AWS read (Bedrock's, Polly's) runs only at its own service's hosts, so a case
+  on the `aws` slugs counts as probed only when its slug or text names that service (`bedrock`, `polly`); a
+  Transcribe case is not probed;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -36,6 +39,9 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
     if not entry:
         return None
     error = case["error"]
+    aws = table["kinds"][entry["kind"]].get("aws")
+    if aws and aws["signing_name"] not in f"{case['provider']} {error.get('message') or ''}".lower():
+        return None
     names = (str(error.get("type") or ""),) + tuple(_CLASS_NAME.findall(str(error.get("message") or "")))
     if not probe_table.calls_for_probe(error, names):
         return None

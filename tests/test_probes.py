@@ -34,9 +34,12 @@ COHERE_KEY = "Zq8Wm3Xk7Lp2Rv9Tn4Yb6Hc1Jd5Gf0SaEu2IkOo"
 NOVITA_KEY = "sk_" + "Pw4Qe7Rt1Yu9Io3As6Df8Gh2Jk5Lz0Xc4Vb7Nm1Qw"
 SAMBANOVA_KEY = "3f2a9c1e-7b4d-4e8a-9c2f-1a6b8d0e5f73"
 AZURE_KEY = "3c9f1a7e5b2d4c8e9a0b1c2d3e4f5a6b"
+AWS_SECRET = "Hq7/Kz2PmX9vLw4RtY8nB3cJ6dF1gS5aEu0iOpQe"
+AWS_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCWV1LXdlc3QtMyJHMEUCIQDtestsessiontoken0123456789abcdef=="
+BEDROCK_API_KEY = "ABSKQmVkcm9ja0FQSUtleS10ZXN0LWF0LTEyMzQ1Njc4OTAxMjpRa3dUZXN0S2V5VmFsdWU="
 KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
         MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY,
-        AZURE_KEY]
+        AZURE_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -603,6 +606,149 @@ def test_azure_openai_401_against_its_model_list(host, pipe, reporters, device, 
 
 
 # --------------------------------------------------------------------------------------------------
+# AWS: Bedrock (and Claude on Bedrock) and Polly. The key is AWS credentials, so the probe signs its read with
+# Signature Version 4 (aws.py); a Bedrock API key goes as a Bearer token. boto3 fails against the fake region.
+
+AWS_CREDENTIALS = {"aws_access_key_id": "AKIAZ7EXAMPLEQ3RT2LK", "aws_secret_access_key": AWS_SECRET,
+                   "aws_session_token": AWS_TOKEN, "region_name": "eu-west-3"}
+UNRECOGNIZED = {"message": "The security token included in the request is invalid."}
+NOVA = "/model/amazon.nova-lite-v1/converse"
+
+
+def boto3_fails(host: FakeHost, service: str, call):
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(service, region_name="eu-west-3", endpoint_url=host.url,
+                          aws_access_key_id=AWS_CREDENTIALS["aws_access_key_id"],
+                          aws_secret_access_key=AWS_SECRET, aws_session_token=AWS_TOKEN,
+                          config=Config(retries={"total_max_attempts": 1}))
+    return raised(lambda: call(client))
+
+
+def assert_signed_by_botocore(probe: dict, host: FakeHost, path: str, service: str) -> None:
+    """The probe's Authorization is the signature botocore makes for that request with those credentials: the
+    secret went only into the signature, never as itself."""
+    from byok_reporter.aws import aws_key
+    from tests.test_aws import botocore_signature
+
+    headers = probe["headers"]
+    assert headers["host"] == host.url.removeprefix("http://") and headers["x-amz-security-token"] == AWS_TOKEN
+    assert headers["authorization"].endswith("Signature=" + botocore_signature(
+        "GET", headers["host"], path, "eu-west-3", service, aws_key(AWS_CREDENTIALS), headers["x-amz-date"]))
+    assert f"Credential=AKIAZ7EXAMPLEQ3RT2LK/{headers['x-amz-date'][:8]}/eu-west-3/{service}/" in headers["authorization"]
+    assert AWS_SECRET not in json.dumps(probe)
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((403, UNRECOGNIZED), "key_rejected", "sent", ["invalid_key"]),
+    ((403, {"message": "The security token included in the request is expired"}), "key_rejected", "sent",
+     ["invalid_key"]),
+    ((200, {"asyncInvokeSummaries": []}), "key_works", "not_actionable", []),
+    ((403, {"Message": "User: arn:aws:iam::123456789012:user/app is not authorized to perform: "
+                       "bedrock:ListAsyncInvokes because no identity-based policy allows the "
+                       "bedrock:ListAsyncInvokes action"}), "key_works", "not_actionable", []),
+    ((403, {"message": "The request signature we calculated does not match the signature you provided."}), "unknown",
+     "sent", ["invalid_key"]),
+], ids=["unrecognized", "expired", "works", "authenticated-without-this-action", "signature-unread"])
+def test_bedrock_unrecognized_client_against_its_async_invoke_list(host, pipe, reporters, device, capsys, caplog,
+                                                                   answer, verdict, outcome, reasons):
+    """boto3's Converse fails with UnrecognizedClientException (the wording AWS gives when a component sent the
+    credentials wrong as well as when they are wrong); the probe lists async invocations, signed with the same
+    credentials: a key AWS still refuses is invalid, a key that authenticates is not, even when it may not list
+    (AccessDenied names the identity, so it authenticated). A signature mismatch is not read: the classifier
+    decides, as before."""
+    host.route("POST", NOVA, 403, UNRECOGNIZED, headers={"x-amzn-ErrorType": "UnrecognizedClientException"})
+    host.route("GET", "/async-invoke", *answer)
+    exc = boto3_fails(host, "bedrock-runtime", lambda c: c.converse(
+        modelId="amazon.nova-lite-v1", messages=[{"role": "user", "content": [{"text": "hi"}]}]))
+    assert type(exc).__name__ == "ClientError"
+    assert reported(pipe, reporters, device, "bedrock", exc, AWS_CREDENTIALS, host.url) == [outcome]
+    assert pipe.events[0]["error"]["status_code"] == 403
+    assert pipe.events[0]["error"]["code"] == "UnrecognizedClientException"
+    probe = probed_once(pipe, host, "/async-invoke", reasons, verdict)
+    assert probe["path"] == "/async-invoke?maxResults=1"
+    assert_signed_by_botocore(probe, host, "/async-invoke?maxResults=1", "bedrock")
+    assert_no_key(pipe, capsys, caplog)
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((403, {"Message": "Authentication failed: Please make sure your API Key is valid."}), "key_rejected", "sent",
+     ["invalid_key"]),
+    ((200, {"asyncInvokeSummaries": []}), "key_works", "not_actionable", []),
+])
+def test_claude_on_bedrock_with_an_api_key_against_the_same_read(host, pipe, reporters, device, answer, verdict,
+                                                                 outcome, reasons):
+    """A Bedrock API key is one string sent as a Bearer token (AWS's curl example); the combined slug reads
+    Bedrock's host and auth. The key that a working curl proves good is not told it is invalid."""
+    import httpx
+
+    host.route("POST", "/model/anthropic.claude-sonnet-4-5/invoke", 403,
+               {"Message": "Authentication failed: Please make sure your API Key is valid."})
+    host.route("GET", "/async-invoke", *answer)
+    response = httpx.post(host.url + "/model/anthropic.claude-sonnet-4-5/invoke",
+                          headers={"Authorization": f"Bearer {BEDROCK_API_KEY}"},
+                          json={"anthropic_version": "bedrock-2023-05-31", "max_tokens": 8,
+                                "messages": [{"role": "user", "content": "hi"}]})
+    exc = raised(response.raise_for_status)
+    assert reported(pipe, reporters, device, "claude_bedrock", exc, BEDROCK_API_KEY, host.url) == [outcome]
+    probe = probed_once(pipe, host, "/async-invoke", reasons, verdict)
+    assert probe["headers"]["authorization"] == f"Bearer {BEDROCK_API_KEY}" and "x-amz-date" not in probe["headers"]
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((403, UNRECOGNIZED), "key_rejected", "sent", ["invalid_key"]),
+    ((200, {"Voices": [{"Id": "Joanna", "LanguageCode": "en-US"}]}), "key_works", "not_actionable", []),
+])
+def test_polly_against_its_voice_list(host, pipe, reporters, device, answer, verdict, outcome, reasons):
+    """Polly's SynthesizeSpeech fails through boto3; the probe lists voices, signed for polly."""
+    host.route("POST", "/v1/speech", 403, UNRECOGNIZED, headers={"x-amzn-ErrorType": "UnrecognizedClientException"})
+    host.route("GET", "/v1/voices", *answer)
+    exc = boto3_fails(host, "polly", lambda c: c.synthesize_speech(Text="hi", OutputFormat="mp3", VoiceId="Joanna"))
+    assert reported(pipe, reporters, device, "amazon_polly", exc, AWS_CREDENTIALS, host.url) == [outcome]
+    probe = probed_once(pipe, host, "/v1/voices", reasons, verdict)
+    assert_signed_by_botocore(probe, host, "/v1/voices", "polly")
+
+
+def test_aws_reads_go_only_to_their_service_and_region():
+    """A read is planned only at its service's host, in the region that host names; the aws slug's other
+    services (Transcribe) and Bedrock's control plane are other hosts; without a base_url no region is guessed."""
+    from byok_reporter.probe import ProbeTable, load_table
+
+    table = ProbeTable(load_table())
+    plan, why = table.plan("bedrock", "https://bedrock-runtime.ap-south-1.amazonaws.com", None)
+    assert why == "" and (plan.host, plan.path, plan.aws) == ("bedrock-runtime.ap-south-1.amazonaws.com",
+                                                              "/async-invoke?maxResults=1", ("bedrock", "ap-south-1",
+                                                                                            True))
+    plan, why = table.plan("polly", "https://polly.eu-central-1.amazonaws.com", None)
+    assert why == "" and (plan.path, plan.aws) == ("/v1/voices", ("polly", "eu-central-1", False))
+    assert table.plan("amazon_transcribe", "https://transcribe.eu-central-1.amazonaws.com", None) \
+        == (None, "other_service")
+    assert table.plan("bedrock", "https://bedrock.us-east-1.amazonaws.com", None) == (None, "other_service")
+    assert table.plan("aws_bedrock", "https://evil.example.com", None) == (None, "other_service")
+    for slug in ("bedrock", "anthropic_bedrock", "polly"):
+        assert table.plan(slug, None, None) == (None, "host_unknown")
+
+
+@pytest.mark.parametrize("provider, key, base_url", [
+    ("bedrock", {**AWS_CREDENTIALS, "aws_access_key_id": "ASIAZ7EXAMPLEQ3RT2LK", "aws_session_token": None},
+     "https://bedrock-runtime.eu-west-3.amazonaws.com"),
+    ("polly", BEDROCK_API_KEY, "https://polly.eu-west-3.amazonaws.com"),
+    ("bedrock", {**AWS_CREDENTIALS, "region_name": None}, "http://127.0.0.1:9"),
+], ids=["temporary-without-token", "polly-takes-no-api-key", "no-region-to-sign-for"])
+def test_aws_credentials_that_cannot_make_the_read_are_not_probed(pipe, reporters, device, provider, key, base_url):
+    """Temporary credentials without their session token are refused for that alone, Polly takes no Bedrock API
+    key, and a loopback host names no region: no probe (`probe_skipped_key_form`), the event goes as before."""
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, provider, {"status_code": 403, "code": "UnrecognizedClientException",
+                                       "message": "The security token included in the request is invalid."},
+                    key=key, base_url=base_url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"] and "verification" not in pipe.events[0]
+    assert reporter.stats()["probe_skipped_key_form"] == 1 and reporter.stats().get("probes", 0) == 0
+
+
+# --------------------------------------------------------------------------------------------------
 # Limits: time, count, hosts, switches.
 
 def test_a_probe_that_times_out_changes_nothing(host, pipe, reporters, device):
@@ -782,4 +928,7 @@ def test_probe_aliases_are_the_classifier_tables_aliases():
             assert table.canonical(alias.upper().replace("_", "-")) == table.canonical(alias)
     for alias, canonical in table.aliases.items():
         assert registry.resolve(alias) == registry.resolve(canonical), alias
-    assert table.canonical("anthropic_bedrock") is None     # a combined slug is another host and auth
+    # a combined slug is read where it is served: Claude on Bedrock at Bedrock's host, with Bedrock's auth
+    assert table.canonical("claude_bedrock") == "anthropic_bedrock"
+    assert table.plan("claude_bedrock", "https://bedrock-runtime.us-west-2.amazonaws.com", None) \
+        == table.plan("bedrock", "https://bedrock-runtime.us-west-2.amazonaws.com", None)

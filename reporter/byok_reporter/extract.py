@@ -86,6 +86,15 @@ def _response_of(exc: Any) -> Any:
     return response
 
 
+def _aws_error(exc: Any) -> Mapping | None:
+    """botocore's ClientError keeps the parsed answer as a dict: {"Error": {"Code", "Message"},
+    "ResponseMetadata": {"HTTPStatusCode"}}; None for any other exception."""
+    response = _attr(exc, "response")
+    if isinstance(response, Mapping) and isinstance(response.get("Error"), Mapping):
+        return response
+    return None
+
+
 def _status_of(exc: Any) -> int | None:
     for name in ("status_code", "http_status", "code", "status"):
         status = _as_status(_attr(exc, name))
@@ -97,6 +106,9 @@ def _status_of(exc: Any) -> int | None:
             status = _as_status(_attr(response, name))
             if status is not None:
                 return status
+    aws = _aws_error(exc)
+    if aws is not None:
+        return _as_status(_get(aws, "ResponseMetadata", "HTTPStatusCode"))
     return _close_code(exc)
 
 
@@ -108,6 +120,9 @@ def _raw_body(exc: Any) -> Any:
     details = _attr(exc, "details")            # google-genai APIError: the response JSON
     if isinstance(details, (dict, list)) and not hasattr(exc, "grpc_status_code"):
         return details
+    aws = _aws_error(exc)                      # botocore: the error part, not the request's metadata
+    if aws is not None:
+        return {"Error": {k: v for k, v in aws["Error"].items() if k in ("Code", "Message", "Type")}}
     return None
 
 
@@ -177,6 +192,7 @@ def _code_in_body(body: Any) -> str | None:
     for candidate in (inner.get("code"), body.get("code"), body.get("err_code"),
                       _get(body, "detail", "status"), _get(body, "detail", "code"),
                       inner.get("type") if inner is not body else None, inner.get("status"),
+                      _get(body, "Error", "Code"),
                       body.get("type") if body.get("type") != "error" else None):
         if isinstance(candidate, str) and candidate and not candidate.isdigit():
             return candidate

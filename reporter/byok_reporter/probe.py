@@ -11,7 +11,9 @@ provider's cheapest authenticated read with it and sends the verdict in the even
   `base_url` given);
 - over https only (plain http only to a loopback address, for local tests);
 - never redirected (http.client does not follow redirects: a 3xx is an `unknown` verdict);
-- only in the request's auth header, never in a URL, a log line or the event.
+- only in the request's auth header, never in a URL, a log line or the event (AWS credentials:
+  only as a Signature Version 4 signature, aws.py; a read for one AWS service goes only to that
+  service's hosts).
 Nothing of the answer is kept beyond the status and the one figure a rule reads.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import re
 import socket
 import ssl
 import time
@@ -28,9 +31,10 @@ from importlib import resources
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+from .aws import AwsKey, sign
 from .contract import PROBE_RE
 
-__all__ = ["ProbePlan", "ProbeTable", "load_table", "run_probe"]
+__all__ = ["ProbePlan", "ProbeTable", "key_fits", "load_table", "run_probe"]
 
 MAX_ANSWER_BYTES = 262144
 _MISSING = object()
@@ -95,6 +99,7 @@ class ProbePlan:
     auth: str                      # bearer | token | the name of a header that carries the key
     headers: tuple[tuple[str, str], ...]
     rules: tuple[Mapping, ...]
+    aws: tuple[str, str | None, bool] | None = None   # signing name, region from the host, Bearer too
 
     @property
     def label(self) -> str:
@@ -125,6 +130,10 @@ class ProbeTable:
             if entry and entry.get("kind") in kinds:
                 self.providers[provider] = {**kinds[entry["kind"]], "base_url": entry["base_url"],
                                             "regional": bool(entry.get("regional"))}
+                aws = self.providers[provider].get("aws")
+                if aws:
+                    self.providers[provider]["aws"] = (aws["signing_name"], re.compile(aws["host"]),
+                                                       bool(aws.get("bearer")))
         self.aliases = {_slug(alias): canonical for alias, canonical in (table.get("aliases") or {}).items()
                         if canonical in self.providers}
         self._seen: dict[str, str | None] = {}
@@ -177,10 +186,17 @@ class ProbeTable:
             return None, "not_https"
         if failed is not None and _origin(failed) not in (None, origin):
             return None, "other_host"       # the failed call went elsewhere: the key stays home
+        aws = None
+        if entry.get("aws"):
+            signing_name, hosts, bearer = entry["aws"]
+            found = hosts.fullmatch(host)
+            if found is None and not _is_loopback(host):
+                return None, "other_service"     # another AWS service's host (Transcribe under `aws`)
+            aws = (signing_name, found.group(1) if found else None, bearer)
         base_path = "" if entry.get("from_root") else urlsplit(base_url or entry["base_url"]).path.rstrip("/")
         headers = tuple((str(k), str(v)) for k, v in (entry.get("headers") or {}).items())
         return ProbePlan(scheme, host, port, base_path + entry["path"], entry.get("method", "GET"),
-                         entry["auth"], headers, tuple(entry.get("rules", ()))), ""
+                         entry["auth"], headers, tuple(entry.get("rules", ())), aws), ""
 
 
 def _figure(doc: Any, path: str) -> Any:
@@ -239,6 +255,17 @@ def verdict_of(rules: tuple[Mapping, ...], status: int | None, doc: Any) -> str:
     return "unknown"
 
 
+def key_fits(plan: ProbePlan, key: Any) -> bool:
+    """Whether this key can make this read: a string for the usual reads; AWS credentials (or,
+    where the service takes one, a Bedrock API key) for an AWS read. Temporary AWS credentials
+    without their session token are refused for that alone, which says nothing of the key."""
+    if plan.aws is None:
+        return type(key) is str
+    if type(key) is AwsKey:
+        return not key.temporary_without_token and bool(plan.aws[1] or key.region)
+    return type(key) is str and plan.aws[2]
+
+
 def _auth_header(auth: str, key: str) -> tuple[str, str]:
     if auth == "bearer":
         return "Authorization", f"Bearer {key}"
@@ -247,7 +274,17 @@ def _auth_header(auth: str, key: str) -> tuple[str, str]:
     return auth, key
 
 
-def run_probe(plan: ProbePlan, key: str, timeout: float, user_agent: str) -> dict:
+def _credentials(plan: ProbePlan, key: str | AwsKey) -> dict[str, str]:
+    if type(key) is AwsKey and plan.aws is not None:
+        host = plan.host if plan.port == (443 if plan.scheme == "https" else 80) else f"{plan.host}:{plan.port}"
+        region = plan.aws[1] or key.region or ""
+        return {"Host": host, **sign(plan.method, host, plan.path, region, plan.aws[0], key,
+                                     datetime.now(timezone.utc))}
+    name, value = _auth_header("bearer" if plan.aws is not None else plan.auth, str(key))
+    return {name: value}
+
+
+def run_probe(plan: ProbePlan, key: str | AwsKey, timeout: float, user_agent: str) -> dict:
     """Make the read and return the event's `verification`. Never raises; a timeout, a refused
     connection, a redirect or an unreadable answer is verdict `unknown`."""
     status: int | None = None
@@ -260,8 +297,8 @@ def run_probe(plan: ProbePlan, key: str, timeout: float, user_agent: str) -> dic
                                                      context=ssl.create_default_context())
         else:
             connection = http.client.HTTPConnection(plan.host, plan.port, timeout=timeout)
-        name, value = _auth_header(plan.auth, key)
-        headers = {"Accept": "application/json", "User-Agent": user_agent, name: value, **dict(plan.headers)}
+        headers = {"Accept": "application/json", "User-Agent": user_agent, **_credentials(plan, key),
+                   **dict(plan.headers)}
         connection.request(plan.method, plan.path, headers=headers)
         response = connection.getresponse()
         status = response.status

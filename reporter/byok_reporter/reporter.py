@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
 from . import probe as probes
+from .aws import AwsKey, aws_key
 from .contract import FINGERPRINT_RE, PROVIDER_RE, valid_uid  # the notifier's own rules (stdlib only)
 from .extract import _cut, _quick, extract_error
 from .redact import redact_text
@@ -41,7 +42,7 @@ from .redact import redact_text
 __all__ = ["Reporter", "extract_error", "fingerprint_key"]
 
 MAX_FIELD_CHARS = 256           # feature, model, operation (the contract's limit)
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 log = logging.getLogger("byok_reporter")
 
@@ -153,7 +154,7 @@ class Reporter:
 
     # ---- the hot path ---------------------------------------------------------------------------
 
-    def report(self, uid: str, provider: str, error: Any, *, key: str | None = None,
+    def report(self, uid: str, provider: str, error: Any, *, key: str | Mapping | None = None,
                base_url: str | None = None, key_fingerprint: str | None = None,
                feature: str | None = None, model: str | None = None,
                operation: str | None = None) -> bool:
@@ -163,6 +164,8 @@ class Reporter:
         dict. `key` (optional) becomes an HMAC fingerprint in the event; when the failure may be
         about the key, the background thread also uses it for one probe of the provider at
         `base_url` (the base URL the failed client used; default: the provider's official one).
+        For Bedrock and Polly, `key` may be AWS credentials (a dict with boto3's names, or
+        botocore's frozen credentials); the probe then signs its read (aws.py).
         The key is never published or logged.
         Returns True when an event was queued, False when it was a repeat, invalid or refused.
         """
@@ -207,6 +210,8 @@ class Reporter:
             source, status, code = _quick(error)
         else:
             source, status, code = None, None, "recovered"
+        if key is not None and type(key) is not str:
+            key = aws_key(key) or key
         if fingerprint is None and key and self._pepper:
             fingerprint = self._fingerprint(key)
         # The hot path: a repeat of a report seen (so validated) within the window.
@@ -263,7 +268,7 @@ class Reporter:
                 self._counts["dropped"] += 1
                 if seen.get(dropped[0], 0) > now:        # let a later repeat try again
                     del seen[dropped[0]]
-            probe_with = key if (key and kind == "error" and type(key) is str
+            probe_with = key if (key and kind == "error" and (type(key) is str or type(key) is AwsKey)
                                  and self._probe_table.canonical(provider) in self._probed_providers) else None
             queue.append((dedup, kind, uid, provider, source, status, code, fingerprint, fields,
                           time.time(), probe_with, base_url if probe_with else None))
@@ -285,7 +290,7 @@ class Reporter:
 
     def _fingerprint(self, key: Any) -> str:
         """The key's HMAC, remembered by the key's hash (never the key itself) for repeats."""
-        key = key if isinstance(key, str) else str(key)
+        key = key.access_key_id if type(key) is AwsKey else key if isinstance(key, str) else str(key)
         h = hash(key)
         cached = self._fingerprints.get(h)
         if cached is None:
@@ -421,7 +426,8 @@ class Reporter:
         names = tuple(c.__name__ for c in type(source).__mro__) if isinstance(source, BaseException) else ()
         if not self._probe_table.calls_for_probe(error, names + (str(error.get("type") or ""),)):
             return None
-        subject = (uid, provider, fingerprint or hmac.digest(self._probe_secret, key.encode("utf-8", "replace"),
+        name = key.access_key_id if type(key) is AwsKey else key
+        subject = (uid, provider, fingerprint or hmac.digest(self._probe_secret, name.encode("utf-8", "replace"),
                                                              "sha256"))
         now = time.monotonic()
         with self._lock:
@@ -438,8 +444,8 @@ class Reporter:
                 return None
         failed = probes.failed_url(source) if isinstance(source, BaseException) else None
         plan, why = self._probe_table.plan(provider, base_url, failed)
-        if plan is None:
-            self._count(f"probe_skipped_{why}")
+        if plan is None or not probes.key_fits(plan, key):
+            self._count(f"probe_skipped_{why or 'key_form'}")
             return None
         with self._lock:
             self._probed[subject] = (now + self.window_seconds, None)
@@ -453,7 +459,7 @@ class Reporter:
         return plan, subject
 
     def _probe_then_send(self, client: Any, dedup: tuple, event: dict, attributes: dict,
-                         plan: probes.ProbePlan, key: str, subject: tuple) -> None:
+                         plan: probes.ProbePlan, key: str | AwsKey, subject: tuple) -> None:
         verification = None
         try:
             verification = probes.run_probe(plan, key, self.probe_timeout, f"byok-reporter/{VERSION}")
