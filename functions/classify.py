@@ -418,6 +418,8 @@ _PLAN_GATED = _rx(
     r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
     r"\b(?:tier \d+|paid tier|higher tier) (?:and|or) (?:above|higher)\b",   # Together "build tier 2 and above"
     r"\brequires? an? (?:pro|paid|premium|plus|team|business|enterprise) (?:subscription|plan|account|tier)\b",
+    r"\bplan does not (?:yet )?include access\b",       # "Your current subscription plan does not yet include access"
+    r"\bnot included in your (?:current )?(?:plan|subscription)\b",
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(

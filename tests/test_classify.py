@@ -213,6 +213,9 @@ LATER_SETS = [
     (HOLDOUT8, "eighth held-out set", 77, 16, "small, measured and not tuned on: 77/98, 16 of 58"),
     (HOLDOUT9, "ninth held-out set", 176, 14, "176/200, 14 of 120; before: 171/200 (85.5 %), 16 false alarms"),
     (HOLDOUT10, "tenth held-out set", 167, 23, "167/200, 23 of 128; before: 156/200 (78.0 %), 25 false alarms"),
+    (HOLDOUT11, "eleventh held-out set", 173, 15,
+     "173/200, 15 of 134 (one thread-only false alarm more: Claude Code's own credential text in a Claude Code "
+     "incident); before: 167/200 (83.5 %), 14 false alarms"),
 ]
 
 
@@ -242,6 +245,10 @@ def test_the_probe_estimate_on_the_ninth_set():
     r = module.estimate(load_cases(HOLDOUT10))
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert "openai_realtime" in [c["provider"] for c in r["changed"]]
+    # the AWS reads (signed ListAsyncInvokes, DescribeVoices) reach the Bedrock and Polly cases whose credentials
+    # worked elsewhere; Transcribe's host has no read, so its case is not probed
+    changed = [c["provider"] for c in r["changed"]]
+    assert {"amazon_polly", "bedrock", "anthropic_bedrock"} <= set(changed) and "amazon_transcribe" not in changed
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -638,6 +645,47 @@ def test_tenth_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
 
+# Fixes the eleventh held-out set prompted (docs/holdout11.md).
+HOLDOUT11_RULES = [
+    ("Azure: 'A Virtual Network is configured for this resource' is the resource's network rule",
+     "continuedev/continue/issues/12547"),
+    ("OpenRouter: 'No allowed providers are available' is the account's routing setting", "farion1231/cc-switch/issues/995"),
+    ("OpenRouter: the same, its provider list naming cloudflare, is not read as a CDN page",
+     "agent0ai/agent-zero/issues/1255"),
+    ("Anthropic: a credential only authorized for Claude Code is the user's", "anymorph-ai/Claudable/issues/45"),
+    ("Anthropic: the same without its status", "RooCodeInc/Roo-Code/issues/10566"),
+    ("a subscription plan that does not include access to a model is plan-gated", "nesquena/hermes-webui/issues/17"),
+    ("LiteLLM as the user's own gateway: a deployment's budget crossed is money", "BerriAI/litellm/issues/14144"),
+]
+
+
+@pytest.mark.parametrize("provider,error,expected", [
+    # Azure's firewall wording keeps its row; a 403 that only says Forbidden stays unconfirmed
+    ("azure_openai", {"status_code": 403, "message": "Access denied due to Virtual Network/Firewall rules."},
+     "permission_denied"),
+    ("azure_openai", {"status_code": 403, "message": "Forbidden"}, None),
+    # OpenRouter's own model-id 404 is ours; the routing setting is the user's
+    ("openrouter", {"status_code": 404, "message": "No endpoints found for openai/gpt-9."}, None),
+    # a Claude Code token in Claude Code's own dialect of other errors keeps their reading
+    ("anthropic", {"status_code": 401, "type": "authentication_error", "message": "invalid x-api-key"}, "invalid_key"),
+    # a plan's spent allowance stays money; a plan that lacks a model is access
+    ("zhipu", {"message": "Your plan does not include enough credits for this request. Please add credits."},
+     "quota_exhausted"),
+    ("openai_compatible", {"message": "This model is not included in your current plan"}, "permission_denied"),
+    # under any other slug a LiteLLM budget is our platform's proxy; under `litellm` its wording alone is too (two
+    # of four such texts in the sets were proxy bugs)
+    ("openai", {"message": "litellm.BadRequestError: Litellm_proxyException - Budget has been exceeded! Current "
+                "cost: 1000.2, Max budget: 1000.0"}, None),
+    ("litellm", {"message": "Budget has been exceeded! Current cost: 26.075, Max budget: 0.25"}, None),
+    ("openai", {"status_code": 429, "message": "429 No deployments available - crossed budget: Exceeded budget for "
+                "deployment model_name: gpt-4o: 10.2 >= 10.0"}, None),
+], ids=["azure-firewall", "azure-bare-403", "openrouter-model-id", "anthropic-bad-key", "plan-lacks-credits",
+        "plan-excludes-model", "litellm-budget-other-slug", "litellm-budget-words-alone",
+        "deployment-budget-other-slug"])
+def test_eleventh_holdout_look_alikes_keep_their_answer(provider, error, expected):
+    assert classify(provider, error) == expected
+
+
 @pytest.mark.parametrize("provider,error,expected", [
     # OpenAI's own models stay access: organizations are granted models one by one
     ("openai", {"status_code": 404, "message": "The model `gpt-4.5-preview` does not exist or you do not have access "
@@ -809,9 +857,10 @@ def test_every_rule_pattern_is_guarded_by_a_literal_it_needs():
     assert not unsound
 
 
-# The rules each later held-out set prompted (docs/holdout6.md to docs/holdout10.md), each on its own case.
+# The rules each later held-out set prompted (docs/holdout6.md to docs/holdout11.md), each on its own case.
 LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULES), (HOLDOUT7, HOLDOUT7_RULES),
-                                                        (HOLDOUT9, HOLDOUT9_RULES), (HOLDOUT10, HOLDOUT10_RULES))
+                                                        (HOLDOUT9, HOLDOUT9_RULES), (HOLDOUT10, HOLDOUT10_RULES),
+                                                        (HOLDOUT11, HOLDOUT11_RULES))
                for rule, needle in rules]
 
 

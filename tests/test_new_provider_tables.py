@@ -31,6 +31,8 @@ NEW = (
     # the third round (issue 12, sixth held-out set, written while it was gathered): smaller hosts and gateways
     "stepfun", "iflytek", "baichuan", "lingyiwanwu", "fal", "venice", "nebius", "hyperbolic", "featherless",
     "chutes", "ai21", "databricks", "ollama_cloud", "sarvam", "vercel_ai_gateway", "aws",
+    # the eleventh held-out set: a LiteLLM proxy that is the user's own gateway
+    "litellm",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
