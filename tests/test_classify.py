@@ -407,7 +407,10 @@ def test_rule_found_by_the_fourth_holdout(rule, source):
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
 
 
-@pytest.mark.parametrize("provider,error,expected", [
+# Each later held-out set's fixes, on texts like its cases that must keep their answer: the set's name, then
+# (provider, error, expected) cases and their ids; one test runs them all.
+LOOK_ALIKES: dict[str, tuple[list, list]] = {}
+LOOK_ALIKES["fourth"] = ([
     # a tokenizer's 'invalid token id' is the request's, not the key
     ("huggingface", {"status_code": 400, "message": "Input validation error: invalid token id 50257"}, None),
     # Kimi Code's usage allowance for the period (hours or a week) is the plan's cap, not a rate (the labelling rule
@@ -422,9 +425,8 @@ def test_rule_found_by_the_fourth_holdout(rule, source):
     # a Google API's own IAM refusal on the project still alarms
     ("google_stt", {"status_code": 403, "message": "Permission denied on resource project my-project."},
      "permission_denied"),
-], ids=["hf-tokenizer", "moonshot-period", "moonshot-bare-429", "elevenlabs-concurrency", "google-iam-project"])
-def test_fourth_holdout_look_alikes_keep_their_answer(provider, error, expected):
-    assert classify(provider, error) == expected
+],
+    ["hf-tokenizer", "moonshot-period", "moonshot-bare-429", "elevenlabs-concurrency", "google-iam-project"])
 
 
 # Fixes prompted by the fifth held-out set, each with the case that showed it was missing (by source), and the
@@ -465,7 +467,7 @@ def test_rule_found_by_the_fifth_holdout(rule, source):
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
 
 
-@pytest.mark.parametrize("provider,error,expected", [
+LOOK_ALIKES["fifth"] = ([
     # a per-minute allocation used up is a rate limit, not a cap
     ("openai_compatible", {"status_code": 429, "message": "You have used up your per-minute allocation, retry in 10s"},
      None),
@@ -495,11 +497,9 @@ def test_rule_found_by_the_fifth_holdout(rule, source):
     # a parameter the model does not take is our request, whatever 'not permitted' says
     ("openai_compatible", {"status_code": 400, "message": "You are not permitted to use the 'logit_bias' parameter "
                            "with this model."}, None),
-], ids=["per-minute-allocation", "rpm-429", "tokenizer", "bedrock-malformed", "bedrock-throttle",
-        "openai-model-access", "fireworks-401", "context-not-enough", "org-member-401", "ran-out-of-tokens",
-        "parameter-not-permitted"])
-def test_fifth_holdout_look_alikes_keep_their_answer(provider, error, expected):
-    assert classify(provider, error) == expected
+],
+    ["per-minute-allocation", "rpm-429", "tokenizer", "bedrock-malformed", "bedrock-throttle", "openai-model-access",
+     "fireworks-401", "context-not-enough", "org-member-401", "ran-out-of-tokens", "parameter-not-permitted"])
 
 
 # Fixes prompted by the sixth held-out set, each with the case that showed it was missing (by source), and the
@@ -522,7 +522,7 @@ HOLDOUT6_RULES = [
 ]
 
 
-@pytest.mark.parametrize("provider,error,expected", [
+LOOK_ALIKES["sixth"] = ([
     # a key the provider calls invalid or missing is still the key
     ("gladia", {"status_code": 401, "message": "Invalid or missing API key"}, "invalid_key"),
     ("openai_compatible", {"status_code": 401, "message": "A valid API key is required"}, "invalid_key"),
@@ -548,10 +548,9 @@ HOLDOUT6_RULES = [
     # 'requires a paid plan' reads as access, 'upgrade your plan for higher rate limits' does not
     ("openai_compatible", {"status_code": 429, "message": "Rate limit reached. Upgrade your plan for higher rate "
                            "limits."}, None),
-], ids=["invalid-or-missing", "valid-key-required", "deepseek-echo", "urlencoded-429", "vertex-503",
-        "plugin-network", "compat-model-404", "ollama-hourly", "zhipu-1302", "upgrade-for-rate"])
-def test_sixth_holdout_look_alikes_keep_their_answer(provider, error, expected):
-    assert classify(provider, error) == expected
+],
+    ["invalid-or-missing", "valid-key-required", "deepseek-echo", "urlencoded-429", "vertex-503", "plugin-network",
+     "compat-model-404", "ollama-hourly", "zhipu-1302", "upgrade-for-rate"])
 
 
 # Fixes prompted by the seventh held-out set, each with the case that showed it was missing (by source).
@@ -570,7 +569,7 @@ HOLDOUT7_RULES = [
 ]
 
 
-@pytest.mark.parametrize("provider,error,expected", [
+LOOK_ALIKES["seventh"] = ([
     # a 403 PermissionDenied stays a permission refusal
     ("openai_compatible", {"status_code": 403, "message": "Client error '403 PermissionDenied' for url "
                            "'https://example.invalid/v1/chat'"}, "permission_denied"),
@@ -589,10 +588,9 @@ HOLDOUT7_RULES = [
                 "overloaded."}, None),
     # a deactivated model is our model id, a deactivated account is the user's
     ("openai", {"status_code": 404, "message": "The model `text-davinci-003` has been deactivated"}, None),
-], ids=["403-permissiondenied", "key-beside-model-id", "max-tokens-not-enough", "js-sdk-429-in-500",
-        "js-sdk-503-in-500", "deactivated-model"])
-def test_seventh_holdout_look_alikes_keep_their_answer(provider, error, expected):
-    assert classify(provider, error) == expected
+],
+    ["403-permissiondenied", "key-beside-model-id", "max-tokens-not-enough", "js-sdk-429-in-500",
+     "js-sdk-503-in-500", "deactivated-model"])
 
 
 # Fixes the ninth held-out set prompted (docs/holdout9.md), each tested on its case and on look-alikes.
@@ -620,7 +618,7 @@ HOLDOUT10_RULES = [
 ]
 
 
-@pytest.mark.parametrize("provider,error,expected", [
+LOOK_ALIKES["tenth"] = ([
     # xAI's account-level refusal keeps its permission reading; only the content words make it a filter
     ("xai", {"status_code": 403, "code": "permission-denied",
              "message": "{\"code\":\"permission-denied\",\"error\":\"Access to the chat endpoint is denied\"}"},
@@ -639,10 +637,9 @@ HOLDOUT10_RULES = [
     # "not enough balance" and its code form
     ("openai_compatible", {"message": "{'error': 'err.not_enough_balance'}"}, "quota_exhausted"),
     ("openai_compatible", {"message": "Not enough balance to run this model"}, "quota_exhausted"),
-], ids=["xai-account-refusal", "elevenlabs-monthly", "elevenlabs-window", "hf-gated-no-token", "hf-gated-403",
-        "not-enough-balance-code", "not-enough-balance-words"])
-def test_tenth_holdout_look_alikes_keep_their_answer(provider, error, expected):
-    assert classify(provider, error) == expected
+],
+    ["xai-account-refusal", "elevenlabs-monthly", "elevenlabs-window", "hf-gated-no-token", "hf-gated-403",
+     "not-enough-balance-code", "not-enough-balance-words"])
 
 
 # Fixes the eleventh held-out set prompted (docs/holdout11.md).
@@ -659,7 +656,7 @@ HOLDOUT11_RULES = [
 ]
 
 
-@pytest.mark.parametrize("provider,error,expected", [
+LOOK_ALIKES["eleventh"] = ([
     # Azure's firewall wording keeps its row; a 403 that only says Forbidden stays unconfirmed
     ("azure_openai", {"status_code": 403, "message": "Access denied due to Virtual Network/Firewall rules."},
      "permission_denied"),
@@ -679,14 +676,12 @@ HOLDOUT11_RULES = [
     ("litellm", {"message": "Budget has been exceeded! Current cost: 26.075, Max budget: 0.25"}, None),
     ("openai", {"status_code": 429, "message": "429 No deployments available - crossed budget: Exceeded budget for "
                 "deployment model_name: gpt-4o: 10.2 >= 10.0"}, None),
-], ids=["azure-firewall", "azure-bare-403", "openrouter-model-id", "anthropic-bad-key", "plan-lacks-credits",
-        "plan-excludes-model", "litellm-budget-other-slug", "litellm-budget-words-alone",
-        "deployment-budget-other-slug"])
-def test_eleventh_holdout_look_alikes_keep_their_answer(provider, error, expected):
-    assert classify(provider, error) == expected
+],
+    ["azure-firewall", "azure-bare-403", "openrouter-model-id", "anthropic-bad-key", "plan-lacks-credits",
+     "plan-excludes-model", "litellm-budget-other-slug", "litellm-budget-words-alone", "deployment-budget-other-slug"])
 
 
-@pytest.mark.parametrize("provider,error,expected", [
+LOOK_ALIKES["ninth"] = ([
     # OpenAI's own models stay access: organizations are granted models one by one
     ("openai", {"status_code": 404, "message": "The model `gpt-4.5-preview` does not exist or you do not have access "
                 "to it."}, "permission_denied"),
@@ -707,9 +702,18 @@ def test_eleventh_holdout_look_alikes_keep_their_answer(provider, error, expecte
     # a bearer token that arrived and was refused is still the key's
     ("openai_compatible", {"status_code": 401, "message": "Invalid bearer token"}, "invalid_key"),
     ("watsonx", {"status_code": 401, "message": "{\"errors\":[{\"code\":\"authentication_no_token\"}]}"}, None),
-], ids=["own-model", "own-fine-tune", "claude-on-openai", "llama-on-azure", "models-permission", "bad-credentials",
-        "minimax-rpm", "minimax-window", "bearer-refused", "ibm-no-token-code"])
-def test_ninth_holdout_look_alikes_keep_their_answer(provider, error, expected):
+],
+    ["own-model", "own-fine-tune", "claude-on-openai", "llama-on-azure", "models-permission", "bad-credentials",
+     "minimax-rpm", "minimax-window", "bearer-refused", "ibm-no-token-code"])
+
+
+LOOK_ALIKE_CASES = [pytest.param(provider, error, expected, id=f"{name}: {case_id}")
+                    for name, (cases, ids) in LOOK_ALIKES.items()
+                    for (provider, error, expected), case_id in zip(cases, ids, strict=True)]
+
+
+@pytest.mark.parametrize("provider,error,expected", LOOK_ALIKE_CASES)
+def test_holdout_look_alikes_keep_their_answer(provider, error, expected):
     assert classify(provider, error) == expected
 
 
