@@ -47,6 +47,12 @@ VERSION = "2.1.0"
 log = logging.getLogger("byok_reporter")
 
 
+def _key_name(key: Any) -> str:
+    """What names a key for its fingerprint: the key itself, or an AWS credential set's access key id (its
+    session token changes with every refresh while the key stays the same)."""
+    return key.access_key_id if type(key) is AwsKey else key if isinstance(key, str) else str(key)
+
+
 def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
     """HMAC-SHA256 of the key with a secret pepper, as `length` hex characters: never the key."""
     if isinstance(pepper, str):
@@ -290,7 +296,7 @@ class Reporter:
 
     def _fingerprint(self, key: Any) -> str:
         """The key's HMAC, remembered by the key's hash (never the key itself) for repeats."""
-        key = key.access_key_id if type(key) is AwsKey else key if isinstance(key, str) else str(key)
+        key = _key_name(key)
         h = hash(key)
         cached = self._fingerprints.get(h)
         if cached is None:
@@ -426,9 +432,8 @@ class Reporter:
         names = tuple(c.__name__ for c in type(source).__mro__) if isinstance(source, BaseException) else ()
         if not self._probe_table.calls_for_probe(error, names + (str(error.get("type") or ""),)):
             return None
-        name = key.access_key_id if type(key) is AwsKey else key
-        subject = (uid, provider, fingerprint or hmac.digest(self._probe_secret, name.encode("utf-8", "replace"),
-                                                             "sha256"))
+        subject = (uid, provider, fingerprint or hmac.digest(self._probe_secret,
+                                                             _key_name(key).encode("utf-8", "replace"), "sha256"))
         now = time.monotonic()
         with self._lock:
             seen = self._probed.get(subject)
