@@ -12,6 +12,10 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
 - added before the eleventh set: an AWS read (Bedrock's, Polly's) runs only at its own service's hosts, so a case
   on the `aws` slugs counts as probed only when its slug or text names that service (`bedrock`, `polly`); a
   Transcribe case is not probed;
+- added before the twelfth set: a read checked without the key first (`control`: relays and gateways) is taken
+  as refused without it, since each such read in the table is documented as authenticated, and such a read runs
+  only for the slugs the table names (a case's slug is the relay's own: `new_api`, `litellm`...), never for a
+  relay under a name the table does not know;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """

@@ -26,11 +26,13 @@ def validate(event: dict) -> None:
 
 class FakeHost:
     """A provider on 127.0.0.1: `route(method, path, status, body)` answers one path (the query is
-    ignored), `delay` seconds late when set; anything else answers 404. Records every hit."""
+    ignored), `delay` seconds late when set, and `keyless` (status, body) instead to a request that
+    carries no Authorization header; anything else answers 404. Records every hit."""
 
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], tuple[int, Any, float, dict]] = {}
         self.gates: dict[tuple[str, str], threading.Event] = {}
+        self.keyless: dict[tuple[str, str], tuple[int, Any]] = {}
         self.hits: list[dict] = []
         self.answered: list[str] = []
         outer = self
@@ -47,6 +49,8 @@ class FakeHost:
                                    "headers": {k.lower(): v for k, v in self.headers.items()}})
                 status, body, delay, headers = outer.routes.get((self.command, path),
                                                                 (404, {"error": "not found"}, 0.0, {}))
+                if (self.command, path) in outer.keyless and "authorization" not in self.headers:
+                    status, body = outer.keyless[(self.command, path)]
                 if delay:
                     time.sleep(delay)
                 gate = outer.gates.get((self.command, path))
@@ -77,15 +81,19 @@ class FakeHost:
         self.thread.start()
 
     def route(self, method: str, path: str, status: int, body: Any, delay: float = 0.0,
-              headers: dict | None = None, gate: threading.Event | None = None) -> "FakeHost":
+              headers: dict | None = None, gate: threading.Event | None = None,
+              keyless: tuple[int, Any] | None = None) -> "FakeHost":
         """`gate`: answer only once it is set (at most 10 s later)."""
         self.routes[(method, path)] = (status, body, delay, headers or {})
+        if keyless is not None:
+            self.keyless[(method, path)] = keyless
         if gate is not None:
             self.gates[(method, path)] = gate
         return self
 
     def reset(self) -> None:
         self.routes.clear()
+        self.keyless.clear()
         for gate in self.gates.values():
             gate.set()
         self.gates.clear()

@@ -513,6 +513,144 @@ def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device
     assert probe["headers"]["authorization"] == f"Bearer {SAMBANOVA_KEY}"
 
 
+# --------------------------------------------------------------------------------------------------
+# Relays and gateways (LiteLLM, new-api, one-api, any OpenAI-compatible server): the table knows their software,
+# not their vendor, so each read is first made without the key; only a host that refuses it gets the key.
+
+RELAY_KEY = "sk-" + "Lr4Vt8Nx2Qm6Pz1Wy5Hc9Dj3Fg7Ka0SbEu4Io8Ul2"
+KEYS.append(RELAY_KEY)
+LITELLM_BUDGET = {"error": {"message": "Budget has been exceeded! Current cost: 2.1034, Max budget: 2.0",
+                            "type": "budget_exceeded", "param": None, "code": "400"}}
+LITELLM_UNKNOWN_KEY = {"error": {"message": "Authentication Error, Invalid proxy server token passed. Unable to find "
+                                            "token in cache or `LiteLLM_VerificationTokenTable`",
+                                 "type": "auth_error", "param": "None", "code": "401"}}
+NO_KEY_ANSWER = (401, {"error": {"message": "Authentication Error, No api key passed in.", "type": "auth_error"}})
+
+
+def relay_fails(host: FakeHost, status: int, body: dict, base: str = "/v1"):
+    host.route("POST", base + "/chat/completions", status, body)
+    return openai_fails(host, key=RELAY_KEY, base=base)
+
+
+def keyless_then_keyed(host: FakeHost, path: str) -> dict:
+    """The read was made twice: first with no credential at all, then with the key as Bearer; the keyed one."""
+    first, second = host.hits_on(path)
+    assert not {"authorization", "api-key", "x-api-key"} & set(first["headers"])
+    assert second["headers"]["authorization"] == f"Bearer {RELAY_KEY}"
+    return second
+
+
+@pytest.mark.parametrize("info, verdict, outcome, reasons", [
+    ({"spend": 2.1034, "max_budget": 2.0}, "no_credit", "sent", ["quota_exhausted"]),
+    ({"spend": 0.4, "max_budget": 2.0}, "key_works", "not_actionable", []),
+    ({"spend": 0.4, "max_budget": None}, "key_works", "not_actionable", []),
+])
+def test_litellm_budget_error_against_the_virtual_keys_own_budget(host, pipe, reporters, device, capsys, caplog,
+                                                                  info, verdict, outcome, reasons):
+    """LiteLLM's "Budget has been exceeded!" alone is read as a platform's proxy (two of the four in the held-out
+    sets were proxy bugs). The user's own gateway answers /key/info for the virtual key that failed: its own
+    budget spent is money the user manages (one quota push); room on it leaves the text's reading (no push)."""
+    exc = relay_fails(host, 400, LITELLM_BUDGET)
+    host.route("GET", "/key/info", 200, {"key": "88dc28d0f0b7", "info": {"key_alias": "omi", **info}},
+               keyless=NO_KEY_ANSWER)
+    assert reported(pipe, reporters, device, "litellm", exc, RELAY_KEY, host.url + "/v1") == [outcome]
+    assert classify("litellm", pipe.events[0]["error"]) is None          # what the text alone says
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+    assert pipe.events[0]["verification"]["probe"] == "GET /key/info"
+    keyless_then_keyed(host, "/key/info")
+    assert_no_key(pipe, capsys, caplog)
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, LITELLM_UNKNOWN_KEY), "key_rejected", "sent", ["invalid_key"]),
+    ((200, {"key": "88dc28d0f0b7", "info": {"spend": 0.0, "max_budget": None}}), "key_works", "not_actionable", []),
+])
+def test_litellm_401_against_key_info(host, pipe, reporters, device, answer, verdict, outcome, reasons):
+    exc = relay_fails(host, 401, LITELLM_UNKNOWN_KEY)
+    host.route("GET", "/key/info", *answer, keyless=NO_KEY_ANSWER)
+    assert reported(pipe, reporters, device, "LiteLLM-Proxy", exc, RELAY_KEY, host.url + "/v1") == [outcome]
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+    keyless_then_keyed(host, "/key/info")
+
+
+NEW_API_USAGE = {"object": "token_usage", "name": "omi", "total_granted": 500000, "total_used": 500000,
+                 "unlimited_quota": False, "model_limits": {}, "model_limits_enabled": False, "expires_at": 0}
+
+
+@pytest.mark.parametrize("failure, answer, verdict, outcome, reasons", [
+    # an intermittent "invalid token" from a relay whose token reads fine: not the user's key
+    ((401, {"error": {"message": "token status unavailable", "type": "new_api_error"}}),
+     (200, {"code": True, "message": "ok", "data": {**NEW_API_USAGE, "total_used": 120, "total_available": 499880}}),
+     "key_works", "not_actionable", []),
+    ((401, {"error": {"message": "无效的令牌", "type": "new_api_error"}}),
+     (401, {"success": False, "message": "token not found"}), "key_rejected", "sent", ["invalid_key"]),
+    # a bare 403 whose token's own quota is spent
+    ((403, {"error": {"message": "Forbidden", "type": "new_api_error"}}),
+     (200, {"code": True, "message": "ok", "data": {**NEW_API_USAGE, "total_available": 0}}),
+     "no_credit", "sent", ["quota_exhausted"]),
+    # an unlimited token: the read proves the key, never that money is left
+    ((403, {"error": {"message": "该令牌额度已用尽", "type": "new_api_error"}}),
+     (200, {"code": True, "message": "ok", "data": {**NEW_API_USAGE, "unlimited_quota": True, "total_available": 0}}),
+     "key_works", "sent", ["quota_exhausted"]),
+])
+def test_new_api_against_the_tokens_own_usage(host, pipe, reporters, device, failure, answer, verdict, outcome,
+                                              reasons):
+    """new-api's GET /api/usage/token, from the relay's root, describes the token that failed."""
+    exc = relay_fails(host, *failure)
+    host.route("GET", "/api/usage/token", *answer, keyless=(401, {"success": False,
+                                                                  "message": "No Authorization header"}))
+    assert reported(pipe, reporters, device, "new-api", exc, RELAY_KEY, host.url + "/v1") == [outcome]
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+    keyless_then_keyed(host, "/api/usage/token")
+
+
+@pytest.mark.parametrize("provider", ["openai_compatible", "custom_openai", "one-api"])
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}}), "key_rejected", "sent",
+     ["invalid_key"]),
+    ((200, MODELS), "key_works", "not_actionable", []),
+])
+def test_openai_compatible_401_against_its_model_list(host, pipe, reporters, device, provider, answer, verdict,
+                                                      outcome, reasons):
+    exc = relay_fails(host, 401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}})
+    host.route("GET", "/v1/models", *answer, keyless=(401, {"error": {"message": "Missing API key"}}))
+    assert reported(pipe, reporters, device, provider, exc, RELAY_KEY, host.url + "/v1") == [outcome]
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+    keyless_then_keyed(host, "/v1/models")
+
+
+def test_a_relay_whose_read_is_public_never_gets_the_key(host, pipe, reporters, device, capsys, caplog):
+    """A server that lists its models to anyone (Ollama, vLLM without --api-key) would answer the keyed read with 200
+    too, proving nothing: the keyless read's 200 ends the probe, the key is not sent, and the text decides."""
+    exc = relay_fails(host, 401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}})
+    host.route("GET", "/v1/models", 200, MODELS)
+    assert reported(pipe, reporters, device, "openai_compatible", exc, RELAY_KEY, host.url + "/v1") == ["sent"]
+    assert pushed_reasons(pipe) == ["invalid_key"]
+    assert pipe.events[0]["verification"] == {**pipe.events[0]["verification"], "status": 200, "verdict": "unknown"}
+    (only,) = host.hits_on("/v1/models")
+    assert "authorization" not in only["headers"]
+    assert_no_key(pipe, capsys, caplog)
+
+
+def test_relays_are_probed_only_at_the_host_the_backend_names():
+    """A relay has no official host: without the backend's base_url there is no probe, and the read goes to the
+    base_url's host (from its root for LiteLLM's and new-api's own routes, under its path for /models)."""
+    from byok_reporter.probe import ProbeTable, load_table
+
+    table = ProbeTable(load_table())
+    for slug in ("litellm", "new_api", "one_api", "openai_compatible", "openai-like"):
+        assert table.plan(slug, None, None) == (None, "host_unknown")
+        assert table.plan(slug, None, "https://relay.example.com/v1/chat/completions") == (None, "host_unknown")
+    for slug, path in (("litellm", "/key/info"), ("newapi", "/api/usage/token"), ("oneapi", "/gw/v1/models"),
+                       ("openai_compat", "/gw/v1/models")):
+        plan, why = table.plan(slug, "https://relay.example.com/gw/v1", None)
+        assert why == "" and (plan.host, plan.path, plan.auth, plan.control) == ("relay.example.com", path, "bearer",
+                                                                                 True)
+    assert table.plan("litellm", "https://relay.example.com/v1", "https://other.example.com/v1/chat/completions") \
+        == (None, "other_host")
+    assert not table.plan("openai", None, None)[0].control      # a vendor's documented read needs no control
+
+
 @pytest.mark.parametrize("provider, base_url, host_name, path, auth", [
     ("moonshot", "https://api.moonshot.cn/v1", "api.moonshot.cn", "/v1/users/me/balance", "bearer"),
     ("siliconflow", "https://api.siliconflow.com/v1", "api.siliconflow.com", "/v1/user/info", "bearer"),

@@ -100,6 +100,7 @@ class ProbePlan:
     headers: tuple[tuple[str, str], ...]
     rules: tuple[Mapping, ...]
     aws: tuple[str, str | None, bool] | None = None   # signing name, region from the host, Bearer too
+    control: bool = False          # first the same read without the key: unless refused, it proves nothing
 
     @property
     def label(self) -> str:
@@ -196,7 +197,7 @@ class ProbeTable:
         base_path = "" if entry.get("from_root") else urlsplit(base_url or entry["base_url"]).path.rstrip("/")
         headers = tuple((str(k), str(v)) for k, v in (entry.get("headers") or {}).items())
         return ProbePlan(scheme, host, port, base_path + entry["path"], entry.get("method", "GET"),
-                         entry["auth"], headers, tuple(entry.get("rules", ())), aws), ""
+                         entry["auth"], headers, tuple(entry.get("rules", ())), aws, bool(entry.get("control"))), ""
 
 
 def _figure(doc: Any, path: str) -> Any:
@@ -284,12 +285,10 @@ def _credentials(plan: ProbePlan, key: str | AwsKey) -> dict[str, str]:
     return {name: value}
 
 
-def run_probe(plan: ProbePlan, key: str | AwsKey, timeout: float, user_agent: str) -> dict:
-    """Make the read and return the event's `verification`. Never raises; a timeout, a refused
-    connection, a redirect or an unreadable answer is verdict `unknown`."""
+def _read(plan: ProbePlan, headers: dict[str, str], timeout: float, deadline: float) -> tuple[int | None, Any]:
+    """One request of the read: (status, JSON answer or None); status None when it failed or was too slow."""
     status: int | None = None
     doc: Any = None
-    deadline = time.monotonic() + timeout
     connection: http.client.HTTPConnection | None = None
     try:
         if plan.scheme == "https":
@@ -297,8 +296,6 @@ def run_probe(plan: ProbePlan, key: str | AwsKey, timeout: float, user_agent: st
                                                      context=ssl.create_default_context())
         else:
             connection = http.client.HTTPConnection(plan.host, plan.port, timeout=timeout)
-        headers = {"Accept": "application/json", "User-Agent": user_agent, **_credentials(plan, key),
-                   **dict(plan.headers)}
         connection.request(plan.method, plan.path, headers=headers)
         response = connection.getresponse()
         status = response.status
@@ -320,6 +317,26 @@ def run_probe(plan: ProbePlan, key: str | AwsKey, timeout: float, user_agent: st
     finally:
         if connection is not None:
             connection.close()
-    verdict = verdict_of(plan.rules, status, doc) if status is not None else "unknown"
+    return status, doc
+
+
+def run_probe(plan: ProbePlan, key: str | AwsKey, timeout: float, user_agent: str) -> dict:
+    """Make the read and return the event's `verification`. Never raises; a timeout, a refused
+    connection, a redirect or an unreadable answer is verdict `unknown`. A read marked `control`
+    (a host whose software, not whose vendor, the table knows: a relay, a gateway) is first made
+    without the key; an answer other than 401 or 403 means the read is public there (or the host
+    is not what the slug says), so the keyed answer could prove nothing: `unknown`, and the key
+    is not sent."""
+    deadline = time.monotonic() + timeout
+    plain = {"Accept": "application/json", "User-Agent": user_agent, **dict(plan.headers)}
+    status: int | None = None
+    if plan.control:
+        status, _ = _read(plan, plain, timeout, deadline)
+    if not plan.control or status in (401, 403):
+        status, doc = _read(plan, {**plain, **_credentials(plan, key)}, max(0.0, deadline - time.monotonic()),
+                            deadline)
+        verdict = verdict_of(plan.rules, status, doc) if status is not None else "unknown"
+    else:
+        verdict = "unknown"
     return {"probe": plan.label, "status": status, "verdict": verdict,
             "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}

@@ -42,7 +42,7 @@ from .redact import redact_text
 __all__ = ["Reporter", "extract_error", "fingerprint_key"]
 
 MAX_FIELD_CHARS = 256           # feature, model, operation (the contract's limit)
-VERSION = "2.1.0"
+VERSION = "2.2.0"
 
 log = logging.getLogger("byok_reporter")
 
