@@ -16,6 +16,11 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   as refused without it, since each such read in the table is documented as authenticated, and such a read runs
   only for the slugs the table names (a case's slug is the relay's own: `new_api`, `litellm`...), never for a
   relay under a name the table does not know;
+- added before the twelfth set, for the reads limited to some hosts or key forms: Azure Speech's voice list runs
+  only at a region's text-to-speech host, so a case counts as probed only when its slug or text names speech
+  synthesis (tts, synthes, text to speech, voice); Google Text-to-Speech's read is made only with a Google API key,
+  so a case whose text speaks of OAuth, a service account, an access token or application default credentials is
+  not probed;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -34,6 +39,10 @@ from functions.classify import classify  # noqa: E402
 from functions.verification import apply  # noqa: E402
 
 _CLASS_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
+# reads limited to some hosts or key forms: the case must name the host's service, or must not name another key form
+_NAMES_SERVICE = {"azure_speech_voices": re.compile(r"tts|synthes|text.to.speech|voice", re.I)}
+_OTHER_KEY_FORM = {"google_tts_voices": re.compile(r"oauth|service.account|access.token|application.default|"
+                                                   r"\badc\b|ya29\.", re.I)}
 
 
 def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> str | None:
@@ -44,7 +53,12 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
         return None
     error = case["error"]
     aws = table["kinds"][entry["kind"]].get("aws")
-    if aws and aws["signing_name"] not in f"{case['provider']} {error.get('message') or ''}".lower():
+    named = f"{case['provider']} {error.get('message') or ''}"
+    if aws and aws["signing_name"] not in named.lower():
+        return None
+    if entry["kind"] in _NAMES_SERVICE and not _NAMES_SERVICE[entry["kind"]].search(named):
+        return None
+    if entry["kind"] in _OTHER_KEY_FORM and _OTHER_KEY_FORM[entry["kind"]].search(named):
         return None
     names = (str(error.get("type") or ""),) + tuple(_CLASS_NAME.findall(str(error.get("message") or "")))
     if not probe_table.calls_for_probe(error, names):

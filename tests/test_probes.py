@@ -651,6 +651,99 @@ def test_relays_are_probed_only_at_the_host_the_backend_names():
     assert not table.plan("openai", None, None)[0].control      # a vendor's documented read needs no control
 
 
+# --------------------------------------------------------------------------------------------------
+# Speech: Azure AI Speech's voice list (at the region's text-to-speech host only) and Google Cloud Text-to-Speech's
+# (with Google API keys only).
+
+AZURE_SPEECH_KEY = "9d4c2b7e1f0a4e6d8c3b5a7f9e1d2c4b"
+GOOGLE_OAUTH_TOKEN = "ya29.a0AfB_" + "byDq9Zr3Xw7Lm2Nv5Kt8Ph1Js4Gf6Cd0Ae" * 3
+KEYS.extend([AZURE_SPEECH_KEY, GOOGLE_OAUTH_TOKEN])
+VOICES = [{"Name": "Microsoft Server Speech Text to Speech Voice (en-US, AvaNeural)", "ShortName": "en-US-AvaNeural",
+           "Gender": "Female", "Locale": "en-US", "SampleRateHertz": "48000", "VoiceType": "Neural",
+           "Status": "GA"}]
+
+
+@pytest.mark.parametrize("answer, verdict, outcome, reasons", [
+    ((401, b""), "key_rejected", "sent", ["invalid_key"]),
+    ((200, VOICES), "key_works", "not_actionable", []),
+])
+def test_azure_speech_401_against_its_voice_list(host, pipe, reporters, device, capsys, caplog, answer, verdict,
+                                                 outcome, reasons):
+    """The TTS REST call answers a bare 401 (Azure sends no body); the region's voice list, read with the same
+    Ocp-Apim-Subscription-Key, tells a refused key from a call that was at fault."""
+    import requests
+
+    host.route("POST", "/cognitiveservices/v1", 401, b"")
+    host.route("GET", "/cognitiveservices/voices/list", *answer)
+    exc = raised(lambda: requests.post(host.url + "/cognitiveservices/v1", data=b"<speak/>", timeout=5, headers={
+        "Ocp-Apim-Subscription-Key": AZURE_SPEECH_KEY, "Content-Type": "application/ssml+xml",
+        "X-Microsoft-OutputFormat": "riff-24khz-16bit-mono-pcm"}).raise_for_status())
+    assert reported(pipe, reporters, device, "azure-tts", exc, AZURE_SPEECH_KEY, host.url) == [outcome]
+    probe = probed_once(pipe, host, "/cognitiveservices/voices/list", reasons, verdict)
+    assert probe["headers"]["ocp-apim-subscription-key"] == AZURE_SPEECH_KEY and "authorization" not in probe["headers"]
+    assert_no_key(pipe, capsys, caplog)
+
+
+def test_azure_speech_is_read_only_at_a_regions_text_to_speech_host():
+    from byok_reporter.probe import ProbeTable, load_table
+
+    table = ProbeTable(load_table())
+    plan, why = table.plan("azure_speech", "https://westeurope.tts.speech.microsoft.com", None)
+    assert why == "" and (plan.host, plan.path, plan.auth) == ("westeurope.tts.speech.microsoft.com",
+                                                                "/cognitiveservices/voices/list",
+                                                                "Ocp-Apim-Subscription-Key")
+    assert table.plan("azure_speech", "https://chinaeast2.tts.speech.azure.cn", None)[1] == ""
+    for elsewhere in ("https://westeurope.stt.speech.microsoft.com", "https://westeurope.api.cognitive.microsoft.com",
+                      "https://contoso.cognitiveservices.azure.com", "https://tts.speech.microsoft.com.evil.example"):
+        assert table.plan("azure_speech", elsewhere, None) == (None, "other_service"), elsewhere
+    assert table.plan("azure_speech", None, None) == (None, "host_unknown")
+
+
+GOOGLE_KEY_INVALID = {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                                "status": "INVALID_ARGUMENT",
+                                "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                             "reason": "API_KEY_INVALID", "domain": "googleapis.com",
+                                             "metadata": {"service": "texttospeech.googleapis.com"}}]}}
+TTS_DISABLED = {"error": {"code": 403, "message": "Cloud Text-to-Speech API has not been used in project 123456789012 "
+                                                  "before or it is disabled.", "status": "PERMISSION_DENIED",
+                          "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                       "reason": "SERVICE_DISABLED", "domain": "googleapis.com",
+                                       "metadata": {"service": "texttospeech.googleapis.com"}}]}}
+TTS_FORBIDDEN = {"error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}}
+
+
+@pytest.mark.parametrize("failure, answer, verdict, outcome, reasons", [
+    ((403, TTS_FORBIDDEN), (400, GOOGLE_KEY_INVALID), "key_rejected", "sent", ["invalid_key"]),
+    ((400, GOOGLE_KEY_INVALID), (200, {"voices": [{"languageCodes": ["en-US"], "name": "en-US-Neural2-A"}]}),
+     "key_works", "not_actionable", []),
+    # the key is fine and the API is off in its project: the classifier's permission_denied stands
+    ((403, TTS_DISABLED), (403, TTS_DISABLED), "unknown", "sent", ["permission_denied"]),
+])
+def test_google_tts_against_its_voice_list(host, pipe, reporters, device, failure, answer, verdict, outcome, reasons):
+    import httpx
+
+    host.route("POST", "/v1/text:synthesize", *failure)
+    host.route("GET", "/v1/voices", *answer)
+    exc = raised(lambda: httpx.post(host.url + "/v1/text:synthesize", headers={"x-goog-api-key": GOOGLE_KEY},
+                                    json={"input": {"text": "hi"}, "voice": {"languageCode": "en-US"},
+                                          "audioConfig": {"audioEncoding": "MP3"}}).raise_for_status())
+    assert reported(pipe, reporters, device, "google_tts", exc, GOOGLE_KEY, host.url) == [outcome]
+    probe = probed_once(pipe, host, "/v1/voices", reasons, verdict)
+    assert probe["path"] == "/v1/voices?languageCode=en-US" and probe["headers"]["x-goog-api-key"] == GOOGLE_KEY
+
+
+def test_google_tts_is_read_only_with_a_google_api_key(host, pipe, reporters, device):
+    """An OAuth access token (a service account's, ADC's) sent as an API key would be refused whatever its state:
+    no probe, and the text decides."""
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "google_tts", {"status_code": 401, "message": "Request had invalid authentication "
+                                           "credentials. Expected OAuth 2 access token, login cookie or other valid "
+                                           "authentication credential."}, key=GOOGLE_OAUTH_TOKEN, base_url=host.url)
+    assert reporter.flush(20)
+    assert pipe.deliver(1) and "verification" not in pipe.events[0] and host.hits == []
+    assert reporter.stats()["probe_skipped_key_form"] == 1
+
+
 @pytest.mark.parametrize("provider, base_url, host_name, path, auth", [
     ("moonshot", "https://api.moonshot.cn/v1", "api.moonshot.cn", "/v1/users/me/balance", "bearer"),
     ("siliconflow", "https://api.siliconflow.com/v1", "api.siliconflow.com", "/v1/user/info", "bearer"),

@@ -101,6 +101,7 @@ class ProbePlan:
     rules: tuple[Mapping, ...]
     aws: tuple[str, str | None, bool] | None = None   # signing name, region from the host, Bearer too
     control: bool = False          # first the same read without the key: unless refused, it proves nothing
+    key_form: re.Pattern | None = None   # the only keys this read may be made with (Google's API keys)
 
     @property
     def label(self) -> str:
@@ -131,6 +132,9 @@ class ProbeTable:
             if entry and entry.get("kind") in kinds:
                 self.providers[provider] = {**kinds[entry["kind"]], "base_url": entry["base_url"],
                                             "regional": bool(entry.get("regional"))}
+                for field in ("host", "key_form"):
+                    if self.providers[provider].get(field):
+                        self.providers[provider][field] = re.compile(self.providers[provider][field])
                 aws = self.providers[provider].get("aws")
                 if aws:
                     self.providers[provider]["aws"] = (aws["signing_name"], re.compile(aws["host"]),
@@ -187,6 +191,8 @@ class ProbeTable:
             return None, "not_https"
         if failed is not None and _origin(failed) not in (None, origin):
             return None, "other_host"       # the failed call went elsewhere: the key stays home
+        if entry.get("host") and entry["host"].fullmatch(host) is None and not _is_loopback(host):
+            return None, "other_service"     # the provider's host for another service (Azure's STT, not TTS)
         aws = None
         if entry.get("aws"):
             signing_name, hosts, bearer = entry["aws"]
@@ -197,7 +203,8 @@ class ProbeTable:
         base_path = "" if entry.get("from_root") else urlsplit(base_url or entry["base_url"]).path.rstrip("/")
         headers = tuple((str(k), str(v)) for k, v in (entry.get("headers") or {}).items())
         return ProbePlan(scheme, host, port, base_path + entry["path"], entry.get("method", "GET"),
-                         entry["auth"], headers, tuple(entry.get("rules", ())), aws, bool(entry.get("control"))), ""
+                         entry["auth"], headers, tuple(entry.get("rules", ())), aws, bool(entry.get("control")),
+                         entry.get("key_form")), ""
 
 
 def _figure(doc: Any, path: str) -> Any:
@@ -257,11 +264,13 @@ def verdict_of(rules: tuple[Mapping, ...], status: int | None, doc: Any) -> str:
 
 
 def key_fits(plan: ProbePlan, key: Any) -> bool:
-    """Whether this key can make this read: a string for the usual reads; AWS credentials (or,
+    """Whether this key can make this read: a string for the usual reads (of the read's `key_form`
+    where it has one: an OAuth token sent as a Google API key would be refused, which says nothing
+    of it); AWS credentials (or,
     where the service takes one, a Bedrock API key) for an AWS read. Temporary AWS credentials
     without their session token are refused for that alone, which says nothing of the key."""
     if plan.aws is None:
-        return type(key) is str
+        return type(key) is str and (plan.key_form is None or plan.key_form.fullmatch(key) is not None)
     if type(key) is AwsKey:
         return not key.temporary_without_token and bool(plan.aws[1] or key.region)
     return type(key) is str and plan.aws[2]
