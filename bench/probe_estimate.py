@@ -20,7 +20,9 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   only at a region's text-to-speech host, so a case counts as probed only when its slug or text names speech
   synthesis (tts, synthes, text to speech, voice); Google Text-to-Speech's read is made only with a Google API key,
   so a case whose text speaks of OAuth, a service account, an access token or application default credentials is
-  not probed;
+  not probed; and where a read tells a rejected key only by the answer's text (Google's "API key not valid"), a
+  `rejected` case gets `key_rejected` only when its own error shows that text: the same key meets the same refusal
+  at the same host, and any other refusal (a referrer or API restriction, a bare 403) reads `unknown` there;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -69,6 +71,9 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
     body, status = error.get("body"), error.get("status_code")
     if state == "rejected" and isinstance(body, dict) and type(status) is int and any(
             rule["verdict"] == "unknown" and probes._matches(rule, status, body) for rule in rules):
+        return None
+    texts = [rule["contains"] for rule in rules if rule["verdict"] == "key_rejected" and "contains" in rule]
+    if state == "rejected" and texts and not any(t in json.dumps(error).lower() for t in texts):
         return None
     if state == "rejected" and "key_rejected" in can:
         return "key_rejected"
