@@ -23,6 +23,10 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   not probed; and where a read tells a rejected key only by the answer's text (Google's "API key not valid"), a
   `rejected` case gets `key_rejected` only when its own error shows that text: the same key meets the same refusal
   at the same host, and any other refusal (a referrer or API restriction, a bare 403) reads `unknown` there;
+- added after the twelfth set was read (so its estimate is given both ways in docs/holdout12.md): the same holds for
+  the status: a `rejected` case whose failed call has a status gets `key_rejected` only where one of the kind's
+  key_rejected rules takes that status (Gemini's suspended consumer answers 403, which its read calls `unknown`;
+  Moonshot's terminated account the same);
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -45,6 +49,14 @@ _CLASS_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
 _NAMES_SERVICE = {"azure_speech_voices": re.compile(r"tts|synthes|text.to.speech|voice", re.I)}
 _OTHER_KEY_FORM = {"google_tts_voices": re.compile(r"oauth|service.account|access.token|application.default|"
                                                    r"\badc\b|ya29\.", re.I)}
+
+
+def _meets(rule: dict, status, text: str) -> bool:
+    """Whether the failed call's own answer is one this key_rejected rule reads: its status (when the case has one)
+    and its text (when the rule needs one)."""
+    if type(status) is int and status not in rule.get("status", ()):
+        return False
+    return "contains" not in rule or rule["contains"].lower() in text
 
 
 def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> str | None:
@@ -72,8 +84,8 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
     if state == "rejected" and isinstance(body, dict) and type(status) is int and any(
             rule["verdict"] == "unknown" and probes._matches(rule, status, body) for rule in rules):
         return None
-    texts = [rule["contains"] for rule in rules if rule["verdict"] == "key_rejected" and "contains" in rule]
-    if state == "rejected" and texts and not any(t in json.dumps(error).lower() for t in texts):
+    if state == "rejected" and not any(_meets(rule, status, json.dumps(error).lower()) for rule in rules
+                                       if rule["verdict"] == "key_rejected"):
         return None
     if state == "rejected" and "key_rejected" in can:
         return "key_rejected"
