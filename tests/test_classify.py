@@ -236,10 +236,10 @@ def test_later_holdout_through_the_cli(path, title, right_at_least, alarms_at_mo
     assert right >= right_at_least, (floor, wrong)
 
 
-def test_the_probe_estimate_on_the_ninth_set():
-    """bench/probe_estimate.py (docs/holdout9.md): a probe's answer that follows the key's real state never turns a
-    right verdict wrong, and it settles the one false alarm it reaches (DeepSeek's "Authentication Fails" for a key
-    that worked with curl)."""
+def test_the_probe_estimate_on_the_held_out_sets():
+    """bench/probe_estimate.py (docs/holdout9.md to docs/holdout12.md): a probe's answer that follows the key's real
+    state never turns a right verdict wrong; on the ninth set it settles the one false alarm it reaches (DeepSeek's
+    "Authentication Fails" for a key that worked with curl)."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("probe_estimate", ROOT / "bench" / "probe_estimate.py")
     module = importlib.util.module_from_spec(spec)
@@ -258,6 +258,14 @@ def test_the_probe_estimate_on_the_ninth_set():
     # worked elsewhere; Transcribe's host has no read, so its case is not probed
     changed = [c["provider"] for c in r["changed"]]
     assert {"amazon_polly", "bedrock", "anthropic_bedrock"} <= set(changed) and "amazon_transcribe" not in changed
+    # the relay reads (new-api's token usage, LiteLLM's key info) reach the relays' own slugs; a refused key is read
+    # as refused only where the read rejects on the failed call's own status (Moonshot's terminated account answers
+    # 403, Gemini's suspended consumer 403: the read calls both unknown), so no right answer turns wrong
+    assert changed.count("new_api") == 2
+    for path in (HOLDOUT11, HOLDOUT12):
+        r = module.estimate(load_cases(path))
+        assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+        assert r["alarms_with_probe"] < r["alarms_alone"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI

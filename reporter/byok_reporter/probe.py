@@ -264,11 +264,11 @@ def verdict_of(rules: tuple[Mapping, ...], status: int | None, doc: Any) -> str:
 
 
 def key_fits(plan: ProbePlan, key: Any) -> bool:
-    """Whether this key can make this read: a string for the usual reads (of the read's `key_form`
-    where it has one: an OAuth token sent as a Google API key would be refused, which says nothing
-    of it); AWS credentials (or,
-    where the service takes one, a Bedrock API key) for an AWS read. Temporary AWS credentials
-    without their session token are refused for that alone, which says nothing of the key."""
+    """Whether this key can make this read: a string for the usual reads, of the read's `key_form`
+    where it has one (an OAuth token sent as a Google API key would be refused, which says nothing
+    of it); AWS credentials (or, where the service takes one, a Bedrock API key) for an AWS read.
+    Temporary AWS credentials without their session token are refused for that alone, which says
+    nothing of the key."""
     if plan.aws is None:
         return type(key) is str and (plan.key_form is None or plan.key_form.fullmatch(key) is not None)
     if type(key) is AwsKey:
