@@ -688,7 +688,8 @@ derive_names() {
   METRIC_CLEANUP="${S[METRIC_PREFIX]}_cleanup_outcomes"
   # Dashboard and alert policies: data files in deploy/monitoring/, found again by display name.
   MONITORING_NAME="BYOK ${S[NOTIFIER_NAME]}"
-  POLICIES=("POLICY_RETRIES alert-retries" "POLICY_DEAD_LETTERS alert-dead-letters" "POLICY_NO_SENT alert-no-sent")
+  POLICIES=("POLICY_RETRIES alert-retries" "POLICY_DEAD_LETTERS alert-dead-letters" "POLICY_NO_SENT alert-no-sent"
+            "POLICY_MANGLED_KEYS alert-mangled-keys")
   PUBLISHER_SAS=()
   [[ -n ${S[PUBLISHERS]} ]] && IFS=, read -r -a PUBLISHER_SAS <<<"${S[PUBLISHERS]}"
   REDIS_MANAGED=0
@@ -732,7 +733,7 @@ write_metric_configs() {
   # shellcheck disable=SC2059
   cat >"$WORK_DIR/$METRIC_NOTIFIER.yaml" <<EOF
 name: $METRIC_NOTIFIER
-description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, invalid_event, expired, no_targets, retry, failed), provider and reason.
+description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, key_malformed, invalid_event, expired, no_targets, retry, failed), provider and reason.
 filter: '$(printf "$filter_base" "${S[NOTIFIER_NAME]}")'
 metricDescriptor:
   metricKind: DELTA

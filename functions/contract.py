@@ -20,8 +20,8 @@ ERROR_TEXT_LIMITS = {"type": 1024, "code": 1024, "message": None}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # The optional `verification` object: what the reporter learnt by asking the provider itself.
-VERDICTS = ("key_rejected", "key_works", "no_credit", "has_credit", "unknown")
-PROBE_RE = re.compile(r"(?:GET|POST|HEAD) /[A-Za-z0-9_./?=&%~-]{0,120}")
+VERDICTS = ("key_rejected", "key_works", "no_credit", "has_credit", "unknown", "key_malformed")
+PROBE_RE = re.compile(r"(?:GET|POST|HEAD) /[A-Za-z0-9_./?=&%~-]{0,120}|LOCAL /key/[a-z_]{1,20}")
 VERIFICATION_FIELDS = frozenset({"probe", "status", "verdict", "checked_at"})
 
 
@@ -34,7 +34,8 @@ def valid_uid(uid: Any) -> bool:
 def verification_problem(value: Any) -> str | None:
     """Why `value` is not a valid `verification` object (never echoing it), or None when it is.
 
-    Valid: {"probe": "GET /v1/models", "status": 401 or null, "verdict": one of VERDICTS,
+    Valid: {"probe": "GET /v1/models" (or "LOCAL /key/<form>": the reporter saw the key itself was
+    mangled, verdict key_malformed), "status": 401 or null, "verdict": one of VERDICTS,
     "checked_at": RFC 3339 with an offset}; no other field (the body of the provider's answer
     must never travel).
     """
@@ -47,7 +48,7 @@ def verification_problem(value: Any) -> str | None:
         return "verification.verdict is not one of " + ", ".join(VERDICTS)
     probe = value.get("probe")
     if not isinstance(probe, str) or not PROBE_RE.fullmatch(probe):
-        return "verification.probe must be 'METHOD /path' (at most 128 characters)"
+        return "verification.probe must be 'METHOD /path' (at most 128 characters) or 'LOCAL /key/<form>'"
     status = value.get("status")
     if status is not None and (type(status) is not int or not 100 <= status <= 599):
         return "verification.status must be an HTTP status or null"

@@ -18,6 +18,8 @@ from .classify import explain_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 from .verification import apply as apply_verification
 
+MALFORMED_KEY = "verification:key_malformed"
+
 FUNCTION = config.NOTIFIER
 PAYLOAD_TYPE = "byok_llm_error"
 
@@ -65,8 +67,12 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         base["verification_problem"] = event.verification_problem
     if reason is None:
         err = event.error
-        logs.info("error is not actionable for the user", **base, outcome="not_actionable",
-                  status_code=err.get("status_code") if type(err.get("status_code")) is int else None,
+        status_code = err.get("status_code") if type(err.get("status_code")) is int else None
+        if decided_by == MALFORMED_KEY:   # the developers' to fix, for every user of this path at once
+            logs.error("the backend sent a mangled key (our platform's bug): nothing to tell the user", **base,
+                       outcome="key_malformed", status_code=status_code, classifier_reason=verdict.reason)
+            return "key_malformed"
+        logs.info("error is not actionable for the user", **base, outcome="not_actionable", status_code=status_code,
                   error_type=_short(err.get("type")), error_code=_short(err.get("code")))
         return "not_actionable"
 

@@ -11,6 +11,10 @@ key itself, stronger than any error text, but only about what it read:
   quota_exhausted (a 402 then came from somewhere else: a per-request price cap, a model's own
   limit); permission_denied stands.
 - no_credit: the key authenticates and its balance is spent -> quota_exhausted.
+- key_malformed: the reporter saw, without asking anyone, that the key the backend sent was mangled
+  (quoted, `undefined`, a serialized list, the auth scheme twice): whatever the provider answered is
+  about that value, not the user's key, so nothing is actionable for the user (our platform's bug;
+  the notifier logs it as an error).
 - unknown, absent or malformed: the classifier decides alone, as before.
 """
 from __future__ import annotations
@@ -25,6 +29,8 @@ def apply(reason: str | None, verification: Mapping | None) -> tuple[str | None,
     changed or confirmed the reason."""
     verdict = verification.get("verdict") if isinstance(verification, Mapping) else None
     decided = f"verification:{verdict}"
+    if verdict == "key_malformed":
+        return None, decided
     if verdict == "key_rejected":
         return "invalid_key", decided
     if verdict == "no_credit":

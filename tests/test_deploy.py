@@ -63,10 +63,11 @@ RUNTIME_VALUES = {
     "POLICY_RETRIES": "projects/demo-byok-123/alertPolicies/111",
     "POLICY_DEAD_LETTERS": "projects/demo-byok-123/alertPolicies/222",
     "POLICY_NO_SENT": "projects/demo-byok-123/alertPolicies/333",
+    "POLICY_MANGLED_KEYS": "projects/demo-byok-123/alertPolicies/444",
 }
 # which lookup a `list --filter=displayName=...` call is, by a word of the display name
 LOOKUPS = {"notifier\"": "DASHBOARD", "retried": "POLICY_RETRIES", "dead-letter": "POLICY_DEAD_LETTERS",
-           "no push": "POLICY_NO_SENT"}
+           "no push": "POLICY_NO_SENT", "mangled": "POLICY_MANGLED_KEYS"}
 FAKE_AUTH = "fake-auth-string-0000"
 FAKE_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----"
 
@@ -634,7 +635,7 @@ def test_dashboard_and_policies_are_valid_monitoring_api_objects(plans):
     monitoring_v3 = pytest.importorskip("google.cloud.monitoring_v3")
     dashboard_v1 = pytest.importorskip("google.cloud.monitoring_dashboard_v1")
     files = monitoring_files(plans["connector+create"])
-    assert set(files) == {"dashboard", "alert-retries", "alert-dead-letters", "alert-no-sent"}
+    assert set(files) == {"dashboard", "alert-retries", "alert-dead-letters", "alert-no-sent", "alert-mangled-keys"}
     for name, path in files.items():
         text = path.read_text()
         assert "@" not in re.sub(r"[\w.-]+@[\w.-]+", "", text), f"unreplaced placeholder in {name}"
@@ -659,12 +660,15 @@ def test_dashboard_and_policies_are_valid_monitoring_api_objects(plans):
     silent = monitoring_v3.AlertPolicy.from_json(files["alert-no-sent"].read_text())
     assert "[1d]" in silent.conditions[0].condition_prometheus_query_language.query
     assert "replay --subscription byok-llm-errors-dead-letter-keep" in dead.documentation.content
+    mangled = monitoring_v3.AlertPolicy.from_json(files["alert-mangled-keys"].read_text())
+    threshold = mangled.conditions[0].condition_threshold
+    assert 'outcome"="key_malformed"' in threshold.filter and threshold.threshold_value == 0   # any one pages
 
 
 def test_monitoring_is_created_once_found_by_name_and_notifies_the_channel(plans):
     plan = plans["connector+create"]
     kinds = [(kind, cmds) for kind, cmds in plan if kind == "upsert_named"]
-    assert len(kinds) == 4  # the dashboard and three policies, each updated if found by name, else created
+    assert len(kinds) == 5  # the dashboard and four policies, each updated if found by name, else created
     found = []
     for _, (lookup, update, create) in kinds:
         verb = 3 if update[1] == "monitoring" else 4  # gcloud monitoring dashboards / gcloud alpha monitoring policies
@@ -673,11 +677,11 @@ def test_monitoring_is_created_once_found_by_name_and_notifies_the_channel(plans
         found.append(lookup[1])
     assert sorted(found) == sorted(RUNTIME_VALUES[k] for k in LOOKUPS.values())
     policy_creates = [c for c in commands_of(plan) if c[:5] == ("gcloud", "alpha", "monitoring", "policies", "create")]
-    assert len(policy_creates) == 3 and all(flag(c, "--notification-channels") == CHANNEL for c in policy_creates)
+    assert len(policy_creates) == 4 and all(flag(c, "--notification-channels") == CHANNEL for c in policy_creates)
     updates = [c for c in commands_of(plan) if c[:5] == ("gcloud", "alpha", "monitoring", "policies", "update")]
     assert all(flag(c, "--set-notification-channels") == CHANNEL for c in updates)
     lookups = [c for c in commands_of(plan) if c[-2:] == ("--format=value(name)", "--limit=1")]
-    assert len(lookups) == 4 and all(flag(c, "--filter").startswith('displayName="BYOK ') for c in lookups)
+    assert len(lookups) == 5 and all(flag(c, "--filter").startswith('displayName="BYOK ') for c in lookups)
     # the metrics the dashboard and policies read exist before them
     order = [c[:4] for c in commands_of(plan)]
     assert order.index(("gcloud", "logging", "metrics", "describe")) < order.index(
@@ -691,7 +695,7 @@ def test_without_alert_channel_policies_notify_nobody_and_say_so(tmp_path):
     cmds = [c for line in plan_lines(result.stdout) for c in parse_line(line)[1]]
     assert not [c for c in cmds if any(w.startswith("--notification-channels") for w in c)]
     updates = [c for c in cmds if c[:5] == ["gcloud", "alpha", "monitoring", "policies", "update"]]
-    assert len(updates) == 3 and all("--clear-notification-channels" in c for c in updates)
+    assert len(updates) == 4 and all("--clear-notification-channels" in c for c in updates)
 
 
 def test_publishers_may_publish_on_the_events_topic_only(plans):
@@ -715,7 +719,7 @@ def test_destroy_removes_monitoring_and_publisher_grants(plans):
     plan = plans["destroy:connector+create"]
     removed = [cmds[1] for kind, cmds in plan if kind == "remove_named"]
     assert [c[:4] for c in removed] == [("gcloud", "monitoring", "dashboards", "delete")] + [
-        ("gcloud", "alpha", "monitoring", "policies")] * 3
+        ("gcloud", "alpha", "monitoring", "policies")] * 4
     assert all("delete" in c for c in removed)
     revokes = [cmds[0] for kind, cmds in plan if kind == "attempt" and "remove-iam-policy-binding" in cmds[0]
                and cmds[0][:3] == ("gcloud", "pubsub", "topics")]

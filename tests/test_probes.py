@@ -744,6 +744,55 @@ def test_google_tts_is_read_only_with_a_google_api_key(host, pipe, reporters, de
     assert reporter.stats()["probe_skipped_key_form"] == 1
 
 
+# --------------------------------------------------------------------------------------------------
+# A key the backend mangled (quotes kept, `undefined`, a list's repr, the scheme twice): the reporter sees it without
+# asking anyone, the key goes to no probe, no user is told, and the notifier logs an error for the developers.
+
+@pytest.mark.parametrize("mangled, form", [
+    (f'"{OPENAI_KEY}"', "quoted"), ("undefined", "non_value"), ("[False, True]", "serialized"),
+    (f"Bearer {OPENAI_KEY}", "auth_scheme"),
+])
+def test_a_mangled_key_is_our_bug_not_the_users(host, pipe, reporters, device, capsys, caplog, mangled, form):
+    host.route("POST", "/v1/chat/completions", 401, OPENAI_BAD_KEY)
+    host.route("GET", "/v1/models", 200, MODELS)
+    exc = openai_fails(host, key=mangled)
+    reporter = reporters(topic=pipe.name)
+    with caplog.at_level(logging.WARNING, logger="byok_reporter"):
+        reporter.report(device, "openai", exc, key=mangled, base_url=host.url + "/v1")
+        assert reporter.flush(20)
+    assert pipe.deliver(1) == ["key_malformed"] and pipe.fcm.delivered() == []
+    assert classify("openai", pipe.events[0]["error"]) == "invalid_key"          # what the text alone says
+    verification = pipe.events[0]["verification"]
+    assert (verification["probe"], verification["status"], verification["verdict"]) == (f"LOCAL /key/{form}", None,
+                                                                                          "key_malformed")
+    assert host.hits_on("/v1/models") == []                                       # the key went to no probe
+    assert reporter.stats()[f"key_malformed_{form}"] == 1 and reporter.stats().get("probes", 0) == 0
+    out = capsys.readouterr().out
+    (line,) = notifier_lines(out)
+    assert (line["severity"], line["decided_by"], line["classifier_reason"]) == ("ERROR",
+                                                                                 "verification:key_malformed",
+                                                                                 "invalid_key")
+    assert form in caplog.text and mangled not in caplog.text and mangled not in out
+    text = "\n".join(r.decode() for r in pipe.raw)
+    assert mangled not in text and OPENAI_KEY not in text
+
+
+def test_a_mangled_key_is_seen_on_any_provider_and_any_failure(host, pipe, reporters, device):
+    """No probe is needed to see it: a provider without a read and a quota answer are not the user's either."""
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    reporter = reporters(topic=pipe.name)
+    reporter.report(device, "perplexity", {"status_code": 401, "message": "Invalid API key"}, key="null")
+    reporter.report(device, "openai", {"status_code": 429, "code": "insufficient_quota",
+                                       "message": "You exceeded your current quota"}, key="'sk-proj-abc'")
+    reporter.report(device, "openai", {"status_code": 401, "message": "Incorrect API key provided"},
+                    key="sk-proj-" + "a" * 40, base_url=host.url + "/v1")     # a key of a real shape: probed
+    assert reporter.flush(20)
+    assert sorted(pipe.deliver(3)) == ["key_malformed", "key_malformed", "sent"]
+    verdicts = {e["provider"] + str(e["error"].get("status_code")): e["verification"]["verdict"] for e in pipe.events}
+    assert verdicts == {"perplexity401": "key_malformed", "openai429": "key_malformed", "openai401": "key_rejected"}
+    assert [m["message"]["data"]["reason"] for m in pipe.fcm.delivered()] == ["invalid_key"]
+
+
 @pytest.mark.parametrize("provider, base_url, host_name, path, auth", [
     ("moonshot", "https://api.moonshot.cn/v1", "api.moonshot.cn", "/v1/users/me/balance", "bearer"),
     ("siliconflow", "https://api.siliconflow.com/v1", "api.siliconflow.com", "/v1/user/info", "bearer"),

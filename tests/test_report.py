@@ -192,3 +192,15 @@ def test_report_on_a_shadow_run_shows_what_would_have_been_sent(service_env, fir
         assert sample["targets"] == len(m.devices.get(sample["uid"], []))
         assert sample["would_push"] is (sample["targets"] > 0)
         assert sample["reason"] in ("quota_exhausted", "invalid_key")
+
+
+def test_a_mangled_key_is_counted_apart_from_classifier_gaps():
+    """The backend's bug (outcome key_malformed) is its own line of the mix, never a frequent not_actionable pair."""
+    r = report.Report()
+    for n in range(3):
+        r.add(json.loads(line(event_id=f"m{n}", uid=f"u{n}", provider="openai", outcome="key_malformed",
+                              status_code=401, decided_by="verification:key_malformed", classifier_reason="invalid_key")))
+    s = r.summary()
+    assert {(o["outcome"], o["count"]) for o in s["outcomes"]} == {("key_malformed", 3)}
+    assert s["not_actionable_top"] == [] and s["by_provider_reason"] == [
+        {"provider": "openai", "reason": None, "outcome": "key_malformed", "count": 3}]

@@ -79,7 +79,8 @@ def test_the_wheel_carries_real_files_and_one_dependency(wheel):
     with zipfile.ZipFile(wheel) as archive:
         names = sorted(n for n in archive.namelist() if n.startswith("byok_reporter/"))
         assert names == sorted(f"byok_reporter/{n}" for n in (
-            "__init__.py", "reporter.py", "extract.py", "probe.py", "aws.py", "contract.py", "redact.py", "probes.json",
+            "__init__.py", "reporter.py", "extract.py", "probe.py", "aws.py", "keyform.py", "contract.py", "redact.py",
+            "probes.json",
             "byok-error-event.v1.json", "py.typed"))
         for name, target in SHARED.items():       # the content, not a link
             assert archive.read(f"byok_reporter/{name}") == target.read_bytes()

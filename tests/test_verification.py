@@ -47,6 +47,14 @@ def test_has_credit_is_never_quota_exhausted_nor_invalid_key(reason, expected):
 
 
 @pytest.mark.parametrize("reason", REASONS)
+def test_a_mangled_key_is_never_the_users(reason):
+    """Whatever the provider answered a quoted key, `undefined` or a list's repr, it answered that value."""
+    mangled = {"probe": "LOCAL /key/quoted", "status": None, "verdict": "key_malformed",
+               "checked_at": "2026-12-01T20:00:00Z"}
+    assert verification.apply(reason, mangled) == (None, "verification:key_malformed")
+
+
+@pytest.mark.parametrize("reason", REASONS)
 @pytest.mark.parametrize("value", [None, checked("unknown", None), {"verdict": 3}, "key_rejected"])
 def test_unknown_absent_or_odd_changes_nothing(reason, value):
     assert verification.apply(reason, value) == (reason, "classifier")
@@ -64,6 +72,7 @@ MALFORMED = [
     {**checked("key_works"), "body": {"secret": "x"}}, {**checked("key_works"), "status": "200"},
     {**checked("key_works"), "checked_at": "yesterday"}, {**checked("key_works"), "checked_at": "2026-12-01T20:00:00"},
     {**checked("key_works"), "probe": "GET https://evil.example/v1/models"}, {**checked("key_works"), "status": 99},
+    {**checked("key_malformed"), "probe": "LOCAL /etc/passwd"}, {**checked("key_works"), "probe": "LOCAL /key/Quoted"},
 ]
 
 

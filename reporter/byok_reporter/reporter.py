@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping
 
+from . import keyform
 from . import probe as probes
 from .aws import AwsKey, aws_key
 from .contract import FINGERPRINT_RE, PROVIDER_RE, valid_uid  # the notifier's own rules (stdlib only)
@@ -274,10 +275,12 @@ class Reporter:
                 self._counts["dropped"] += 1
                 if seen.get(dropped[0], 0) > now:        # let a later repeat try again
                     del seen[dropped[0]]
-            probe_with = key if (key and kind == "error" and (type(key) is str or type(key) is AwsKey)
+            mangled = keyform.malformed(key) if kind == "error" and type(key) is str and key else None
+            probe_with = key if (key and kind == "error" and not mangled
+                                 and (type(key) is str or type(key) is AwsKey)
                                  and self._probe_table.canonical(provider) in self._probed_providers) else None
             queue.append((dedup, kind, uid, provider, source, status, code, fingerprint, fields,
-                          time.time(), probe_with, base_url if probe_with else None))
+                          time.time(), probe_with, base_url if probe_with else None, mangled))
             if kind == "error":                          # for report_recovered()
                 failed = self._failed
                 failed[(uid, provider)] = now + self.recovery_memory
@@ -410,6 +413,10 @@ class Reporter:
                 self._idle.notify_all()
             time.sleep(0.2)
             return
+        if entry[12]:                                    # a mangled key: our platform's bug, and no probe
+            event["verification"] = keyform.verification(entry[12])
+            self._count_and_warn(f"key_malformed_{entry[12]}", f"the key given for {entry[3]} is not a key "
+                                 f"({entry[12]}): the backend mangled it; the event says so and nothing is probed")
         planned = self._plan_probe(entry, event) if entry[10] else None
         if planned is not None:
             plan, subject = planned
@@ -427,7 +434,7 @@ class Reporter:
     def _plan_probe(self, entry: _Entry, event: dict) -> tuple[probes.ProbePlan, tuple] | None:
         """The probe this event calls for, or None (not about the key, probed already in this
         window, too many in flight, no safe place to send the key). Runs on the worker thread."""
-        _, _, uid, provider, source, _, _, fingerprint, _, _, key, base_url = entry
+        _, _, uid, provider, source, _, _, fingerprint, _, _, key, base_url, _ = entry
         error = event["error"]
         names = tuple(c.__name__ for c in type(source).__mro__) if isinstance(source, BaseException) else ()
         if not self._probe_table.calls_for_probe(error, names + (str(error.get("type") or ""),)):

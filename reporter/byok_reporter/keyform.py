@@ -1,0 +1,49 @@
+"""Whether the key the backend sent is visibly not a key: our platform's bug, never the user's.
+
+The commonest false alarm in the held-out sets is a provider's "invalid API key" for a key the user
+entered correctly and a component then mangled: an environment variable that kept its quotes, a
+JavaScript `undefined`, a Python list's repr, the `Bearer ` scheme sent twice. The provider's
+answer is then indistinguishable from a revoked key's, but the reporter holds the key and can see
+the mangling locally, without asking anyone. Such an event carries the verdict `key_malformed`
+(the notifier tells no user and logs an error for the developers), and the key is never sent to a
+probe.
+
+Only forms that a person cannot type into a key field, or that the app must have added, count;
+anything else (a key of another provider, a truncated key, stray whitespace, which HTTP drops
+around a header value) is left to the provider's answer. Nothing of the key is kept or logged:
+only the name of the form.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+__all__ = ["malformed", "verification"]
+
+_QUOTES = "\"'`"
+_NON_VALUES = frozenset({"undefined", "null", "none", "nil", "nan", "true", "false", "[object object]"})
+_SCHEMES = ("bearer ", "basic ", "token ", "bearer:", "apikey ", "api-key:", "x-api-key:")
+
+
+def malformed(key: str) -> str | None:
+    """The form that shows the key was mangled (`blank`, `quoted`, `non_value`, `serialized`,
+    `auth_scheme`), or None for anything that may be a key."""
+    text = key.strip()
+    if not text:
+        return "blank"
+    if len(text) >= 2 and text[0] in _QUOTES and text[-1] == text[0]:
+        return "quoted"                                   # '"sk-..."': the quotes went into the header
+    lowered = text.lower()
+    if lowered in _NON_VALUES:
+        return "non_value"                                # a variable that was never set
+    if text[0] in "[{(":
+        return "serialized"                               # a list, dict or tuple's repr or JSON
+    if lowered.startswith(_SCHEMES):
+        return "auth_scheme"                              # the header's scheme, sent twice
+    return None
+
+
+def verification(form: str) -> dict:
+    """The event's `verification` for a malformed key: what was read is the key itself, here, not
+    the provider (`LOCAL /key/<form>`), so there is no status."""
+    return {"probe": f"LOCAL /key/{form}", "status": None, "verdict": "key_malformed",
+            "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}

@@ -1,0 +1,50 @@
+"""The reporter's local check of the key's form (byok_reporter.keyform): what a component did to a key."""
+from __future__ import annotations
+
+import pytest
+
+from byok_reporter.contract import verification_problem
+from byok_reporter.keyform import malformed, verification
+from tests.test_probes import KEYS
+
+REAL_SHAPES = KEYS + [
+    "sk-proj-abc123", "sk-ant-api03-xyz", "AIzaSyFAKEfakeFAKEfakeFAKEfakeFAKEfak", "gsk_0123456789abcdef",
+    "xai-abcdef0123", "r8_abc", "hf_abcdefghij", "nvapi-abc-def", "sk-or-v1-00ff", "3c9f1a7e5b2d4c8e9a0b1c2d3e4f5a6b",
+    "ABSKQmVkcm9ja0FQSUtleQ==", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "0123abcd.efgh4567",  # JWTs, Zhipu id.secret
+    "sk-xxx", "my key", "sk-abc ", " sk-abc", "sk-abc\n",     # a user's junk or stray whitespace is not ours to judge
+    "nullable-key-123", "Bearer-token-like", "tokenized", "'",   # prefixes of the forms, not the forms
+]
+
+
+@pytest.mark.parametrize("key", REAL_SHAPES)
+def test_anything_that_may_be_a_key_is_left_to_the_provider(key):
+    assert malformed(key) is None
+
+
+@pytest.mark.parametrize("key, form", [
+    ("   ", "blank"), ("\n", "blank"),
+    ('"sk-proj-abc123"', "quoted"), ("'sk-ant-api03-xyz'", "quoted"), ("`AIzaSyFAKE`", "quoted"),
+    (' "sk-abc" ', "quoted"), ('""', "quoted"),
+    ("undefined", "non_value"), ("null", "non_value"), ("None", "non_value"), ("nil", "non_value"),
+    ("NaN", "non_value"), ("False", "non_value"), ("[object Object]", "non_value"),
+    ("[False, True]", "serialized"), ("['sk-abc']", "serialized"), ('{"api_key": "sk-abc"}', "serialized"),
+    ("('sk-abc',)", "serialized"),
+    ("Bearer sk-abc", "auth_scheme"), ("bearer sk-abc", "auth_scheme"), ("Token 8a1f77c1", "auth_scheme"),
+    ("Basic dXNlcjpwYXNz", "auth_scheme"), ("x-api-key: sk-ant-abc", "auth_scheme"),
+])
+def test_a_mangled_key_is_named_by_its_form(key, form):
+    assert malformed(key) == form
+
+
+@pytest.mark.parametrize("form", ["blank", "quoted", "non_value", "serialized", "auth_scheme"])
+def test_its_verification_is_valid_in_the_contract_and_the_schema(form):
+    from tests.helpers import event
+    from tests.reporting import validate
+
+    assert verification_problem(verification(form)) is None
+    validate(event("u1", verification=verification(form)))
+
+
+def test_its_verification_names_no_key():
+    value = verification("quoted")
+    assert value["probe"] == "LOCAL /key/quoted" and value["status"] is None and value["verdict"] == "key_malformed"
