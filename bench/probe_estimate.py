@@ -27,6 +27,12 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   the status: a `rejected` case whose failed call has a status gets `key_rejected` only where one of the kind's
   key_rejected rules takes that status (Gemini's suspended consumer answers 403, which its read calls `unknown`;
   Moonshot's terminated account the same);
+- added before the thirteenth set, whose cases also record `same_host` and `key_mangled`: a key that worked only at
+  another host, region or endpoint (`same_host: false`) is read as refused, since the probe asks at the failed
+  call's own host, where the same refusal waits; a case whose thread shows the key's value mangled
+  (`key_mangled: true`: quotes kept, undefined/null/None, a serialized list, Bearer twice, blank; the forms the
+  reporter's keyform.py knows, given to the gatherers in those words) gets the reporter's local verdict
+  `key_malformed`, on any provider, before any probe; the sets without these fields are estimated as before;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -79,6 +85,8 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
         return None
     can = {rule["verdict"] for rule in table["kinds"][entry["kind"]]["rules"]}
     state = case.get("key_state", "unknown")
+    if state == "works" and case.get("same_host") is False:
+        state = "rejected"                                 # it works elsewhere; here it meets the same refusal
     rules = table["kinds"][entry["kind"]]["rules"]
     body, status = error.get("body"), error.get("status_code")
     if state == "rejected" and isinstance(body, dict) and type(status) is int and any(
@@ -101,12 +109,13 @@ def estimate(cases: list[dict]) -> dict:
     table = probes.load_table()
     probe_table = probes.ProbeTable(table)
     out = {"cases": len(cases), "not_actionable": sum(c["expected"] is None for c in cases), "probed": 0,
+           "key_malformed": sum(c.get("key_mangled") is True for c in cases),
            "right_alone": 0, "right_with_probe": 0, "alarms_alone": 0, "alarms_with_probe": 0, "changed": []}
     for line, case in enumerate(cases, 1):
         alone = classify(case["provider"], case["error"])
-        verdict = probe_verdict(table, probe_table, case)
+        verdict = "key_malformed" if case.get("key_mangled") is True else probe_verdict(table, probe_table, case)
         final, _ = apply(alone, {"verdict": verdict} if verdict else None)
-        out["probed"] += verdict is not None
+        out["probed"] += verdict is not None and verdict != "key_malformed"
         out["right_alone"] += alone == case["expected"]
         out["right_with_probe"] += final == case["expected"]
         out["alarms_alone"] += case["expected"] is None and alone is not None
@@ -124,7 +133,8 @@ def main(paths: list[str]) -> None:
         r = estimate(cases)
         print(f"{Path(path).name}: classifier alone {r['right_alone']}/{r['cases']}, "
               f"{r['alarms_alone']} false alarms of {r['not_actionable']}; with the probe {r['right_with_probe']}/"
-              f"{r['cases']}, {r['alarms_with_probe']} false alarms; {r['probed']} cases probed")
+              f"{r['cases']}, {r['alarms_with_probe']} false alarms; {r['probed']} cases probed, "
+              f"{r['key_malformed']} mangled keys seen by the reporter")
         for c in r["changed"]:
             print(f"  line {c['line']} {c['provider']} ({c['key_state']} -> {c['verdict']}): "
                   f"{c['alone']} -> {c['with_probe']}, expected {c['expected']}")
