@@ -22,7 +22,7 @@ def test_anything_that_may_be_a_key_is_left_to_the_provider(key):
 
 
 @pytest.mark.parametrize("key, form", [
-    ("   ", "blank"), ("\n", "blank"),
+    ("", "blank"), ("   ", "blank"), ("\n", "blank"), ("sk-abc\x1b[2~def", "control_chars"), ("sk-\x00abc", "control_chars"),
     ('"sk-proj-abc123"', "quoted"), ("'sk-ant-api03-xyz'", "quoted"), ("`AIzaSyFAKE`", "quoted"),
     (' "sk-abc" ', "quoted"), ('""', "quoted"),
     ("undefined", "non_value"), ("null", "non_value"), ("None", "non_value"), ("nil", "non_value"),
@@ -36,7 +36,7 @@ def test_a_mangled_key_is_named_by_its_form(key, form):
     assert malformed(key) == form
 
 
-@pytest.mark.parametrize("form", ["blank", "quoted", "non_value", "serialized", "auth_scheme"])
+@pytest.mark.parametrize("form", ["blank", "control_chars", "quoted", "non_value", "serialized", "auth_scheme"])
 def test_its_verification_is_valid_in_the_contract_and_the_schema(form):
     from tests.helpers import event
     from tests.reporting import validate

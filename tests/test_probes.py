@@ -748,11 +748,14 @@ def test_google_tts_is_read_only_with_a_google_api_key(host, pipe, reporters, de
 # A key the backend mangled (quotes kept, `undefined`, a list's repr, the scheme twice): the reporter sees it without
 # asking anyone, the key goes to no probe, no user is told, and the notifier logs an error for the developers.
 
-@pytest.mark.parametrize("mangled, form", [
-    (f'"{OPENAI_KEY}"', "quoted"), ("undefined", "non_value"), ("[False, True]", "serialized"),
-    (f"Bearer {OPENAI_KEY}", "auth_scheme"),
+@pytest.mark.parametrize("mangled, form, text_says", [
+    (f'"{OPENAI_KEY}"', "quoted", "invalid_key"), ("undefined", "non_value", "invalid_key"),
+    ("[False, True]", "serialized", "invalid_key"), (f"Bearer {OPENAI_KEY}", "auth_scheme", "invalid_key"),
+    (OPENAI_KEY[:20] + "\x1b[2~" + OPENAI_KEY[20:], "control_chars", "invalid_key"),
+    ("  ", "blank", None),                  # httpx refuses the header before any request: a connection error
 ])
-def test_a_mangled_key_is_our_bug_not_the_users(host, pipe, reporters, device, capsys, caplog, mangled, form):
+def test_a_mangled_key_is_our_bug_not_the_users(host, pipe, reporters, device, capsys, caplog, mangled, form,
+                                                text_says):
     host.route("POST", "/v1/chat/completions", 401, OPENAI_BAD_KEY)
     host.route("GET", "/v1/models", 200, MODELS)
     exc = openai_fails(host, key=mangled)
@@ -761,7 +764,7 @@ def test_a_mangled_key_is_our_bug_not_the_users(host, pipe, reporters, device, c
         reporter.report(device, "openai", exc, key=mangled, base_url=host.url + "/v1")
         assert reporter.flush(20)
     assert pipe.deliver(1) == ["key_malformed"] and pipe.fcm.delivered() == []
-    assert classify("openai", pipe.events[0]["error"]) == "invalid_key"          # what the text alone says
+    assert classify("openai", pipe.events[0]["error"]) == text_says              # what the text alone says
     verification = pipe.events[0]["verification"]
     assert (verification["probe"], verification["status"], verification["verdict"]) == (f"LOCAL /key/{form}", None,
                                                                                           "key_malformed")
@@ -769,12 +772,13 @@ def test_a_mangled_key_is_our_bug_not_the_users(host, pipe, reporters, device, c
     assert reporter.stats()[f"key_malformed_{form}"] == 1 and reporter.stats().get("probes", 0) == 0
     out = capsys.readouterr().out
     (line,) = notifier_lines(out)
-    assert (line["severity"], line["decided_by"], line["classifier_reason"]) == ("ERROR",
+    assert (line["severity"], line["decided_by"], line.get("classifier_reason")) == ("ERROR",
                                                                                  "verification:key_malformed",
-                                                                                 "invalid_key")
-    assert form in caplog.text and mangled not in caplog.text and mangled not in out
+                                                                                 text_says)
+    assert form in caplog.text
     text = "\n".join(r.decode() for r in pipe.raw)
-    assert mangled not in text and OPENAI_KEY not in text
+    for part in (mangled.strip('" '), OPENAI_KEY, OPENAI_KEY[-16:]) if mangled.strip() else ():
+        assert part not in caplog.text and part not in out and part not in text
 
 
 def test_a_mangled_key_is_seen_on_any_provider_and_any_failure(host, pipe, reporters, device):
@@ -784,12 +788,14 @@ def test_a_mangled_key_is_seen_on_any_provider_and_any_failure(host, pipe, repor
     reporter.report(device, "perplexity", {"status_code": 401, "message": "Invalid API key"}, key="null")
     reporter.report(device, "openai", {"status_code": 429, "code": "insufficient_quota",
                                        "message": "You exceeded your current quota"}, key="'sk-proj-abc'")
+    reporter.report(device, "deepseek", {"status_code": 401, "message": "Authentication Fails"}, key="")  # none to send
     reporter.report(device, "openai", {"status_code": 401, "message": "Incorrect API key provided"},
                     key="sk-proj-" + "a" * 40, base_url=host.url + "/v1")     # a key of a real shape: probed
     assert reporter.flush(20)
-    assert sorted(pipe.deliver(3)) == ["key_malformed", "key_malformed", "sent"]
+    assert sorted(pipe.deliver(4)) == ["key_malformed", "key_malformed", "key_malformed", "sent"]
     verdicts = {e["provider"] + str(e["error"].get("status_code")): e["verification"]["verdict"] for e in pipe.events}
-    assert verdicts == {"perplexity401": "key_malformed", "openai429": "key_malformed", "openai401": "key_rejected"}
+    assert verdicts == {"perplexity401": "key_malformed", "openai429": "key_malformed", "deepseek401": "key_malformed",
+                        "openai401": "key_rejected"}
     assert [m["message"]["data"]["reason"] for m in pipe.fcm.delivered()] == ["invalid_key"]
 
 
@@ -1182,10 +1188,16 @@ def test_a_provider_named_by_an_alias_is_probed_as_its_table(host, pipe, reporte
     ({"message": "The model is overloaded. Please try again later."}, (), False),
     ({"status_code": 500, "message": "Internal error while checking the api key"}, (), False),
     ({"status_code": 429, "message": "Rate limit reached for requests per minute"}, (), False),
+    # a backend's dict whose words are in the provider's body only
+    ({"status_code": 400, "body": {"error": {"message": "Budget has been exceeded! Current cost: 0.0011, Max "
+                                              "budget: 0.0", "type": "auth_error", "code": 400}}}, (), True),
+    ({"status_code": 400, "body": {"error": {"message": "Unsupported parameter: 'max_tokens'",
+                                              "type": "invalid_request_error"}}}, (), False),
 ])
 def test_an_error_without_a_status_is_probed_when_its_text_speaks_of_the_key(error, names, wanted):
-    """Wrappers that keep only the text (a log line, LiteLLM's string) still get a probe when the words are about
-    the key, the account or money; a timeout, an overload, a 5xx or a per-minute limit never does."""
+    """Wrappers that keep only the text (a log line, LiteLLM's string) or only the provider's body still get a probe
+    when the words are about the key, the account or money; a timeout, an overload, a 5xx or a per-minute limit
+    never does."""
     from byok_reporter.probe import ProbeTable, load_table
 
     assert ProbeTable(load_table()).calls_for_probe(error, names) is wanted

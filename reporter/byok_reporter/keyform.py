@@ -2,7 +2,7 @@
 
 The commonest false alarm in the held-out sets is a provider's "invalid API key" for a key the user
 entered correctly and a component then mangled: an environment variable that kept its quotes, a
-JavaScript `undefined`, a Python list's repr, the `Bearer ` scheme sent twice. The provider's
+JavaScript `undefined`, a Python list's repr, the `Bearer ` scheme sent twice, escape bytes. The provider's
 answer is then indistinguishable from a revoked key's, but the reporter holds the key and can see
 the mangling locally, without asking anyone. Such an event carries the verdict `key_malformed`
 (the notifier tells no user and logs an error for the developers), and the key is never sent to a
@@ -15,6 +15,7 @@ only the name of the form.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 __all__ = ["malformed", "verification"]
@@ -22,14 +23,18 @@ __all__ = ["malformed", "verification"]
 _QUOTES = "\"'`"
 _NON_VALUES = frozenset({"undefined", "null", "none", "nil", "nan", "true", "false", "[object object]"})
 _SCHEMES = ("bearer ", "basic ", "token ", "bearer:", "apikey ", "api-key:", "x-api-key:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def malformed(key: str) -> str | None:
-    """The form that shows the key was mangled (`blank`, `quoted`, `non_value`, `serialized`,
-    `auth_scheme`), or None for anything that may be a key."""
+    """The form that shows the key was mangled (`blank`, `control_chars`, `quoted`, `non_value`,
+    `serialized`, `auth_scheme`), or None for anything that may be a key. An empty string counts:
+    a backend that passes `key=""` had no key to send (`key=None` is the backend passing none)."""
     text = key.strip()
     if not text:
         return "blank"
+    if _CONTROL.search(text):
+        return "control_chars"                            # escape or NUL bytes: a botched edit or a binary read
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] == text[0]:
         return "quoted"                                   # '"sk-..."': the quotes went into the header
     lowered = text.lower()

@@ -37,6 +37,7 @@ from .contract import PROBE_RE
 __all__ = ["ProbePlan", "ProbeTable", "key_fits", "load_table", "run_probe"]
 
 MAX_ANSWER_BYTES = 262144
+MAX_BODY_CHARS = 8192           # of a failed call's error body, read for the words that call for a probe
 _MISSING = object()
 _LOOPBACK_NAMES = frozenset({"localhost"})
 
@@ -157,8 +158,8 @@ class ProbeTable:
 
     def calls_for_probe(self, error: Mapping, exc_types: tuple[str, ...]) -> bool:
         """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429, or an error
-        with no status at all, whose text speaks of the key, quota, billing or credit; an auth or payment
-        exception class or code."""
+        with no status at all, whose text (code, type, message or body) speaks of the key, quota, billing
+        or credit; an auth or payment exception class or code."""
         status = error.get("status_code")
         if status in self.statuses:
             return True
@@ -172,6 +173,12 @@ class ProbeTable:
         words = self.text_statuses.get(status) if isinstance(status, int) else self.text_without_status
         if words:
             text = " ".join(str(error.get(name) or "") for name in ("code", "type", "message")).lower()
+            body = error.get("body")
+            if body is not None:                 # a backend's dict may carry the provider's words only there
+                try:
+                    text += " " + json.dumps(body, ensure_ascii=False, default=str)[:MAX_BODY_CHARS].lower()
+                except (TypeError, ValueError, RecursionError):
+                    pass
             return any(word in text for word in words)
         return False
 

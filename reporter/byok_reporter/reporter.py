@@ -275,7 +275,7 @@ class Reporter:
                 self._counts["dropped"] += 1
                 if seen.get(dropped[0], 0) > now:        # let a later repeat try again
                     del seen[dropped[0]]
-            mangled = keyform.malformed(key) if kind == "error" and type(key) is str and key else None
+            mangled = keyform.malformed(key) if kind == "error" and type(key) is str else None
             probe_with = key if (key and kind == "error" and not mangled
                                  and (type(key) is str or type(key) is AwsKey)
                                  and self._probe_table.canonical(provider) in self._probed_providers) else None
