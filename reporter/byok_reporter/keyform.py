@@ -16,7 +16,8 @@ only the name of the form.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+
+from .probe import checked_at
 
 __all__ = ["malformed", "verification"]
 
@@ -50,5 +51,4 @@ def malformed(key: str) -> str | None:
 def verification(form: str) -> dict:
     """The event's `verification` for a malformed key: what was read is the key itself, here, not
     the provider (`LOCAL /key/<form>`), so there is no status."""
-    return {"probe": f"LOCAL /key/{form}", "status": None, "verdict": "key_malformed",
-            "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    return {"probe": f"LOCAL /key/{form}", "status": None, "verdict": "key_malformed", "checked_at": checked_at()}

@@ -354,5 +354,9 @@ def run_probe(plan: ProbePlan, key: str | AwsKey, timeout: float, user_agent: st
         verdict = verdict_of(plan.rules, status, doc) if status is not None else "unknown"
     else:
         verdict = "unknown"
-    return {"probe": plan.label, "status": status, "verdict": verdict,
-            "checked_at": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    return {"probe": plan.label, "status": status, "verdict": verdict, "checked_at": checked_at()}
+
+
+def checked_at() -> str:
+    """Now, as the contract's `checked_at` (RFC 3339, milliseconds, UTC)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
