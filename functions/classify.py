@@ -334,6 +334,7 @@ _GUARDS = (
         r"missing key inputs argument")),                    # google-genai without api_key
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
+_MARKUP = re.compile(r"<html|<!doctype")
 
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
@@ -603,6 +604,13 @@ def _explain(provider: Any, error: Any) -> Verdict:
             return Verdict(row.decision, row.id, "documented")
     if _ANY_GUARD.search(hay):    # one pass over every guard; naming the one that hit is the rare path
         name = next(name for name, rules in _GUARDS if rules.search(hay))
+        if name == "html_page" and chain is not None and not _MARKUP.search(hay):
+            # No page, only a CDN's name ("server": "cloudflare" among a JSON error's headers): the provider's own
+            # documented code in the same answer is the better evidence.
+            codes = _codes(err, hay, head) | chain.codes_named_in(hay)
+            row = chain.match(status, codes, hay)
+            if row is not None and row.codes is not None and row.codes & codes:
+                return Verdict(row.decision, row.id, "documented")
         return Verdict(None, "guard." + name, "guard")
 
     google = chain is not None and "gemini" in chain.tables
