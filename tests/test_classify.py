@@ -274,10 +274,17 @@ def test_the_probe_estimate_on_the_held_out_sets():
     # as refused only where the read rejects on the failed call's own status (Moonshot's terminated account answers
     # 403, Gemini's suspended consumer 403: the read calls both unknown), so no right answer turns wrong
     assert changed.count("new_api") == 2
-    for path in (HOLDOUT11, HOLDOUT12):
+    for path in (HOLDOUT11, HOLDOUT12, HOLDOUT14):
         r = module.estimate(load_cases(path))
         assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
         assert r["alarms_with_probe"] < r["alarms_alone"]
+    # the key-form check: a case whose thread shows the key's value mangled gets the reporter's key_malformed, and
+    # a key that worked only at another host reads as refused at the failed call's (docs/holdout13.md, line 6)
+    r = module.estimate(load_cases(HOLDOUT14))
+    assert r["key_malformed"] == 7 and {c["verdict"] for c in r["changed"]} >= {"key_malformed", "key_works"}
+    r = module.estimate(load_cases(HOLDOUT13))
+    wrong = [c for c in r["changed"] if c["with_probe"] != c["expected"]]
+    assert [(c["line"], c["verdict"]) for c in wrong] == [(6, "key_rejected")]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
