@@ -248,6 +248,7 @@ class Reporter:
         if key and not self._pepper and fingerprint is None:
             self._count_and_warn("no_pepper", "key given but no fingerprint_pepper configured: key ignored")
         dedup = (uid, provider, status, code, fingerprint)
+        mangled = keyform.malformed(key) if kind == "error" and type(key) is str else None   # outside the lock
         now = time.monotonic()
         start_worker = False
         with self._lock:
@@ -275,7 +276,6 @@ class Reporter:
                 self._counts["dropped"] += 1
                 if seen.get(dropped[0], 0) > now:        # let a later repeat try again
                     del seen[dropped[0]]
-            mangled = keyform.malformed(key) if kind == "error" and type(key) is str else None
             probe_with = key if (key and kind == "error" and not mangled
                                  and (type(key) is str or type(key) is AwsKey)
                                  and self._probe_table.canonical(provider) in self._probed_providers) else None
