@@ -309,7 +309,8 @@ _GUARDS = (
         r"content[_ ]?policy", r"content[_ ]management[_ ]policy", r"content_filter", r"\bflagged\b",
         r"requires moderation", r"responsibleaipolicyviolation")),
     # An HTML page is a gateway's, a proxy's or a CDN's, not the provider's API verdict on the key.
-    ("html_page", _rx(r"<html", r"<!doctype", r"cloudflare")),
+    ("html_page", _rx(r"<html", r"<!doctype")),
+    ("cdn_name", _rx(r"cloudflare")),   # a CDN's page or header quoted without its markup (weak: see _YIELDING)
     ("upstream_failed", _rx(r"provider returned error")),   # OpenRouter relaying its upstream's failure
     ("our_request", _rx(
         r"not allowed to generate embeddings",  # OpenAI: a chat model sent to /embeddings (our request), a 403
@@ -334,7 +335,9 @@ _GUARDS = (
         r"missing key inputs argument")),                    # google-genai without api_key
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
-_MARKUP = re.compile(r"<html|<!doctype")
+# Guards whose evidence is a bare word rather than a shape: a provider's documented code in the same answer (a JSON
+# error that lists "server": "cloudflare" among its headers) is the better evidence, so they yield to it.
+_YIELDING = frozenset({"cdn_name"})
 
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
@@ -604,9 +607,7 @@ def _explain(provider: Any, error: Any) -> Verdict:
             return Verdict(row.decision, row.id, "documented")
     if _ANY_GUARD.search(hay):    # one pass over every guard; naming the one that hit is the rare path
         name = next(name for name, rules in _GUARDS if rules.search(hay))
-        if name == "html_page" and chain is not None and not _MARKUP.search(hay):
-            # No page, only a CDN's name ("server": "cloudflare" among a JSON error's headers): the provider's own
-            # documented code in the same answer is the better evidence.
+        if name in _YIELDING and chain is not None:
             codes = _codes(err, hay, head) | chain.codes_named_in(hay)
             row = chain.match(status, codes, hay)
             if row is not None and row.codes is not None and row.codes & codes:
