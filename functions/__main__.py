@@ -5,6 +5,7 @@
     sweep      remove token documents marked invalid that a lost trigger left behind
     report     summarize the functions' JSON log lines: outcomes, classifier gaps, retries, latency
     replay     move dead letters back to the events topic, acknowledging each only once republished
+    surge      list the failures held as one fault (many users at once), or lift a hold
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ COMMANDS = {
     "sweep": "functions.commands.sweep",
     "report": "functions.commands.report",
     "replay": "functions.commands.replay",
+    "surge": "functions.commands.surge",
 }
 
 

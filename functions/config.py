@@ -44,6 +44,8 @@ class Config:
     email_source: str = "field"        # field | auth
     user_email_field: str = "email"
     delivery_mode: str = "live"        # live | shadow
+    surge_users: int = 25              # distinct users one failure may reach in a window before it is held (0: off)
+    surge_window_seconds: int = 600
 
 
 # name: (default, minimum, maximum)
@@ -55,6 +57,8 @@ _INTS = {
     "MAX_EVENT_BYTES": (262144, 1024, 10 * 1024 * 1024),
     "STATUS_FLUSH_SECONDS": (300, 0, 86400),
     "MARK_CACHE_SECONDS": (30, 0, 3600),
+    "SURGE_USERS": (25, 0, 1_000_000),
+    "SURGE_WINDOW_SECONDS": (600, 60, 86400),
 }
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 # Data keys the push itself uses, and the ones FCM reserves (`from`, `message_type`, `google.*`, `gcm.*`).
@@ -83,7 +87,8 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         try:
             value = int(raw)
         except ValueError:
-            problems.append(f"{name} must be a whole number of seconds, got {raw!r}")
+            unit = "seconds" if name.endswith("_SECONDS") else "users"
+            problems.append(f"{name} must be a whole number of {unit}, got {raw!r}")
             continue
         if not low <= value <= high:
             problems.append(f"{name} must be between {low} and {high}, got {value}")
@@ -230,6 +235,8 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         email_source=email_source,
         user_email_field=email_field,
         delivery_mode=delivery_mode,
+        surge_users=ints["SURGE_USERS"],
+        surge_window_seconds=ints["SURGE_WINDOW_SECONDS"],
     )
 
 

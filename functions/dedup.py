@@ -120,7 +120,7 @@ def _owned_by_event(value: bytes, event_id: str) -> bool:
 _scripts: dict = {}
 
 
-def _run(client, name: str, source: str, keys: list, args: list):
+def run_script(client, name: str, source: str, keys: list, args: list):
     """EVALSHA with a one-time SCRIPT LOAD, whichever client (or cluster client) is passed."""
     script = _scripts.get(name)
     if script is None:
@@ -215,7 +215,7 @@ def settle(client, subject: Subject, lease: bytes, outcome: str, event_id: str, 
            cache_seconds: float = 0) -> bool:
     """Turn our lease into a mark for `ttl_seconds`; False when another delivery holds the key."""
     mark = mark_value(outcome, event_id, ttl_seconds)
-    done = bool(_run(client, "settle", _SETTLE, [subject.key, subject.index_key],
+    done = bool(run_script(client, "settle", _SETTLE, [subject.key, subject.index_key],
                      [lease, mark, ttl_seconds * 1000, INDEX_TTL_SECONDS * 1000]))
     if done and cache_seconds:
         MARKS.remember(subject.key, mark, cache_seconds)
@@ -224,10 +224,10 @@ def settle(client, subject: Subject, lease: bytes, outcome: str, event_id: str, 
 
 def release(client, subject: Subject, lease: bytes) -> bool:
     """Give the lease back (only if still ours) so a retry can deliver."""
-    return bool(_run(client, "release", _RELEASE, [subject.key], [lease]))
+    return bool(run_script(client, "release", _RELEASE, [subject.key], [lease]))
 
 
 def forget(client, uid: str, provider: str) -> int:
     """Remove every mark of a user and provider (the key works again); returns how many there were."""
     MARKS.drop(_tag(uid, provider) + ":")
-    return int(_run(client, "recover", _RECOVER, [index_key(uid, provider)], []))
+    return int(run_script(client, "recover", _RECOVER, [index_key(uid, provider)], []))

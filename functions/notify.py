@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from . import clients, config, dedup, logs, status, tokens
+from . import clients, config, dedup, logs, status, surge, tokens
 from .channels import email, push
 from .classify import explain_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
@@ -93,9 +93,32 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
     if acquired is dedup.Acquired.OWN_EARLIER:
         _retry(base, reason, "earlier_attempt_holds_lease", None)
     lease_deadline = time.monotonic() + cfg.delivery_lease_seconds
+    if cfg.surge_users and _surge_held(event, reason, verdict.rule, subject, lease, lease_deadline, redis, cfg, base):
+        return "held"
     if subject.shadow:
         return _shadow(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
     return _deliver(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
+
+
+def _surge_held(event: ErrorEvent, reason: str, rule: str | None, subject: dedup.Subject, lease: bytes,
+                lease_deadline: float, redis, cfg: config.Config, base: dict) -> bool:
+    """Past SURGE_USERS users failing the same way in a window: hold, tell no one (surge.py says why).
+
+    The hold is a mark for one window, so the user's failures meanwhile are duplicates and the first one
+    after it is judged again; no status is written, since the in-app banner is an alarm too.
+    """
+    try:
+        seen = surge.count(redis, event.provider, reason, rule, event.uid, cfg.surge_window_seconds, subject.shadow)
+    except Exception as exc:  # Redis unreachable: never send unguarded
+        _release(redis, subject, lease, base)
+        _retry(base, reason, "redis_unavailable", exc)
+    if not seen.holds(cfg.surge_users):
+        return False
+    _settle(redis, subject, lease, "held", event.event_id, cfg.surge_window_seconds, lease_deadline, cfg, base)
+    logs.error("many users' keys failed the same way at once: held, no user told (likely our platform or the "
+               "provider)", **base, reason=reason, outcome="held", surge_users=seen.users,
+               surge_threshold=cfg.surge_users, surge_window_seconds=cfg.surge_window_seconds)
+    return True
 
 
 def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, lease_deadline: float,

@@ -257,3 +257,18 @@ def test_cluster_switch_is_validated_with_the_rest_of_the_configuration():
     assert "REDIS_CLUSTER must be 1 or 0" in str(info.value)
     with pytest.raises(config.ConfigError, match="needs database 0"):
         config.load({**base, "REDIS_URL": "redis://10.0.0.5:6379/3", "REDIS_CLUSTER": "1"})
+
+
+def test_the_surge_hold_counts_and_lists_on_a_cluster(cluster_env, firestore_db, fcm, monkeypatch):
+    """The surge count is one Lua call over three keys; their shared hash tag keeps it legal on a cluster."""
+    from functions import surge
+
+    monkeypatch.setenv("SURGE_USERS", "2")
+    config.reset()
+    uids = _users_with_a_phone(firestore_db, "surge", 4)
+    assert [handle(event(uid)) for uid in uids] == ["sent", "sent", "held", "held"]
+    groups = surge.active(cluster_env, 600)
+    assert [(g["provider"], g["reason"], g["users"]) for g in groups] == [("openai", "quota_exhausted", 4)]
+    surge.release(cluster_env, "openai", "quota_exhausted", groups[0]["rule"], 60)
+    late = _users_with_a_phone(firestore_db, "surge-late", 1)[0]
+    assert handle(event(late)) == "sent"

@@ -85,6 +85,9 @@ def test_features_can_be_turned_off_with_a_dash_or_empty():
     ({"DEEP_LINK_TEMPLATE": "app://keys/{uid}"}, "only placeholders are {provider} and {reason}"),
     ({"REMINDERS": "sometimes"}, "REMINDERS must be true or false"),
     ({"MARK_CACHE_SECONDS": "-5"}, "MARK_CACHE_SECONDS must be between"),
+    ({"SURGE_USERS": "many"}, "SURGE_USERS must be a whole number of users"),
+    ({"SURGE_USERS": "-1"}, "SURGE_USERS must be between 0 and"),
+    ({"SURGE_WINDOW_SECONDS": "30"}, "SURGE_WINDOW_SECONDS must be between 60 and"),
 ])
 def test_feature_settings_are_validated(env, message):
     with pytest.raises(config.ConfigError, match=message):
