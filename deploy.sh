@@ -71,6 +71,8 @@ MAX_EVENT_AGE_SECONDS||Notifier runtime: older events are acknowledged without a
 MAX_EVENT_BYTES||Notifier runtime: larger events are rejected (empty = the function default).
 FIRESTORE_TIMEOUT_SECONDS||Runtime (both functions): bound on a Firestore call with its retries (empty = default 10).
 MARK_CACHE_SECONDS||Notifier runtime: how long an instance trusts a mark it saw; 0 = ask Redis every time (empty = default 30).
+SURGE_USERS||Notifier runtime: past this many distinct users failing the same way in a window, hold (one fault, not many keys); 0 = off (empty = default 25).
+SURGE_WINDOW_SECONDS||Notifier runtime: the window SURGE_USERS counts in (empty = default 600).
 STATUS_COLLECTION||Notifier runtime: subcollection of users/{uid} for the in-app status; - turns it off (empty = default byok_status).
 STATUS_FLUSH_SECONDS||Notifier runtime: how often counted duplicates are written to the status; 0 = not counted (empty = default 300).
 USER_LANGUAGE_FIELD||Notifier runtime: field of users/{uid} with the language tag (empty = default language).
@@ -91,7 +93,8 @@ PUBLISHERS||Comma-separated service account emails of the app backend allowed to
 
 # Settings that go to the notifier as environment variables of the same name: numbers, then words.
 RUNTIME_NUMBERS=(FCM_TIMEOUT_SECONDS DEDUP_WINDOW_SECONDS DELIVERY_LEASE_SECONDS NO_TARGET_WINDOW_SECONDS
-  MAX_EVENT_AGE_SECONDS MAX_EVENT_BYTES FIRESTORE_TIMEOUT_SECONDS MARK_CACHE_SECONDS STATUS_FLUSH_SECONDS)
+  MAX_EVENT_AGE_SECONDS MAX_EVENT_BYTES FIRESTORE_TIMEOUT_SECONDS MARK_CACHE_SECONDS STATUS_FLUSH_SECONDS SURGE_USERS
+  SURGE_WINDOW_SECONDS)
 RUNTIME_WORDS=(STATUS_COLLECTION USER_LANGUAGE_FIELD USER_MUTE_FIELD REMINDERS DEEP_LINK_TEMPLATE REDIS_CLUSTER
   PUSH_LINK_FIELD EMAIL_MODE EMAIL_COLLECTION EMAIL_SOURCE USER_EMAIL_FIELD DELIVERY_MODE)
 RUNTIME_SETTINGS=("${RUNTIME_NUMBERS[@]}" "${RUNTIME_WORDS[@]}")
@@ -689,7 +692,7 @@ derive_names() {
   # Dashboard and alert policies: data files in deploy/monitoring/, found again by display name.
   MONITORING_NAME="BYOK ${S[NOTIFIER_NAME]}"
   POLICIES=("POLICY_RETRIES alert-retries" "POLICY_DEAD_LETTERS alert-dead-letters" "POLICY_NO_SENT alert-no-sent"
-            "POLICY_MANGLED_KEYS alert-mangled-keys")
+            "POLICY_MANGLED_KEYS alert-mangled-keys" "POLICY_HELD alert-held")
   PUBLISHER_SAS=()
   [[ -n ${S[PUBLISHERS]} ]] && IFS=, read -r -a PUBLISHER_SAS <<<"${S[PUBLISHERS]}"
   REDIS_MANAGED=0
@@ -733,7 +736,7 @@ write_metric_configs() {
   # shellcheck disable=SC2059
   cat >"$WORK_DIR/$METRIC_NOTIFIER.yaml" <<EOF
 name: $METRIC_NOTIFIER
-description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, key_malformed, invalid_event, expired, no_targets, retry, failed), provider and reason.
+description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, key_malformed, held, invalid_event, expired, no_targets, retry, failed), provider and reason.
 filter: '$(printf "$filter_base" "${S[NOTIFIER_NAME]}")'
 metricDescriptor:
   metricKind: DELTA

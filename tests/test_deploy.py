@@ -64,10 +64,12 @@ RUNTIME_VALUES = {
     "POLICY_DEAD_LETTERS": "projects/demo-byok-123/alertPolicies/222",
     "POLICY_NO_SENT": "projects/demo-byok-123/alertPolicies/333",
     "POLICY_MANGLED_KEYS": "projects/demo-byok-123/alertPolicies/444",
+    "POLICY_HELD": "projects/demo-byok-123/alertPolicies/555",
 }
 # which lookup a `list --filter=displayName=...` call is, by a word of the display name
 LOOKUPS = {"notifier\"": "DASHBOARD", "retried": "POLICY_RETRIES", "dead-letter": "POLICY_DEAD_LETTERS",
-           "no push": "POLICY_NO_SENT", "mangled": "POLICY_MANGLED_KEYS"}
+           "no push": "POLICY_NO_SENT", "mangled": "POLICY_MANGLED_KEYS",
+           "held": "POLICY_HELD"}
 FAKE_AUTH = "fake-auth-string-0000"
 FAKE_PEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----"
 
@@ -635,7 +637,8 @@ def test_dashboard_and_policies_are_valid_monitoring_api_objects(plans):
     monitoring_v3 = pytest.importorskip("google.cloud.monitoring_v3")
     dashboard_v1 = pytest.importorskip("google.cloud.monitoring_dashboard_v1")
     files = monitoring_files(plans["connector+create"])
-    assert set(files) == {"dashboard", "alert-retries", "alert-dead-letters", "alert-no-sent", "alert-mangled-keys"}
+    assert set(files) == {"dashboard", "alert-retries", "alert-dead-letters", "alert-no-sent", "alert-mangled-keys",
+                          "alert-held"}
     for name, path in files.items():
         text = path.read_text()
         assert "@" not in re.sub(r"[\w.-]+@[\w.-]+", "", text), f"unreplaced placeholder in {name}"
@@ -663,12 +666,15 @@ def test_dashboard_and_policies_are_valid_monitoring_api_objects(plans):
     mangled = monitoring_v3.AlertPolicy.from_json(files["alert-mangled-keys"].read_text())
     threshold = mangled.conditions[0].condition_threshold
     assert 'outcome"="key_malformed"' in threshold.filter and threshold.threshold_value == 0   # any one pages
+    held = monitoring_v3.AlertPolicy.from_json(files["alert-held"].read_text())
+    assert 'outcome"="held"' in held.conditions[0].condition_threshold.filter
+    assert "surge release" in held.documentation.content
 
 
 def test_monitoring_is_created_once_found_by_name_and_notifies_the_channel(plans):
     plan = plans["connector+create"]
     kinds = [(kind, cmds) for kind, cmds in plan if kind == "upsert_named"]
-    assert len(kinds) == 5  # the dashboard and four policies, each updated if found by name, else created
+    assert len(kinds) == 6  # the dashboard and five policies, each updated if found by name, else created
     found = []
     for _, (lookup, update, create) in kinds:
         verb = 3 if update[1] == "monitoring" else 4  # gcloud monitoring dashboards / gcloud alpha monitoring policies
@@ -677,7 +683,7 @@ def test_monitoring_is_created_once_found_by_name_and_notifies_the_channel(plans
         found.append(lookup[1])
     assert sorted(found) == sorted(RUNTIME_VALUES[k] for k in LOOKUPS.values())
     policy_creates = [c for c in commands_of(plan) if c[:5] == ("gcloud", "alpha", "monitoring", "policies", "create")]
-    assert len(policy_creates) == 4 and all(flag(c, "--notification-channels") == CHANNEL for c in policy_creates)
+    assert len(policy_creates) == 5 and all(flag(c, "--notification-channels") == CHANNEL for c in policy_creates)
     updates = [c for c in commands_of(plan) if c[:5] == ("gcloud", "alpha", "monitoring", "policies", "update")]
     assert all(flag(c, "--set-notification-channels") == CHANNEL for c in updates)
     lookups = [c for c in commands_of(plan) if c[-2:] == ("--format=value(name)", "--limit=1")]
@@ -695,7 +701,7 @@ def test_without_alert_channel_policies_notify_nobody_and_say_so(tmp_path):
     cmds = [c for line in plan_lines(result.stdout) for c in parse_line(line)[1]]
     assert not [c for c in cmds if any(w.startswith("--notification-channels") for w in c)]
     updates = [c for c in cmds if c[:5] == ["gcloud", "alpha", "monitoring", "policies", "update"]]
-    assert len(updates) == 4 and all("--clear-notification-channels" in c for c in updates)
+    assert len(updates) == 5 and all("--clear-notification-channels" in c for c in updates)
 
 
 def test_publishers_may_publish_on_the_events_topic_only(plans):

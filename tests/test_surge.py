@@ -2,6 +2,7 @@
 the Firestore emulator and the local FCM server."""
 from __future__ import annotations
 
+import io
 import json
 import uuid
 
@@ -9,6 +10,7 @@ import pytest
 
 from functions import config, dedup, notify, surge
 from functions.__main__ import main as cli_main
+from functions.commands import report
 from tests import helpers
 from tests.helpers import INVALID_KEY_ERROR, QUOTA_ERROR, event, pubsub_data
 
@@ -61,11 +63,19 @@ def test_past_the_threshold_the_same_failure_is_held_and_no_one_else_is_told(wor
     assert outcomes == ["sent"] * 3 + ["held"] * 3
     assert world.pushed_to() == [f"tok-{u}" for u in users[:3]]
     assert [world.status(u) is not None for u in users] == [True] * 3 + [False] * 3   # no banner either
-    held = [line for line in helpers.log_lines(capsys.readouterr().out) if line.get("outcome") == "held"]
+    out = capsys.readouterr().out
+    held = [line for line in helpers.log_lines(out) if line.get("outcome") == "held"]
     assert [line["uid"] for line in held] == users[3:]
     assert {line["severity"] for line in held} == {"ERROR"}
     assert [line["surge_users"] for line in held] == [4, 5, 6]
     assert {(line["rule"], line["reason"], line["surge_threshold"]) for line in held} == {(RULE, "quota_exhausted", 3)}
+    # the operator's report of these very lines names the group and how far it went
+    summary = report.build([out]).summary()
+    assert summary["held"] == [{"provider": "openai", "reason": "quota_exhausted", "rule": RULE, "count": 3,
+                                "most_users": 6}]
+    table = io.StringIO()
+    report.render(summary, table)
+    assert "held as one fault" in table.getvalue() and RULE in table.getvalue()
 
 
 def test_a_held_user_is_quiet_for_one_window_then_judged_again(world):

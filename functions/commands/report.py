@@ -46,6 +46,7 @@ class Report:
     by_subject: Counter = field(default_factory=Counter)          # (provider, reason, outcome), notifier
     not_actionable: Counter = field(default_factory=Counter)      # (provider, status_code, code, type)
     retries: Counter = field(default_factory=Counter)             # cause
+    held: dict = field(default_factory=dict)                      # (provider, reason, rule) -> [events, most users]
     would_send: list = field(default_factory=list)
     would_send_total: int = 0
     latencies: dict = field(default_factory=dict)                 # outcome -> [ms]
@@ -72,6 +73,11 @@ class Report:
             status = payload.get("status_code")
             self.not_actionable[(provider, status if isinstance(status, int) else None,
                                  _word(payload.get("error_code")), _word(payload.get("error_type")))] += 1
+        elif outcome == "held":
+            users = payload.get("surge_users")
+            group = self.held.setdefault((provider, reason, _word(payload.get("rule"))), [0, 0])
+            group[0] += 1
+            group[1] = max(group[1], users if type(users) is int else 0)
         elif outcome == "retry":
             self.retries[_word(payload.get("cause")) or "unknown"] += 1
         elif outcome == "would_send":
@@ -104,6 +110,8 @@ class Report:
             "not_actionable_pairs": len(self.not_actionable),
             "would_send": {"count": self.would_send_total, "samples": self.would_send},
             "retries": [{"cause": c, "count": n} for c, n in self.retries.most_common()],
+            "held": [{"provider": p, "reason": r, "rule": rule, "count": n, "most_users": most}
+                     for (p, r, rule), (n, most) in sorted(self.held.items(), key=lambda kv: -kv[1][0])],
             "latency_ms": latency,
         }
         return redact(out)
@@ -202,6 +210,11 @@ def render(s: dict[str, Any], out: TextIO) -> None:
     w(f"\nwould_send (shadow mode): {ws['count']}" + (f", first {len(ws['samples'])}:" if ws["samples"] else "") + "\n")
     for row in ws["samples"]:
         w("  " + " ".join(f"{k}={v}" for k, v in row.items()) + "\n")
+    if s["held"]:
+        w("\nheld as one fault (many users failing the same way at once; `python -m functions surge`)\n")
+        for row in s["held"]:
+            w(f"  {_fmt(row['provider']):<16} {_fmt(row['reason']):<20} {_fmt(row['rule'])[:40]:<40} "
+              f"{row['count']:>7} events, up to {row['most_users']} users\n")
     w("\nretries by cause\n")
     for row in s["retries"] or [{"cause": "none", "count": 0}]:
         w(f"  {row['cause']:<32} {row['count']:>9}\n")
