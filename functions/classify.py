@@ -325,6 +325,9 @@ _GUARDS = (
         r"\bmissing(?<!invalid or missing) (?:the )?api[ _-]?key\b",
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
         r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
+        # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder or the auth
+        # scheme alone ("Incorrect API key provided: undefined.", "...: ''.", "...: Bearer.")
+        r"\bapi key provided: (?:''|\"\"|undefined|null|none|nil|bearer|\[object object\])(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b")),   # IBM: "due to no Bearer token in the request header"
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
@@ -361,6 +364,9 @@ _PERMISSION = _rx(
     r"\bnot allowed to (?:sample|use|access)\b", r"\bnot have access to (?:model|the model)\b",
     r"\borganization (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b",
     r"\baccount (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b", r"\baccount_deactivated\b",
+    r"\bhas been disabled in this account\b",
+    r"\bis not available for (?:this|your) account\b",   # Bedrock/Anthropic: a model the account cannot use   # Google: "Gemini has been disabled in this account for violation ..."
+    r"\b(?:disabled|suspended|banned|terminated)\b.{0,60}\bfor (?:a )?violation of (?:the |our )?terms\b",
     r"\bassociated with a deactivated account\b",     # OpenAI "This key is associated with a deactivated account"
     r"\borganization_restricted\b", r"\bhas been restricted\b", r"\bmust be verified\b",
     r"\bservice_disabled\b", r"\bhas not been used in project\b",
@@ -453,6 +459,9 @@ _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r
                     *_SECONDS_WINDOW.parts)
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
+# A per-minute limit of 0 "for a region" (GenerateContentRequestsPerMinutePerProjectPerRegion) is where the call
+# came from, not the key's plan or balance: the first table's "region blocks from where our servers run".
+_GOOGLE_REGION_MINUTE = _rx(r"per ?minute ?per ?project ?per ?region", r"limit per minute for a region")
 _GOOGLE_ZERO_LIMIT = _rx(
     r"\blimit: ?0\b(?![.\d])", r"""quota_?value["']?\s*:\s*["']?0["']?\s*[,}]""",
     r"""quota_limit_value\W{1,30}(?:value\W{1,6})?0\b(?![.\d])""",
@@ -716,6 +725,8 @@ def _gemini(status: int | None, hay: str) -> tuple[str | None, str | None]:
         if "prepayment credits" in hay or "spending cap" in hay or "billing account" in hay:
             return QUOTA_EXHAUSTED, "google.text.billing"
         if _GOOGLE_ZERO_LIMIT.search(hay):
+            if _GOOGLE_REGION_MINUTE.search(hay):   # no quota from the region our servers call from
+                return None, "google.text.regional_zero_limit"
             return QUOTA_EXHAUSTED, "google.text.zero_limit"
         if _DAILY_CAP.search(hay):
             return QUOTA_EXHAUSTED, "google.text.daily_quota"

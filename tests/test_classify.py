@@ -55,6 +55,7 @@ HOLDOUT11 = ROOT / "tests" / "fixtures" / "provider_errors_holdout11.jsonl"
 HOLDOUT12 = ROOT / "tests" / "fixtures" / "provider_errors_holdout12.jsonl"
 HOLDOUT13 = ROOT / "tests" / "fixtures" / "provider_errors_holdout13.jsonl"
 HOLDOUT14 = ROOT / "tests" / "fixtures" / "provider_errors_holdout14.jsonl"
+HOLDOUT15 = ROOT / "tests" / "fixtures" / "provider_errors_holdout15.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -162,12 +163,17 @@ def test_whole_corpus_through_the_cli(capsys):
                                                       HOLDOUT11, HOLDOUT12]),
                                          (HOLDOUT14, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
                                                       HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13])],
+                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13]),
+                                         (HOLDOUT15, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
+                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
+                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14])],
                          ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
-                              "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14"])
+                              "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14",
+                              "holdout15"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14)
+    full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
+            HOLDOUT15)
     assert len(cases) >= (150 if path in full else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
@@ -179,19 +185,20 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
     if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
-    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14):
+    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
+                HOLDOUT15):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
-    if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14):
+    if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
         assert all(c["context"] in (True, False) for c in cases)
-    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14):
+    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
         assert all(c["key_state"] in ("works", "rejected", "no_credit", "unknown") for c in cases)
-    if path in (HOLDOUT13, HOLDOUT14):   # where the key's state was seen, whether the thread shows it mangled
+    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15):   # where the key's state was seen, whether the thread shows it mangled
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
     if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
@@ -235,8 +242,13 @@ LATER_SETS = [
     (HOLDOUT12, "twelfth held-out set", 158, 31,
      "158/200, 31 of 145 (one thread-only false alarm more: transformers' gated-repo text from a cookbook that passed "
      "no token); before: 157/200 (78.5 %), 30 false alarms"),
-    (HOLDOUT13, "thirteenth held-out set", 163, 27, "163/200, 27 of 150; before: 161/200 (80.5 %), 28 false alarms"),
-    (HOLDOUT14, "fourteenth held-out set", 135, 27, "135/180, 27 of 118; before: 132/180 (73.3 %), 27 false alarms"),
+    (HOLDOUT13, "thirteenth held-out set", 164, 26,
+     "163/200, 27 of 150 after its fixes, 164 and 26 since the fifteenth set's echo of no key ('provided: "
+     "undefined'); before: 161/200 (80.5 %), 28 false alarms"),
+    (HOLDOUT14, "fourteenth held-out set", 137, 25,
+     "135/180, 27 of 118 after its fixes, 137 and 25 since the fifteenth set's fixes (the echo of no key, the "
+     "regional zero limit); before: 132/180 (73.3 %), 27 false alarms"),
+    (HOLDOUT15, "fifteenth held-out set", 139, 15, "139/167, 15 of 102; before: 135/167 (80.8 %), 17 false alarms"),
 ]
 
 
@@ -285,6 +297,15 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HOLDOUT13))
     wrong = [c for c in r["changed"] if c["with_probe"] != c["expected"]]
     assert [(c["line"], c["verdict"]) for c in wrong] == [(6, "key_rejected")]
+    # the fifteenth set: fewer false alarms, and two right answers turned wrong by the gatherers' key states (line 6,
+    # a restricted key's missing scope recorded as a rejected key; line 45, a library that sent no key to another
+    # provider's host, recorded as a key that worked only elsewhere), and line 70 wrong both ways (Gemini's region
+    # answer without a billing account: a miss alone, invalid_key with a rejected key): docs/holdout15.md
+    r = module.estimate(load_cases(HOLDOUT15))
+    assert r["alarms_with_probe"] < r["alarms_alone"] and r["key_malformed"] == 4
+    wrong = [c for c in r["changed"] if c["with_probe"] != c["expected"]]
+    assert [(c["line"], c["verdict"]) for c in wrong] == [(6, "key_rejected"), (45, "key_rejected"), (70, "key_rejected")]
+    assert [c["line"] for c in wrong if c["alone"] == c["expected"]] == [6, 45]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -717,6 +738,31 @@ HOLDOUT14_RULES = [
 ]
 
 
+# Fixes the fifteenth held-out set prompted (docs/holdout15.md).
+HOLDOUT15_RULES = [
+    ("the provider's echo of the key shows none reached it ('')", "openai-php/laravel/issues/117"),
+    ("Google: a per-minute limit of 0 for a region is where the call came from", "tech-shrimp/gemini-playground/issues/10"),
+    ("Gemini: the billing account tier cap is a spend cap", "discuss.ai.google.dev/t/gemini-api-billing-tier-upgrade"),
+    ("an account with the service disabled for a Terms of Service violation is suspended", "anomalyco/opencode/issues/11239"),
+]
+
+
+LOOK_ALIKES["fifteenth"] = ([
+    # a masked key in the echo is a key that reached the provider; only an echo with no key in it is ours
+    ("openai", {"status_code": 401, "message": "Incorrect API key provided: sk-proj-************abcd. You can find "
+                "your API key at https://platform.openai.com/account/api-keys."}, "invalid_key"),
+    ("openai", {"status_code": 401, "message": "Incorrect API key provided: nullable-key-1234. You can find your "
+                "API key at https://platform.openai.com/account/api-keys."}, "invalid_key"),
+    # the free tier's zero limit of a model stays money; only the per-region per-minute limit is where we call from
+    ("gemini", {"status_code": 429, "message": "Quota exceeded for metric: generativelanguage.googleapis.com/"
+                "generate_content_free_tier_requests, limit: 0, model: gemini-2.5-pro"}, "quota_exhausted"),
+    # a content filter that cites the terms is not an account suspension
+    ("openai", {"status_code": 400, "message": "Your request was rejected as a result of our safety system. Your "
+                "prompt may contain text that is not allowed by our safety system."}, None),
+],
+    ["masked-key-echo", "word-starting-null", "free-tier-zero-limit", "safety-filter"])
+
+
 LOOK_ALIKES["fourteenth"] = ([
     # a Cloudflare page, or its name with no provider code beside it, stays a CDN's answer
     ("moonshot", {"status_code": 403, "message": "<!DOCTYPE html><html><title>Attention Required! | Cloudflare</title>"
@@ -964,7 +1010,8 @@ def test_every_rule_pattern_is_guarded_by_a_literal_it_needs():
 LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULES), (HOLDOUT7, HOLDOUT7_RULES),
                                                         (HOLDOUT9, HOLDOUT9_RULES), (HOLDOUT10, HOLDOUT10_RULES),
                                                         (HOLDOUT11, HOLDOUT11_RULES), (HOLDOUT12, HOLDOUT12_RULES),
-                                                        (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES))
+                                                        (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
+                                                        (HOLDOUT15, HOLDOUT15_RULES))
                for rule, needle in rules]
 
 
