@@ -2,9 +2,13 @@
 
 Part 1 (in-process): the notifier's entry point on new subjects (each event a new user with one
 device), with each step it calls wrapped in a timer: decode (unwrap + parse), classify, lease
-(SET NX PX GET), Firestore read (targets, profile and status in two round trips), send
-(firebase-admin to the local FCM server), mark (the settle script), status (the in-app status
+(SET NX PX GET), surge (the surge hold's count: one Lua call), Firestore read (targets, profile and status in two
+round trips), send (firebase-admin to the local FCM server), mark (the settle script), status (the in-app status
 document's write). "other" is the rest (message text, log lines). Median and p95 per step.
+
+Part 1b: what the surge hold costs a first notification: rounds of the same in-process run with the hold off
+(SURGE_USERS=0) and on (a threshold out of reach, so the count runs and every event is still sent), interleaved,
+reported as the ratio of their median totals.
 
 Part 2 (end to end): publish to the Pub/Sub emulator -> push subscription -> functions-framework
 -> local FCM server; publish time to the moment the FCM server receives the push, one event at a
@@ -24,7 +28,7 @@ from common import (PROJECT, Stack, emit, error_event, print_machine, pubsub_dat
                     summary_ms)
 from devstack import services
 
-STEPS = ("decode", "classify", "lease", "firestore_read", "send", "mark", "status")
+STEPS = ("decode", "classify", "lease", "surge", "firestore_read", "send", "mark", "status")
 
 
 def timed(store: dict, name: str, fn):
@@ -37,11 +41,11 @@ def timed(store: dict, name: str, fn):
     return wrapper
 
 
-def in_process(stack: Stack, n: int) -> dict:
-    stack.use_in_process()
+def in_process(stack: Stack, n: int, **settings: str) -> dict:
+    stack.use_in_process(**settings)
     from google.cloud import firestore
 
-    from functions import dedup, notify, status, tokens
+    from functions import dedup, notify, status, surge, tokens
     from functions.channels import push as fcm
 
     db = firestore.Client(project=PROJECT)
@@ -52,11 +56,12 @@ def in_process(stack: Stack, n: int) -> dict:
     current: dict[str, float] = {}
     originals = {
         (notify, "unwrap_pubsub"): notify.unwrap_pubsub, (notify, "parse_event"): notify.parse_event,
-        (notify, "classify_cached"): notify.classify_cached, (dedup, "acquire"): dedup.acquire,
+        (notify, "explain_cached"): notify.explain_cached, (dedup, "acquire"): dedup.acquire, (surge, "count"): surge.count,
         (tokens, "read_recipient"): tokens.read_recipient, (fcm, "send"): fcm.send, (dedup, "settle"): dedup.settle,
         (status, "record"): status.record,
     }
-    names = {"unwrap_pubsub": "decode", "parse_event": "decode", "classify_cached": "classify", "acquire": "lease",
+    names = {"unwrap_pubsub": "decode", "parse_event": "decode", "explain_cached": "classify", "acquire": "lease",
+             "count": "surge",
              "read_recipient": "firestore_read", "send": "send", "settle": "mark", "record": "status"}
     for (mod, attr), fn in originals.items():
         setattr(mod, attr, timed(current, names[attr], fn))
@@ -133,6 +138,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60, help="new subjects timed in-process")
     parser.add_argument("--e2e-events", type=int, default=40, help="events published end to end")
+    parser.add_argument("--surge-rounds", type=int, default=3, help="interleaved rounds with the surge hold off/on")
     args = parser.parse_args()
     print_machine()
     with Stack(firestore=True, pubsub=True) as stack:
@@ -141,13 +147,22 @@ def main() -> int:
         print(f"  {'step':16s} {'median':>8s} {'p95':>8s}")
         for name, fig in steps.items():
             print(f"  {name:16s} {fig['median_ms']:8.2f} {fig['p95_ms']:8.2f}")
+        rounds = {"off": [], "on": []}
+        for _ in range(args.surge_rounds):
+            for mode, users in (("off", "0"), ("on", "1000000")):
+                rounds[mode].append(in_process(stack, args.events, SURGE_USERS=users)["total"]["median_ms"])
+        off, on = min(rounds["off"]), min(rounds["on"])
+        print(f"\nthe surge hold's cost, {args.surge_rounds} interleaved rounds, best median total per mode: off "
+              f"{off:.2f} ms, on {on:.2f} ms: on/off {on / off:.3f}x (every round: off "
+              f"{', '.join(f'{v:.2f}' for v in rounds['off'])}; on {', '.join(f'{v:.2f}' for v in rounds['on'])})")
         e2e = end_to_end(stack, args.e2e_events)
         print(f"\nend to end, publish -> Pub/Sub emulator push -> functions-framework -> FCM server received, "
               f"{e2e['n']} events one at a time: median {e2e['median_ms']:.1f} ms, p95 {e2e['p95_ms']:.1f} ms")
         inside = e2e["in_function"]
         print(f"  of which inside the function (its latency_ms log field): median {inside['median_ms']:.1f} ms, "
               f"p95 {inside['p95_ms']:.1f} ms; the rest is the emulator's push delivery and HTTP")
-        emit("first_notification", {"steps": steps, "end_to_end": e2e})
+        emit("first_notification", {"steps": steps, "end_to_end": e2e,
+                                    "surge_hold": {"off_ms": off, "on_ms": on, "ratio": round(on / off, 3)}})
     return 0
 
 

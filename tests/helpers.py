@@ -87,3 +87,32 @@ def concurrently(n: int, fn) -> list:
     for t in threads:
         t.join()
     return results
+
+
+class NotifierWorld:
+    """What a notifier test touches (real Redis, the Firestore emulator, the local FCM server), with the moves the
+    notifier tests share; each test module's `world` fixture builds one, or a subclass with its own helpers."""
+
+    def __init__(self, redis, db, server, monkeypatch, services: dict | None = None) -> None:
+        self.redis, self.db, self.server, self.services = redis, db, server, services
+        self._monkeypatch = monkeypatch
+
+    def setenv(self, name: str, value: str) -> None:
+        """Change a setting mid-test: the configuration and the clients are read again."""
+        from functions import clients, config
+
+        self._monkeypatch.setenv(name, value)
+        config.reset()
+        clients.reset()
+
+    def handle(self, payload, event_id: str | None = None) -> str:
+        """One Pub/Sub delivery of `payload` to the notifier, as functions-framework makes it."""
+        from functions import notify
+
+        event_id = event_id or uuid.uuid4().hex
+        return notify.handle_pubsub_event(event_id, pubsub_data(payload, event_id))
+
+    def status(self, uid: str, provider: str = "openai") -> dict | None:
+        """The in-app status document the app reads."""
+        snap = self.db.document(f"users/{uid}/byok_status/{provider}").get()
+        return snap.to_dict() if snap.exists else None

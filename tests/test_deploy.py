@@ -687,7 +687,7 @@ def test_monitoring_is_created_once_found_by_name_and_notifies_the_channel(plans
     updates = [c for c in commands_of(plan) if c[:5] == ("gcloud", "alpha", "monitoring", "policies", "update")]
     assert all(flag(c, "--set-notification-channels") == CHANNEL for c in updates)
     lookups = [c for c in commands_of(plan) if c[-2:] == ("--format=value(name)", "--limit=1")]
-    assert len(lookups) == 5 and all(flag(c, "--filter").startswith('displayName="BYOK ') for c in lookups)
+    assert len(lookups) == 6 and all(flag(c, "--filter").startswith('displayName="BYOK ') for c in lookups)
     # the metrics the dashboard and policies read exist before them
     order = [c[:4] for c in commands_of(plan)]
     assert order.index(("gcloud", "logging", "metrics", "describe")) < order.index(
@@ -725,7 +725,7 @@ def test_destroy_removes_monitoring_and_publisher_grants(plans):
     plan = plans["destroy:connector+create"]
     removed = [cmds[1] for kind, cmds in plan if kind == "remove_named"]
     assert [c[:4] for c in removed] == [("gcloud", "monitoring", "dashboards", "delete")] + [
-        ("gcloud", "alpha", "monitoring", "policies")] * 4
+        ("gcloud", "alpha", "monitoring", "policies")] * 5
     assert all("delete" in c for c in removed)
     revokes = [cmds[0] for kind, cmds in plan if kind == "attempt" and "remove-iam-policy-binding" in cmds[0]
                and cmds[0][:3] == ("gcloud", "pubsub", "topics")]

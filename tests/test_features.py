@@ -5,43 +5,27 @@ Against real Redis, the Firestore emulator and the local FCM server, like the no
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from functions import config, dedup, notify
-from tests.helpers import INVALID_KEY_ERROR, event, pubsub_data
+from functions import dedup, notify
+from tests import helpers
+from tests.helpers import INVALID_KEY_ERROR, event
 
 
 @pytest.fixture
 def world(env, redis_db, firestore_db, fcm, monkeypatch):
     notify._DUPLICATES.__init__()  # no counts left over from another test
 
-    class World:
-        redis = redis_db
-        db = firestore_db
-        server = fcm
-
-        def setenv(self, name: str, value: str) -> None:
-            monkeypatch.setenv(name, value)
-            config.reset()
-
+    class World(helpers.NotifierWorld):
         def device(self, uid: str, device: str = "phone", **fields) -> None:
             self.db.document(f"users/{uid}/fcm_tokens/{device}").set(fields or {"token": f"tok-{uid}-{device}"})
-
-        def handle(self, payload) -> str:
-            event_id = uuid.uuid4().hex
-            return notify.handle_pubsub_event(event_id, pubsub_data(payload, event_id))
-
-        def status(self, uid: str, provider: str = "openai") -> dict | None:
-            snap = self.db.document(f"users/{uid}/byok_status/{provider}").get()
-            return snap.to_dict() if snap.exists else None
 
         def last_push(self) -> dict:
             return self.server.delivered()[-1]["message"]
 
-    return World()
+    return World(redis_db, firestore_db, fcm, monkeypatch)
 
 
 def recovered(uid: str, provider: str = "openai") -> dict:

@@ -4,14 +4,13 @@ and a shadow run that delivers nothing."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import pytest
 
-from functions import config, clients, dedup, notify
+from functions import clients, dedup, notify
 from functions.messages import render
 from tests import helpers
-from tests.helpers import INVALID_KEY_ERROR, event, pubsub_data
+from tests.helpers import INVALID_KEY_ERROR, event
 
 SECRET = "sk-proj-abcdEFGH1234ijklMNOP5678qrstUVWX"
 SECRET_FRAGMENTS = (SECRET, SECRET[8:20], "Incorrect API key provided", "abcdEFGH1234")
@@ -19,29 +18,11 @@ SECRET_FRAGMENTS = (SECRET, SECRET[8:20], "Incorrect API key provided", "abcdEFG
 
 @pytest.fixture
 def world(env, redis_db, firestore_db, fcm, monkeypatch):
-    class World:
-        redis = redis_db
-        db = firestore_db
-        server = fcm
-        services = env
-
-        def setenv(self, name: str, value: str) -> None:
-            monkeypatch.setenv(name, value)
-            config.reset()
-            clients.reset()
-
-        def handle(self, payload, event_id: str | None = None) -> str:
-            event_id = event_id or uuid.uuid4().hex
-            return notify.handle_pubsub_event(event_id, pubsub_data(payload, event_id))
-
+    class World(helpers.NotifierWorld):
         def mails(self, collection: str = "mail") -> list[dict]:
             return [s.to_dict() | {"_id": s.id} for s in self.db.collection(collection).stream()]
 
-        def status(self, uid: str) -> dict | None:
-            snap = self.db.document(f"users/{uid}/byok_status/openai").get()
-            return snap.to_dict() if snap.exists else None
-
-    return World()
+    return World(redis_db, firestore_db, fcm, monkeypatch, env)
 
 
 # --- 1. the push as omi's app needs it ---------------------------------------------------------------

@@ -12,7 +12,7 @@ from functions import config, dedup, notify, surge
 from functions.__main__ import main as cli_main
 from functions.commands import report
 from tests import helpers
-from tests.helpers import INVALID_KEY_ERROR, QUOTA_ERROR, event, pubsub_data
+from tests.helpers import INVALID_KEY_ERROR, event
 
 RULE = "openai.insufficient_quota"   # what QUOTA_ERROR is decided by
 
@@ -23,23 +23,11 @@ def world(env, redis_db, firestore_db, fcm, monkeypatch):
     monkeypatch.setenv("SURGE_USERS", "3")
     config.reset()
 
-    class World:
-        redis = redis_db
-        db = firestore_db
-        server = fcm
-
-        def setenv(self, name: str, value: str) -> None:
-            monkeypatch.setenv(name, value)
-            config.reset()
-
+    class World(helpers.NotifierWorld):
         def user(self, tag: str = "") -> str:
             uid = f"user-{tag}{uuid.uuid4().hex[:10]}"
             self.db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
             return uid
-
-        def handle(self, payload) -> str:
-            event_id = uuid.uuid4().hex
-            return notify.handle_pubsub_event(event_id, pubsub_data(payload, event_id))
 
         def expire(self, key: str) -> None:
             """The mark's time is up: gone from Redis and from this process's cache of marks."""
@@ -49,11 +37,7 @@ def world(env, redis_db, firestore_db, fcm, monkeypatch):
         def pushed_to(self) -> list[str]:
             return [m["message"]["token"] for m in self.server.delivered()]
 
-        def status(self, uid: str) -> dict | None:
-            snap = self.db.document(f"users/{uid}/byok_status/openai").get()
-            return snap.to_dict() if snap.exists else None
-
-    return World()
+    return World(redis_db, firestore_db, fcm, monkeypatch)
 
 
 def test_past_the_threshold_the_same_failure_is_held_and_no_one_else_is_told(world, capsys):
