@@ -108,7 +108,8 @@ def _surge_held(event: ErrorEvent, reason: str, rule: str | None, subject: dedup
     after it is judged again; no status is written, since the in-app banner is an alarm too.
     """
     try:
-        seen = surge.count(redis, event.provider, reason, rule, event.uid, cfg.surge_window_seconds, subject.shadow)
+        seen = surge.count(redis, event.provider, reason, rule, event.uid, cfg.surge_window_seconds, subject.shadow,
+                           at=event.occurred_at.timestamp())
     except Exception as exc:  # Redis unreachable: never send unguarded
         _release(redis, subject, lease, base)
         _retry(base, reason, "redis_unavailable", exc)

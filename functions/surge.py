@@ -11,7 +11,8 @@ A hold is not a lost notification: the hold's mark lasts one window, after which
 broken is told by their next failure, unless the surge still goes on; an operator who finds the failures real
 lifts the hold for that provider and rule (`python -m functions surge release`), and a recovery clears it.
 
-Counting: one HyperLogLog per (provider, reason, rule) and window bucket, so a count costs a few hundred bytes
+Counting: by when each call failed (the event's `occurred_at`), one HyperLogLog per (provider, reason, rule) and
+window bucket, so a count costs a few hundred bytes
 however many users; the distinct users of the current and the previous bucket together (PFCOUNT of both, a
 window that slides by whole buckets). One Lua call adds the user, counts and reads the operator's release: one
 round trip, made only by an event that would otherwise deliver (a first notification), never by a duplicate.
@@ -53,10 +54,14 @@ def group(provider: str, reason: str, rule: str | None, shadow: bool = False) ->
 
 
 def count(client, provider: str, reason: str, rule: str | None, uid: str, window_seconds: int,
-          shadow: bool = False, now: float | None = None) -> Count:
-    """Add this user to the group's current window and count the distinct users of the last two."""
+          shadow: bool = False, at: float | None = None) -> Count:
+    """Add this user to the window of `at` (when their call failed: unix seconds, default now) and count the
+    distinct users of that window and the one before.
+
+    By the failure's time, not the time it is handled: a backlog that a retried outage or a replay releases at
+    once holds failures that happened over hours, and is not a surge for that."""
     name = group(provider, reason, rule, shadow)
-    bucket = int((time.time() if now is None else now) // window_seconds)
+    bucket = int((time.time() if at is None else at) // window_seconds)
     users, released = dedup.run_script(client, "surge_count", _COUNT,
                                        [f"{name}:{bucket}", f"{name}:{bucket - 1}", f"{name}:release"],
                                        [uid, 2 * window_seconds * 1000])

@@ -80,6 +80,17 @@ def test_a_held_user_is_quiet_for_one_window_then_judged_again(world):
     assert world.pushed_to()[-1] == f"tok-{users[3]}"
 
 
+def test_a_backlog_is_counted_by_when_each_call_failed_not_when_it_arrives(world):
+    """A retried outage or a replay hands over, at once, failures that happened over hours: not a surge. Failures
+    that did happen within minutes are one, however late they arrive."""
+    spread = [world.user() for _ in range(8)]
+    assert [world.handle(event(u, occurred_at=helpers.now_rfc3339(-1800 * i))) for i, u in enumerate(spread)] == \
+        ["sent"] * 8                                  # one failure every half hour, handled now
+    burst = [world.user() for _ in range(5)]
+    long_ago = [world.handle(event(u, occurred_at=helpers.now_rfc3339(-60000 - i))) for i, u in enumerate(burst)]
+    assert long_ago == ["sent"] * 3 + ["held"] * 2   # within seconds of each other, 17 hours ago
+
+
 def test_each_provider_reason_and_rule_is_its_own_group(world):
     for u in [world.user() for _ in range(4)]:
         world.handle(event(u))
@@ -172,14 +183,14 @@ def test_redis_failing_at_the_count_releases_the_lease_and_retries(world, monkey
 def test_the_count_is_of_distinct_users_over_two_buckets(redis_db):
     now = 1_000_000 * 600 + 30.0
     for uid in ("a", "b", "a"):
-        surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", uid, 600, now=now - 600)
-    assert surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", "c", 600, now=now).users == 3
-    assert surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", "a", 600, now=now).users == 3
+        surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", uid, 600, at=now - 600)
+    assert surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", "c", 600, at=now).users == 3
+    assert surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", "a", 600, at=now).users == 3
     # two buckets later the first one is no longer counted
     assert surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", "d", 600,
-                       now=now + 600).users == 3   # c, a (bucket n) and d
+                       at=now + 600).users == 3   # c, a (bucket n) and d
     assert surge.count(redis_db, "openai", "invalid_key", "openai.invalid_api_key", "e", 600,
-                       now=now + 1200).users == 2  # d and e
+                       at=now + 1200).users == 2  # d and e
     name = surge.group("openai", "invalid_key", "openai.invalid_api_key")
     assert 0 < redis_db.pttl(f"{name}:{1_000_000 + 2}") <= 1_200_000
 
