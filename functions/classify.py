@@ -116,6 +116,12 @@ _STATUS_IN_TEXT = re.compile(
     r"|\bapi error:?\s*(\d{3})\b"                          # app wrappers "API error 402: {...}", "API Error: 400 {...}"
     r"|^\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"      # Node SDK "429 {...}", google "400 X."
 )
+# What every match of _STATUS_IN_TEXT holds: one of these words (an `http` that is not a URL's), or the status at
+# the very start. Texts with none (about half) skip the regex, whose seven unanchored alternatives are tried at
+# every position of the head otherwise.
+_STATUS_WORDS = ("error code", "status", "unexpected", "upgrade failed", "api error")
+_HTTP_NOT_URL = re.compile(r"http(?!s?://)")
+_STATUS_AT_START = re.compile(r"\s*(?:[\w.]++(?: -)?:\s*)*\d{3}\b")
 # ...and where HTTP libraries put it, tried only when none of the above did (most texts carry neither).
 _STATUS_IN_LIBRARY_TEXT = re.compile(
     r"(?:client|server) error '(\d{3})\b"                      # httpx "Client error '401 Unauthorized' for url"
@@ -165,7 +171,10 @@ def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool
         status = _as_status(error.get("status"))
     if status is not None and status != 200:
         return status, False
-    found = _error_status_in(_STATUS_IN_TEXT, head)
+    found = None
+    if any(word in head for word in _STATUS_WORDS) or ("http" in head and _HTTP_NOT_URL.search(head)) \
+            or _STATUS_AT_START.match(head):
+        found = _error_status_in(_STATUS_IN_TEXT, head)
     if found is None and (head[:1] in "[( " or any(hint in head for hint in _LIBRARY_TEXT_HINTS)):
         found = _error_status_in(_STATUS_IN_LIBRARY_TEXT, head)
     if found is not None:

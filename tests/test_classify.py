@@ -1022,3 +1022,31 @@ def test_rule_found_by_a_later_holdout(path, rule, needle):
     assert len(found) == 1, needle
     c = found[0]
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
+
+
+# The status scan's prefilter (classify._STATUS_WORDS...) skips the regex only on heads it cannot match.
+def _prefilter_passes(head: str) -> bool:
+    from functions import classify as c
+    return (any(w in head for w in c._STATUS_WORDS) or ("http" in head and bool(c._HTTP_NOT_URL.search(head)))
+            or bool(c._STATUS_AT_START.match(head)))
+
+
+def test_the_status_prefilter_never_skips_a_status_the_scan_would_find():
+    from functions import classify as c
+    heads = [str(case["error"].get("message") or "").lower()[:c._STATUS_HEAD]
+             for path in sorted((ROOT / "tests" / "fixtures").glob("provider_errors*.jsonl")) for case in load_cases(path)]
+    heads += ["error code: 401 - {...}", "(status: 429)", "http/1.1 403 forbidden", "http 502", "http: 401",
+              "unexpected server response: 401", "websocket upgrade failed: authentication error (401)",
+              "api error 402: {}", "429 {\"error\": 1}", "google.api_core.exceptions: 400 bad", "x - y: 403 no"]
+    found = [h for h in heads if c._error_status_in(c._STATUS_IN_TEXT, h) is not None]
+    assert len(found) > 300
+    assert [h for h in found if not _prefilter_passes(h)] == []
+    assert sum(not _prefilter_passes(h) for h in heads) > len(heads) / 3   # and it does skip most of the rest
+
+
+@given(st.text(alphabet="abcdehilnoprstuxy:/ -.()0123456789", max_size=60))
+@settings(max_examples=400, deadline=None)
+def test_the_status_prefilter_holds_on_any_text(text):
+    from functions import classify as c
+    if c._error_status_in(c._STATUS_IN_TEXT, text) is not None:
+        assert _prefilter_passes(text)
