@@ -12,9 +12,8 @@ broken is told by their next failure, unless the surge still goes on; an operato
 lifts the hold for that provider and rule (`python -m functions surge release`), and a recovery clears it.
 
 Counting: by when each call failed (the event's `occurred_at`), one HyperLogLog per (provider, reason, rule) and
-window bucket, so a count costs a few hundred bytes
-however many users; the distinct users of the current and the previous bucket together (PFCOUNT of both, a
-window that slides by whole buckets). One Lua call adds the user, counts and reads the operator's release: one
+window bucket, so a count costs a few hundred bytes however many users; the distinct users of that bucket and the
+one before together (PFCOUNT of both, a window that slides by whole buckets). One Lua call adds the user, counts and reads the operator's release: one
 round trip, made only by an event that would otherwise deliver (a first notification), never by a duplicate.
 The keys share a hash tag, so the call works on Redis Cluster too.
 """
