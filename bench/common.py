@@ -135,7 +135,7 @@ class Stack:
         """The environment a notifier process needs to run against this stack."""
         # Thousands of synthetic users failing the same way at once are a surge by construction: the count
         # runs (its cost is measured) but its threshold is out of reach, so every first event is delivered.
-        out = {"GOOGLE_CLOUD_PROJECT": PROJECT, "REDIS_URL": self.redis_url, "SURGE_USERS": "1000000"}
+        out = {"GOOGLE_CLOUD_PROJECT": PROJECT, "REDIS_URL": self.redis_url, "SURGE_USERS": "5000"}
         if self.firestore:
             out["FIRESTORE_EMULATOR_HOST"] = self.firestore.address
         if self.fcm:

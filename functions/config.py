@@ -57,7 +57,7 @@ _INTS = {
     "MAX_EVENT_BYTES": (262144, 1024, 10 * 1024 * 1024),
     "STATUS_FLUSH_SECONDS": (300, 0, 86400),
     "MARK_CACHE_SECONDS": (30, 0, 3600),
-    "SURGE_USERS": (25, 0, 1_000_000),
+    "SURGE_USERS": (25, 0, 5000),   # at most half of surge.COUNT_CAP, so a count can pass it
     "SURGE_WINDOW_SECONDS": (600, 60, 86400),
 }
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")

@@ -11,11 +11,13 @@ A hold is not a lost notification: the hold's mark lasts one window, after which
 broken is told by their next failure, unless the surge still goes on; an operator who finds the failures real
 lifts the hold for that provider and rule (`python -m functions surge release`), and a recovery clears it.
 
-Counting: by when each call failed (the event's `occurred_at`), one HyperLogLog per (provider, reason, rule) and
-window bucket, so a count costs a few hundred bytes however many users; the distinct users of that bucket and the
-one before together (PFCOUNT of both, a window that slides by whole buckets). One Lua call adds the user, counts and reads the operator's release: one
-round trip, made only by an event that would otherwise deliver (a first notification), never by a duplicate.
-The keys share a hash tag, so the call works on Redis Cluster too.
+Counting: by when each call failed (the event's `occurred_at`), one set of user ids per (provider, reason, rule)
+and window bucket; the distinct users of that bucket and the one before (SCARD of each, less SINTERCARD: a window
+that slides by whole buckets). Exact, so a threshold of 25 means 25; a bucket stops growing at COUNT_CAP users
+(past any sensible threshold), which bounds its memory in the largest surge. One Lua call adds the user, counts
+and reads the operator's release: one round trip, made only by an event that would otherwise deliver (a first
+notification), never by a duplicate. The keys share a hash tag, so the call works on Redis Cluster too (SINTERCARD:
+Redis 7.0, which the dedup protocol needs already).
 """
 from __future__ import annotations
 
@@ -26,19 +28,27 @@ from urllib.parse import quote, unquote
 from . import dedup
 
 PREFIX = f"{dedup.KEY_PREFIX}:surge"
+COUNT_CAP = 10_000   # users kept per bucket: past it the count says "at least", and the group holds anyway
 
 # KEYS[1] this bucket, KEYS[2] the previous bucket, KEYS[3] the operator's release; ARGV[1] the user, ARGV[2]
-# the bucket's ttl in ms. Returns {distinct users of both buckets, release present (0/1)}.
+# the bucket's ttl in ms, ARGV[3] the cap. Returns {distinct users of both buckets, release present (0/1)}.
 _COUNT = """
-redis.call('PFADD', KEYS[1], ARGV[1])
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('SADD', KEYS[1], ARGV[1])
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {redis.call('PFCOUNT', KEYS[1], KEYS[2]), redis.call('EXISTS', KEYS[3])}
+local here, before = redis.call('SCARD', KEYS[1]), redis.call('SCARD', KEYS[2])
+local both = 0
+if before > 0 then
+  both = redis.call('SINTERCARD', 2, KEYS[1], KEYS[2])
+end
+return {here + before - both, redis.call('EXISTS', KEYS[3])}
 """
 
 
 @dataclass(frozen=True)
 class Count:
-    users: int       # distinct users of the group in the last one to two windows (HyperLogLog: about 1 % off)
+    users: int       # distinct users of the group in the last one to two windows (at least, past COUNT_CAP)
     released: bool   # an operator lifted the hold for this group
 
     def holds(self, threshold: int) -> bool:
@@ -63,7 +73,7 @@ def count(client, provider: str, reason: str, rule: str | None, uid: str, window
     bucket = int((time.time() if at is None else at) // window_seconds)
     users, released = dedup.run_script(client, "surge_count", _COUNT,
                                        [f"{name}:{bucket}", f"{name}:{bucket - 1}", f"{name}:release"],
-                                       [uid, 2 * window_seconds * 1000])
+                                       [uid, 2 * window_seconds * 1000, COUNT_CAP])
     return Count(int(users), bool(released))
 
 
@@ -95,7 +105,8 @@ def active(client, window_seconds: int, now: float | None = None) -> list[dict]:
         inner = name[name.index("{") + 1:name.rindex("}")]
         shadow = inner.startswith("shadow:")
         provider, reason, rule = inner.removeprefix("shadow:").split(":", 2)
-        users = int(client.pfcount(f"{name}:{bucket}", f"{name}:{bucket - 1}"))
+        here, before = f"{name}:{bucket}", f"{name}:{bucket - 1}"
+        users = int(client.scard(here)) + int(client.scard(before)) - int(client.sintercard(2, [here, before]))
         ttl = client.ttl(f"{name}:release")
         out.append({"provider": unquote(provider), "reason": reason, "rule": None if rule == "-" else unquote(rule),
                     "users": users, "released_for_seconds": ttl if ttl and ttl > 0 else 0, "shadow": shadow})

@@ -86,7 +86,8 @@ def test_features_can_be_turned_off_with_a_dash_or_empty():
     ({"REMINDERS": "sometimes"}, "REMINDERS must be true or false"),
     ({"MARK_CACHE_SECONDS": "-5"}, "MARK_CACHE_SECONDS must be between"),
     ({"SURGE_USERS": "many"}, "SURGE_USERS must be a whole number of users"),
-    ({"SURGE_USERS": "-1"}, "SURGE_USERS must be between 0 and"),
+    ({"SURGE_USERS": "-1"}, "SURGE_USERS must be between 0 and 5000"),
+    ({"SURGE_USERS": "20000"}, "SURGE_USERS must be between 0 and 5000"),
     ({"SURGE_WINDOW_SECONDS": "30"}, "SURGE_WINDOW_SECONDS must be between 60 and"),
 ])
 def test_feature_settings_are_validated(env, message):

@@ -204,3 +204,34 @@ def test_backend_reporter_failure_then_recovery_through_pubsub(pubsub, worker, f
     assert redis_db.keys(f"byok:{{openai:{uid}}}*") == []
     pushed = json.dumps(fcm.delivered())
     assert len(fcm.delivered()) == 1 and "sk-proj" not in pushed
+
+
+def test_a_bad_deploy_failing_every_user_alike_pages_us_and_tells_only_the_first(pubsub, worker, firestore_db,
+                                                                                  redis_db, fcm):
+    """Our backend starts sending every user a well-formed but wrong key (the key-form check cannot see it): 30
+    users' calls fail with the same 401 at once. Through the real Reporter, Pub/Sub and functions-framework, the
+    default surge hold (SURGE_USERS=25) tells the first 25 and holds the rest, each hold an ERROR line."""
+    from byok_reporter import Reporter
+
+    _publisher, topic = pubsub
+    uids = [f"deploy-{uuid.uuid4().hex[:10]}" for _ in range(30)]
+    for uid in uids:
+        firestore_db.document(f"users/{uid}/fcm_tokens/phone").set({"token": f"tok-{uid}"})
+    reporter = Reporter("demo-byok-test", topic)
+    try:
+        for uid in uids:
+            reporter.report(uid, "openai", {"status_code": 401, "code": "invalid_api_key",
+                                            "message": "Incorrect API key provided: sk-proj-****wxyz"})
+        assert reporter.flush(20)
+        wait_for(lambda: all(outcomes(worker, uid) for uid in uids), timeout=60)
+    finally:
+        reporter.close(5)
+    decided = {uid: outcomes(worker, uid) for uid in uids}
+    assert sorted(o for seen in decided.values() for o in seen) == ["held"] * 5 + ["sent"] * 25
+    lines = [line for line in log_lines(worker.log_path.read_text(errors="replace"))
+             if line.get("outcome") == "held" and line.get("uid") in decided]
+    assert {line["severity"] for line in lines} == {"ERROR"} and {line["rule"] for line in lines} == {
+        "openai.invalid_api_key"}
+    assert sorted(line["surge_users"] for line in lines) == [26, 27, 28, 29, 30]
+    told = {m["message"]["token"] for m in fcm.delivered()}
+    assert told == {f"tok-{uid}" for uid, seen in decided.items() if seen == ["sent"]}

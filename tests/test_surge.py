@@ -207,3 +207,12 @@ def test_the_group_keys_share_one_hash_slot():
     (4, False, 3, True), (3, False, 3, False), (9, True, 3, False), (100, False, 0, False)])
 def test_a_count_holds_only_past_the_threshold_and_without_a_release(users, released, threshold, holds):
     assert surge.Count(users, released).holds(threshold) is holds
+
+
+def test_a_bucket_stops_growing_at_its_cap_and_still_holds(redis_db, monkeypatch):
+    monkeypatch.setattr(surge, "COUNT_CAP", 3)
+    counts = [surge.count(redis_db, "openai", "invalid_key", "r", f"u{n}", 600, at=1_000_000.0).users
+              for n in range(6)]
+    assert counts == [1, 2, 3, 3, 3, 3]
+    assert redis_db.scard(f"{surge.group('openai', 'invalid_key', 'r')}:{int(1_000_000 // 600)}") == 3
+    assert surge.Count(counts[-1], False).holds(2)
