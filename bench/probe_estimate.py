@@ -23,6 +23,10 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   not probed; and where a read tells a rejected key only by the answer's text (Google's "API key not valid"), a
   `rejected` case gets `key_rejected` only when its own error shows that text: the same key meets the same refusal
   at the same host, and any other refusal (a referrer or API restriction, a bare 403) reads `unknown` there;
+- mended after the sixteenth set was read (its estimate and the fifteenth's are given both ways in
+  docs/holdout16.md): the tenth set's rule above read the failed call's answer only from a JSON body with a status,
+  so an answer a wrapper kept as the error's code or message (OpenAI's `account_deactivated`, its restricted key's
+  "insufficient permissions") was still read as a rejected key; the code, type and message now count as that answer;
 - added after the twelfth set was read (so its estimate is given both ways in docs/holdout12.md): the same holds for
   the status: a `rejected` case whose failed call has a status gets `key_rejected` only where one of the kind's
   key_rejected rules takes that status (Gemini's suspended consumer answers 403, which its read calls `unknown`;
@@ -65,6 +69,22 @@ def _meets(rule: dict, status, text: str) -> bool:
     return "contains" not in rule or rule["contains"].lower() in text
 
 
+def _answer_docs(error: dict) -> list:
+    """The failed call's answer as the probe's rules read it: the JSON body, and the error's own code, type and
+    message as OpenAI-style `error` fields (what a wrapper kept when it dropped the body)."""
+    docs = [error["body"]] if isinstance(error.get("body"), dict) else []
+    fields = {k: error[k] for k in ("code", "type", "message") if isinstance(error.get(k), str)}
+    return docs + ([{"error": fields}] if fields else [])
+
+
+def _answers(rule: dict, status, doc) -> bool:
+    """A rule of the probe's read meets the failed call's answer; a case without a status is taken at the rule's
+    own status (the read meets the same account at the same host)."""
+    if type(status) is not int:
+        status = (rule.get("status") or [None])[0]
+    return probes._matches(rule, status, doc)
+
+
 def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> str | None:
     """The verdict the reporter's probe would send for this case, or None when none would be sent."""
     slug = probe_table.canonical(case["provider"])
@@ -88,9 +108,9 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
     if state == "works" and case.get("same_host") is False:
         state = "rejected"                                 # it works elsewhere; here it meets the same refusal
     rules = table["kinds"][entry["kind"]]["rules"]
-    body, status = error.get("body"), error.get("status_code")
-    if state == "rejected" and isinstance(body, dict) and type(status) is int and any(
-            rule["verdict"] == "unknown" and probes._matches(rule, status, body) for rule in rules):
+    status = error.get("status_code")
+    if state == "rejected" and any(rule["verdict"] == "unknown" and _answers(rule, status, doc)
+                                   for rule in rules for doc in _answer_docs(error)):
         return None
     if state == "rejected" and not any(_meets(rule, status, json.dumps(error).lower()) for rule in rules
                                        if rule["verdict"] == "key_rejected"):

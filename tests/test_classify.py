@@ -56,6 +56,7 @@ HOLDOUT12 = ROOT / "tests" / "fixtures" / "provider_errors_holdout12.jsonl"
 HOLDOUT13 = ROOT / "tests" / "fixtures" / "provider_errors_holdout13.jsonl"
 HOLDOUT14 = ROOT / "tests" / "fixtures" / "provider_errors_holdout14.jsonl"
 HOLDOUT15 = ROOT / "tests" / "fixtures" / "provider_errors_holdout15.jsonl"
+HOLDOUT16 = ROOT / "tests" / "fixtures" / "provider_errors_holdout16.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -166,14 +167,17 @@ def test_whole_corpus_through_the_cli(capsys):
                                                       HOLDOUT11, HOLDOUT12, HOLDOUT13]),
                                          (HOLDOUT15, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
                                                       HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14])],
+                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14]),
+                                         (HOLDOUT16, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
+                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
+                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15])],
                          ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
                               "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14",
-                              "holdout15"])
+                              "holdout15", "holdout16"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
     full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-            HOLDOUT15)
+            HOLDOUT15, HOLDOUT16)
     assert len(cases) >= (150 if path in full else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
@@ -185,20 +189,21 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
     if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
     if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-                HOLDOUT15):
+                HOLDOUT15, HOLDOUT16):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
-    if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
+    if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
+                HOLDOUT16):
         assert all(c["context"] in (True, False) for c in cases)
-    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
+    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16):
         assert all(c["key_state"] in ("works", "rejected", "no_credit", "unknown") for c in cases)
-    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15):   # where the key's state was seen, whether the thread shows it mangled
+    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16):   # where the key's state was seen, whether the thread shows it mangled
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
     if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
@@ -249,6 +254,7 @@ LATER_SETS = [
      "135/180, 27 of 118 after its fixes, 137 and 25 since the fifteenth set's fixes (the echo of no key, the "
      "regional zero limit); before: 132/180 (73.3 %), 27 false alarms"),
     (HOLDOUT15, "fifteenth held-out set", 139, 15, "139/167, 15 of 102; before: 135/167 (80.8 %), 17 false alarms"),
+    (HOLDOUT16, "sixteenth held-out set", 119, 21, "119/150, 21 of 94; before: 115/150 (76.7 %), 23 false alarms"),
 ]
 
 
@@ -304,8 +310,14 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HOLDOUT15))
     assert r["alarms_with_probe"] < r["alarms_alone"] and r["key_malformed"] == 4
     wrong = [c for c in r["changed"] if c["with_probe"] != c["expected"]]
-    assert [(c["line"], c["verdict"]) for c in wrong] == [(6, "key_rejected"), (45, "key_rejected"), (70, "key_rejected")]
-    assert [c["line"] for c in wrong if c["alone"] == c["expected"]] == [6, 45]
+    assert [(c["line"], c["verdict"]) for c in wrong] == [(45, "key_rejected"), (70, "key_rejected")]
+    assert [c["line"] for c in wrong if c["alone"] == c["expected"]] == [45]
+    # line 6 (a restricted key's "insufficient permissions" kept only in the message) and the sixteenth set's line 20
+    # (OpenAI's account_deactivated kept as the error's code, no body) are answers the read calls unknown: since
+    # docs/holdout16.md the estimate reads the error's code and message as that answer, not only a JSON body
+    r = module.estimate(load_cases(HOLDOUT16))
+    assert r["alarms_with_probe"] < r["alarms_alone"] and r["key_malformed"] == 3
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -747,6 +759,27 @@ HOLDOUT15_RULES = [
 ]
 
 
+# Fixes the sixteenth held-out set prompted (docs/holdout16.md).
+HOLDOUT16_RULES = [
+    ("Pollinations: a model above the account's tier is access", "pollinations/pollinations/issues/3552"),
+    ("Pollinations: the anonymous tier is a request that carried no token", "pollinations/pollinations/issues/3831"),
+]
+
+
+LOOK_ALIKES["sixteenth"] = ([
+    # Pollinations' spent balance stays money; MiniMax's 2061 decides outside a 5xx, and an explicit 500 stays a
+    # server error whatever it says (line 130 of the set: docs/holdout16.md)
+    ("pollinations", {"status_code": 402, "message": "Insufficient balance. This model costs ~0.0002 pollen per "
+                      "request, but your available balance is 0.0000."}, "quota_exhausted"),
+    ("minimax", {"status_code": 400, "message": "your current token plan not support model, MiniMax-M2.7-highspeed "
+                 "(2061)"}, "permission_denied"),
+    ("minimax", {"status_code": 500, "message": "your current token plan not support model, MiniMax-M2.7-highspeed "
+                 "(2061)"}, None),
+    ("openai", {"status_code": 402, "message": "Your tier: anonymous"}, "quota_exhausted"),
+],
+    ["pollen-balance", "minimax-2061-as-400", "minimax-2061-in-a-500", "anonymous-elsewhere"])
+
+
 LOOK_ALIKES["fifteenth"] = ([
     # a masked key in the echo is a key that reached the provider; only an echo with no key in it is ours
     ("openai", {"status_code": 401, "message": "Incorrect API key provided: sk-proj-************abcd. You can find "
@@ -1011,7 +1044,7 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT9, HOLDOUT9_RULES), (HOLDOUT10, HOLDOUT10_RULES),
                                                         (HOLDOUT11, HOLDOUT11_RULES), (HOLDOUT12, HOLDOUT12_RULES),
                                                         (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
-                                                        (HOLDOUT15, HOLDOUT15_RULES))
+                                                        (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES))
                for rule, needle in rules]
 
 
