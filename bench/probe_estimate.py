@@ -82,7 +82,7 @@ def _answers(rule: dict, status, doc) -> bool:
     own status (the read meets the same account at the same host)."""
     if type(status) is not int:
         status = (rule.get("status") or [None])[0]
-    return probes._matches(rule, status, doc)
+    return probes.rule_matches(rule, status, doc)
 
 
 def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> str | None:

@@ -107,6 +107,7 @@ def _as_status(value: Any) -> int | None:
 # Where SDKs and wrappers put the status in their string forms (searched in the lower-cased head of
 # the message; the leftmost plausible error status wins).
 _STATUS_HEAD = 1024
+_AT_START = r"\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"   # a status that opens the text
 _STATUS_IN_TEXT = re.compile(
     r"error code:?\s*(\d{3})\b"                              # openai/anthropic Python SDK
     r"|\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b"              # Fern SDKs, Deepgram v3 "(Status: 401)", httpx
@@ -114,14 +115,14 @@ _STATUS_IN_TEXT = re.compile(
     r"|\bunexpected (?:server )?response(?: code)?:?\s*(\d{3})\b"  # ws (Node) / browser WebSocket handshakes
     r"|\bupgrade failed\b[^(\n]{0,60}\((\d{3})\)"            # Azure Speech SDK "WebSocket upgrade failed: ... (401)"
     r"|\bapi error:?\s*(\d{3})\b"                          # app wrappers "API error 402: {...}", "API Error: 400 {...}"
-    r"|^\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"      # Node SDK "429 {...}", google "400 X."
+    r"|^" + _AT_START                                      # Node SDK "429 {...}", google "400 X."
 )
 # What every match of _STATUS_IN_TEXT holds: one of these words (an `http` that is not a URL's), or the status at
 # the very start. Texts with none (about half) skip the regex, whose seven unanchored alternatives are tried at
 # every position of the head otherwise.
 _STATUS_WORDS = ("error code", "status", "unexpected", "upgrade failed", "api error")
 _HTTP_NOT_URL = re.compile(r"http(?!s?://)")
-_STATUS_AT_START = re.compile(r"\s*(?:[\w.]++(?: -)?:\s*)*\d{3}\b")
+_STATUS_AT_START = re.compile(_AT_START)
 # ...and where HTTP libraries put it, tried only when none of the above did (most texts carry neither).
 _STATUS_IN_LIBRARY_TEXT = re.compile(
     r"(?:client|server) error '(\d{3})\b"                      # httpx "Client error '401 Unauthorized' for url"
@@ -373,8 +374,8 @@ _PERMISSION = _rx(
     r"\bnot allowed to (?:sample|use|access)\b", r"\bnot have access to (?:model|the model)\b",
     r"\borganization (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b",
     r"\baccount (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b", r"\baccount_deactivated\b",
-    r"\bhas been disabled in this account\b",
-    r"\bis not available for (?:this|your) account\b",   # Bedrock/Anthropic: a model the account cannot use   # Google: "Gemini has been disabled in this account for violation ..."
+    r"\bhas been disabled in this account\b",    # Google: "Gemini has been disabled in this account for violation ..."
+    r"\bis not available for (?:this|your) account\b",   # Bedrock/Anthropic: a model the account cannot use
     r"\b(?:disabled|suspended|banned|terminated)\b.{0,60}\bfor (?:a )?violation of (?:the |our )?terms\b",
     r"\bassociated with a deactivated account\b",     # OpenAI "This key is associated with a deactivated account"
     r"\borganization_restricted\b", r"\bhas been restricted\b", r"\bmust be verified\b",

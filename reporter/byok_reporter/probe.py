@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 from .aws import AwsKey, sign
 from .contract import PROBE_RE
 
-__all__ = ["ProbePlan", "ProbeTable", "key_fits", "load_table", "run_probe"]
+__all__ = ["ProbePlan", "ProbeTable", "key_fits", "load_table", "rule_matches", "run_probe"]
 
 MAX_ANSWER_BYTES = 262144
 MAX_BODY_CHARS = 8192           # of a failed call's error body, read for the words that call for a probe
@@ -231,7 +231,8 @@ def _number(value: Any) -> float | None:
         return None
 
 
-def _matches(rule: Mapping, status: int | None, doc: Any) -> bool:
+def rule_matches(rule: Mapping, status: int | None, doc: Any) -> bool:
+    """Whether one of a read's rules takes this answer (status and document)."""
     if status not in rule.get("status", ()):
         return False
     if "left" in rule:
@@ -265,7 +266,7 @@ def _matches(rule: Mapping, status: int | None, doc: Any) -> bool:
 def verdict_of(rules: tuple[Mapping, ...], status: int | None, doc: Any) -> str:
     """The first rule's verdict that matches the answer, else `unknown`."""
     for rule in rules:
-        if _matches(rule, status, doc):
+        if rule_matches(rule, status, doc):
             return rule["verdict"]
     return "unknown"
 
