@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import providers
+from .contract import NON_VALUES
 
 REASONS = ("invalid_key", "permission_denied", "quota_exhausted")
 INVALID_KEY, PERMISSION_DENIED, QUOTA_EXHAUSTED = REASONS
@@ -337,7 +338,7 @@ _GUARDS = (
         r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
         # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder or the auth
         # scheme alone ("Incorrect API key provided: undefined.", "...: ''.", "...: Bearer.")
-        r"\bapi key provided: (?:''|\"\"|undefined|null|none|nil|bearer|\[object object\])(?=[\s.,;]|$)",
+        r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(map(re.escape, NON_VALUES)) + r")(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b")),   # IBM: "due to no Bearer token in the request header"
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(

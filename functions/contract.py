@@ -18,6 +18,10 @@ FINGERPRINT_RE = re.compile(r"[A-Za-z0-9_:.=+/-]{1,128}")
 DESCRIPTIVE_LIMIT = 256                      # feature, model, operation
 ERROR_TEXT_LIMITS = {"type": 1024, "code": 1024, "message": None}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What a component sends when it had no key: a placeholder a person cannot type into a key field (a JavaScript
+# `undefined`, a Python `None`, an object's default string). The reporter's key-form check sees it in the key it
+# holds; the classifier sees it in a provider's echo of the key it got ("Incorrect API key provided: undefined").
+NON_VALUES = ("undefined", "null", "none", "nil", "nan", "true", "false", "[object object]")
 
 # The optional `verification` object: what the reporter learnt by asking the provider itself.
 VERDICTS = ("key_rejected", "key_works", "no_credit", "has_credit", "unknown", "key_malformed")

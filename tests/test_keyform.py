@@ -48,3 +48,18 @@ def test_its_verification_is_valid_in_the_contract_and_the_schema(form):
 def test_its_verification_names_no_key():
     value = verification("quoted")
     assert value["probe"] == "LOCAL /key/quoted" and value["status"] is None and value["verdict"] == "key_malformed"
+
+
+@pytest.mark.parametrize("value", ["undefined", "null", "None", "nil", "NaN", "true", "False", "[object Object]"])
+def test_a_placeholder_is_no_key_to_the_reporter_and_to_the_classifier(value):
+    """One list (contract.NON_VALUES) for both: the reporter sees the placeholder in the key it holds, the notifier
+    in the provider's echo of the key it got; either way no user's key failed."""
+    from byok_reporter.contract import NON_VALUES
+    from functions.classify import explain
+
+    assert value.lower() in NON_VALUES and malformed(value) == "non_value"
+    echo = {"status_code": 401, "code": "invalid_api_key",
+            "message": f"Incorrect API key provided: {value}. You can find your API key at "
+                       "https://platform.openai.com/account/api-keys."}
+    assert explain("openai", echo).rule == "guard.no_key_sent"
+    assert explain("openai", dict(echo, message=echo["message"].replace(value, "sk-abc1"))).reason == "invalid_key"

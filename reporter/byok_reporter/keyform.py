@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 
+from .contract import NON_VALUES
 from .probe import checked_at
 
 __all__ = ["malformed", "verification"]
 
 _QUOTES = "\"'`"
-_NON_VALUES = frozenset({"undefined", "null", "none", "nil", "nan", "true", "false", "[object object]"})
+_NON_VALUES = frozenset(NON_VALUES)
 _SCHEMES = ("bearer ", "basic ", "token ", "bearer:", "apikey ", "api-key:", "x-api-key:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
