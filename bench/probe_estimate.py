@@ -37,6 +37,10 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   (`key_mangled: true`: quotes kept, undefined/null/None, a serialized list, Bearer twice, blank; the forms the
   reporter's keyform.py knows, given to the gatherers in those words) gets the reporter's local verdict
   `key_malformed`, on any provider, before any probe; the sets without these fields are estimated as before;
+- added with the reads of the seventeenth set's session (Speechmatics, Soniox, Rev.ai, Volcengine Ark, Pollinations,
+  Gladia, Cloudflare Workers AI), before that set was read: a read limited to some hosts is not made for a case whose
+  slug or text names the provider's other service (a real-time or WebSocket host of Speechmatics or Soniox, the
+  legacy text/image hosts of Pollinations, Cloudflare's AI Gateway);
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -57,6 +61,10 @@ from functions.verification import apply  # noqa: E402
 _CLASS_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
 # reads limited to some hosts or key forms: the case must name the host's service, or must not name another key form
 _NAMES_SERVICE = {"azure_speech_voices": re.compile(r"tts|synthes|text.to.speech|voice", re.I)}
+_OTHER_SERVICE = {"speechmatics_jobs": re.compile(r"real.?time|\brt\b|\.rt\.|websocket|wss://", re.I),
+                  "soniox_files": re.compile(r"real.?time|stt-rt|websocket|wss://", re.I),
+                  "pollinations_profile": re.compile(r"(?:text|image)\.pollinations\.ai", re.I),
+                  "cloudflare_token_verify": re.compile(r"gateway\.ai\.cloudflare|ai.gateway", re.I)}
 _OTHER_KEY_FORM = {"google_tts_voices": re.compile(r"oauth|service.account|access.token|application.default|"
                                                    r"\badc\b|ya29\.", re.I)}
 
@@ -97,6 +105,8 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
     if aws and aws["signing_name"] not in named.lower():
         return None
     if entry["kind"] in _NAMES_SERVICE and not _NAMES_SERVICE[entry["kind"]].search(named):
+        return None
+    if entry["kind"] in _OTHER_SERVICE and _OTHER_SERVICE[entry["kind"]].search(named):
         return None
     if entry["kind"] in _OTHER_KEY_FORM and _OTHER_KEY_FORM[entry["kind"]].search(named):
         return None

@@ -318,6 +318,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HOLDOUT16))
     assert r["alarms_with_probe"] < r["alarms_alone"] and r["key_malformed"] == 3
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the reads added before the seventeenth set reach a key that worked at Volcengine's Ark (twelfth set) and at
+    # Pollinations (sixteenth), and turn no right answer wrong anywhere
+    assert (98, "pollinations", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
+    r = module.estimate(load_cases(HOLDOUT12))
+    assert (193, "volcengine", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -36,10 +36,15 @@ SAMBANOVA_KEY = "3f2a9c1e-7b4d-4e8a-9c2f-1a6b8d0e5f73"
 AZURE_KEY = "3c9f1a7e5b2d4c8e9a0b1c2d3e4f5a6b"
 AWS_SECRET = "Hq7/Kz2PmX9vLw4RtY8nB3cJ6dF1gS5aEu0iOpQe"
 AWS_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCWV1LXdlc3QtMyJHMEUCIQDtestsessiontoken0123456789abcdef=="
+SPEECH_KEY = "b3c7e1f9a2d84c6e9f0a1b2c3d4e5f60"
+ARK_KEY = "6f2d8a1c-4b7e-4e9a-8c3d-2f1a0b9c8d7e"
+POLLINATIONS_KEY = "sk_" + "Hq4Rt8Yu2Io6Pa0Sd3Fg7Jk1Lz5Xc9Vb"
+CLOUDFLARE_TOKEN = "Zr8Kq2Wm6Xn4Lp0Tv7Yb3Hc9Jd5Gf1SaEu6IkOo"
 BEDROCK_API_KEY = "ABSKQmVkcm9ja0FQSUtleS10ZXN0LWF0LTEyMzQ1Njc4OTAxMjpRa3dUZXN0S2V5VmFsdWU="
 KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
         MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY,
-        AZURE_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY]
+        AZURE_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY, SPEECH_KEY, ARK_KEY, POLLINATIONS_KEY,
+        CLOUDFLARE_TOKEN]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -511,6 +516,118 @@ def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device
     assert classify("sambanova", pipe.events[0]["error"]) is None
     probe = probed_once(pipe, host, "/v1/models", reasons, verdict)
     assert probe["headers"]["authorization"] == f"Bearer {SAMBANOVA_KEY}"
+
+
+# Reads added before the seventeenth held-out set (docs/publisher.md): speech hosts, Volcengine Ark, Pollinations,
+# Gladia, Cloudflare Workers AI. Each: the failed call's 401 the classifier reads as a broken key, then the read.
+
+CF_ACTIVE = {"success": True, "errors": [], "messages": [{"code": 10000, "message": "This API Token is valid and active"}],
+             "result": {"id": "f267e341f3dd4697bd3b9f71dd96247f", "status": "active"}}
+NEW_READS = {
+    # provider: (key, base path, failed call (path, 401 body), probe path as sent, auth header, auth value)
+    "speechmatics": (SPEECH_KEY, "", ("/v2/jobs/", {"code": 401, "error": "Permission Denied"}),
+                     "/v2/jobs/?limit=1", "authorization", f"Bearer {SPEECH_KEY}"),
+    "soniox": (SPEECH_KEY, "", ("/v1/transcriptions", {"status_code": 401, "error_type": "unauthenticated",
+                                                       "message": "Incorrect API key provided."}),
+               "/v1/files?limit=1", "authorization", f"Bearer {SPEECH_KEY}"),
+    "rev_ai": (SPEECH_KEY, "/speechtotext/v1", ("/speechtotext/v1/jobs",
+                                                {"title": "Authorization has been denied for this request"}),
+               "/speechtotext/v1/account", "authorization", f"Bearer {SPEECH_KEY}"),
+    "doubao": (ARK_KEY, "/api/v3", ("/api/v3/chat/completions", {"error": {
+        "code": "AuthenticationError", "message": "The API key or AK/SK in the request is missing or invalid.",
+        "param": "", "type": "Unauthorized"}}), "/api/v3/files?limit=1", "authorization", f"Bearer {ARK_KEY}"),
+    "pollinations": (POLLINATIONS_KEY, "", ("/v1/chat/completions", {"error": {"message": "Invalid API key",
+                                                                             "code": "UNAUTHORIZED"}}),
+                     "/account/profile", "authorization", f"Bearer {POLLINATIONS_KEY}"),
+    "gladia": (SPEECH_KEY, "", ("/v2/pre-recorded", {"statusCode": 401, "message": "Invalid or missing API key"}),
+               "/v2/pre-recorded?limit=1", "x-gladia-key", SPEECH_KEY),
+    "workers_ai": (CLOUDFLARE_TOKEN, "/client/v4/accounts/0123abcd/ai/v1", (
+        "/client/v4/accounts/0123abcd/ai/v1/chat/completions",
+        {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]}),
+        "/client/v4/user/tokens/verify", "authorization", f"Bearer {CLOUDFLARE_TOKEN}"),
+}
+NEW_ANSWERS = {
+    # provider: ((answer, verdict), ...): the rejected key, the working key, and what the read cannot tell
+    "speechmatics": (((401, {"code": 401, "error": "Permission Denied"}), "key_rejected"),
+                     ((200, {"jobs": []}), "key_works")),
+    "soniox": (((401, {"status_code": 401, "error_type": "unauthenticated", "message": "Incorrect API key provided."}),
+                "key_rejected"), ((200, {"files": [], "next_page_cursor": None}), "key_works"),
+               ((429, {"status_code": 429, "error_type": "limit_exceeded", "message": "Requests per minute limit"}),
+                "unknown")),
+    "rev_ai": (((401, {"title": "Authorization has been denied for this request"}), "key_rejected"),
+               ((200, {"email": "someone@example.com", "balance_seconds": 0}), "key_works")),
+    "doubao": (((401, {"error": {"code": "AuthenticationError", "message": "The API key or AK/SK in the request is "
+                                 "missing or invalid.", "type": "Unauthorized"}}), "key_rejected"),
+               ((200, {"object": "list", "data": [], "has_more": False}), "key_works"),
+               ((403, {"error": {"code": "AccessDenied", "message": "The request failed because you do not have "
+                                 "access to the requested resource.", "type": "Forbidden"}}), "unknown")),
+    "pollinations": (((401, {"error": {"message": "Unauthorized"}}), "key_rejected"),
+                     ((200, {"githubUsername": "someone", "tier": "seed", "nextResetAt": "2026-12-07T00:00:00Z"}),
+                      "key_works")),
+    "gladia": (((401, {"statusCode": 401, "message": "Invalid or missing API key"}), "key_rejected"),
+               ((200, {"first": "", "current": "", "next": None, "items": []}), "key_works"),
+               ((403, {"statusCode": 403, "message": "Forbidden resource"}), "unknown")),
+    "workers_ai": (((200, {**CF_ACTIVE, "result": {**CF_ACTIVE["result"], "status": "expired"}}), "key_rejected"),
+                   ((200, CF_ACTIVE), "key_works"),
+                   # refused here is no verdict: an account-owned token is verified at the account's path
+                   ((401, {"success": False, "errors": [{"code": 1000, "message": "Invalid API Token"}]}), "unknown")),
+}
+
+
+@pytest.mark.parametrize("provider, answer, verdict", [(p, a, v) for p, answers in NEW_ANSWERS.items()
+                                                       for a, v in answers])
+def test_each_read_added_for_the_seventeenth_set(host, pipe, reporters, device, capsys, caplog, provider, answer,
+                                                  verdict):
+    """The failed call's 401 reads as a broken key; the read decides: a rejected key is one invalid-key push, a
+    working key none, and an answer the read cannot tell leaves the classifier's reading."""
+    import httpx
+
+    key, base, (failed_path, failed_body), probe_path, header, value = NEW_READS[provider]
+    host.route("POST", failed_path, 401, failed_body)
+    host.route("GET", probe_path.split("?")[0], *answer)
+    exc = raised(lambda: httpx.post(host.url + failed_path, headers={"Authorization": f"Bearer {key}"},
+                                    json={"model": "m"}).raise_for_status())
+    assert classify(provider, {"status_code": 401, "body": failed_body}) == "invalid_key"
+    outcome, reasons = {"key_rejected": ("sent", ["invalid_key"]), "key_works": ("not_actionable", []),
+                        "unknown": ("sent", ["invalid_key"])}[verdict]
+    assert reported(pipe, reporters, device, provider, exc, key, host.url + base) == [outcome]
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = [hit for hit in host.hits_on(probe_path.split("?")[0]) if hit["method"] == "GET"]
+    assert probe["path"] == probe_path and probe["headers"][header] == value
+    assert_no_key(pipe, capsys, caplog)
+
+
+@pytest.mark.parametrize("provider, base_url, reason", [
+    ("speechmatics", None, "host_unknown"),                                   # regional: EU, US, AU keys do not mix
+    ("speechmatics", "https://eu2.rt.speechmatics.com/v2", "other_service"),  # the real-time host serves no job list
+    ("rev_ai", None, "host_unknown"),
+    ("volcengine", None, "host_unknown"),
+    ("doubao", "https://ark.ap-southeast.bytepluses.com/api/v3", "other_service"),   # BytePlus: another platform
+    ("soniox", "https://stt-rt.soniox.com", "other_service"),
+    ("pollinations", "https://text.pollinations.ai/openai", "other_service"),
+    ("cloudflare", "https://gateway.ai.cloudflare.com/v1/acc/gw/openai", "other_service"),   # AI Gateway, not Workers AI
+])
+def test_the_added_reads_go_only_to_the_host_that_serves_them(provider, base_url, reason):
+    from byok_reporter.probe import ProbeTable, load_table
+
+    assert ProbeTable(load_table()).plan(provider, base_url, None) == (None, reason)
+
+
+@pytest.mark.parametrize("provider, base_url, host_name, path", [
+    ("speechmatics", "https://eu1.asr.api.speechmatics.com", "eu1.asr.api.speechmatics.com", "/v2/jobs/?limit=1"),
+    ("rev_ai", "https://ec1.api.rev.ai/speechtotext/v1", "ec1.api.rev.ai", "/speechtotext/v1/account"),
+    ("ark", "https://ark.cn-beijing.volces.com/api/v3", "ark.cn-beijing.volces.com", "/api/v3/files?limit=1"),
+    ("soniox", None, "api.soniox.com", "/v1/files?limit=1"),
+    ("pollinations", None, "gen.pollinations.ai", "/account/profile"),
+    ("gladia", None, "api.gladia.io", "/v2/pre-recorded?limit=1"),
+    ("workers_ai", "https://api.cloudflare.com/client/v4/accounts/acc/ai/v1", "api.cloudflare.com",
+     "/client/v4/user/tokens/verify"),
+])
+def test_the_added_reads_are_planned_at_the_call_host(provider, base_url, host_name, path):
+    from byok_reporter.probe import ProbeTable, load_table
+
+    plan, why = ProbeTable(load_table()).plan(provider, base_url, None)
+    assert why == "" and (plan.scheme, plan.host, plan.port, plan.path) == ("https", host_name, 443, path)
 
 
 # --------------------------------------------------------------------------------------------------
