@@ -234,8 +234,9 @@ def test_holdout_through_the_cli(path, title, capsys):
 # short of issue 12's bar (>= 98 %, at most 1 false alarm per 100 not actionable).
 LATER_SETS = [
     # (set, title, right at least, false alarms at most, what the floor is)
-    (HOLDOUT3, "third held-out set", 174, 2,
-     "174/180 and the 2 documented false alarms left; 175 until Zhipu's 1003 row (a JWT our SDK signed expired)"),
+    (HOLDOUT3, "third held-out set", 173, 2,
+     "174/180 and the 2 documented false alarms left; 175 until Zhipu's 1003 row (a JWT our SDK signed expired); 173 "
+     "since the seventeenth set read Gemini's free-tier limit 0 as a model the plan lacks (line 143 says money)"),
     (HOLDOUT4, "fourth held-out set", 166, 8, "166/182, 8 false alarms, each a documented verdict"),
     (HOLDOUT5, "fifth held-out set", 179, 15,
      "179/200, 15 of 125 (one label changed by the no-key rule); before: 155/200 (77.5 %), 21 false alarms"),
@@ -245,21 +246,28 @@ LATER_SETS = [
      "user's (line 194 is that text from an allowed agent in a brief fault); before: 157/200 (78.5 %), 26"),
     (HOLDOUT8, "eighth held-out set", 77, 16, "small, measured and not tuned on: 77/98, 16 of 58"),
     (HOLDOUT9, "ninth held-out set", 176, 14, "176/200, 14 of 120; before: 171/200 (85.5 %), 16 false alarms"),
-    (HOLDOUT10, "tenth held-out set", 167, 23, "167/200, 23 of 128; before: 156/200 (78.0 %), 25 false alarms"),
+    (HOLDOUT10, "tenth held-out set", 167, 24,
+     "167/200, 23 of 128 after its fixes; 24 since the seventeenth set read new-api's 预扣费额度失败 (the quota is below "
+     "the request's cost) as the user's, line 195 being a relay channel the reporter had set wrong; before: 156/200 "
+     "(78.0 %), 25 false alarms"),
     (HOLDOUT11, "eleventh held-out set", 173, 15,
      "173/200, 15 of 134 (one thread-only false alarm more: Claude Code's own credential text in a Claude Code "
      "incident); before: 167/200 (83.5 %), 14 false alarms"),
     (HOLDOUT12, "twelfth held-out set", 158, 31,
      "158/200, 31 of 145 (one thread-only false alarm more: transformers' gated-repo text from a cookbook that passed "
      "no token); before: 157/200 (78.5 %), 30 false alarms"),
-    (HOLDOUT13, "thirteenth held-out set", 164, 26,
+    (HOLDOUT13, "thirteenth held-out set", 165, 25,
      "163/200, 27 of 150 after its fixes, 164 and 26 since the fifteenth set's echo of no key ('provided: "
-     "undefined'); before: 161/200 (80.5 %), 28 false alarms"),
+     "undefined'), 165 and 25 since Gemini's 402 row no longer reads a bare RESOURCE_EXHAUSTED without its status "
+     "(seventeenth set); before: 161/200 (80.5 %), 28 false alarms"),
     (HOLDOUT14, "fourteenth held-out set", 137, 25,
      "135/180, 27 of 118 after its fixes, 137 and 25 since the fifteenth set's fixes (the echo of no key, the "
      "regional zero limit); before: 132/180 (73.3 %), 27 false alarms"),
     (HOLDOUT15, "fifteenth held-out set", 139, 15, "139/167, 15 of 102; before: 135/167 (80.8 %), 17 false alarms"),
-    (HOLDOUT16, "sixteenth held-out set", 119, 21, "119/150, 21 of 94; before: 115/150 (76.7 %), 23 false alarms"),
+    (HOLDOUT16, "sixteenth held-out set", 120, 21,
+     "119/150, 21 of 94 after its fixes, 120 since the seventeenth set's reading of Gemini's free-tier limit 0; "
+     "before: 115/150 (76.7 %), 23 false alarms"),
+    (HOLDOUT17, "seventeenth held-out set", 140, 24, "140/184, 24 of 115; before: 132/184 (71.7 %), 27 false alarms"),
 ]
 
 
@@ -776,6 +784,39 @@ HOLDOUT16_RULES = [
 ]
 
 
+HOLDOUT17_RULES = [
+    ("OpenRouter: 'Missing Authentication header' is a request that carried no key", "osaurus-ai/osaurus/issues/678"),
+    ("Vertex: a project not allowed to use a publisher's model is access", "langchain-google/issues/593"),
+    ("Tencent Cloud speech: the resource pack is used up", "MoneyPrinterPlus/issues/53"),
+    ("new-api: the pre-consumed quota is above the user's", "QuantumNous/new-api/issues/667"),
+    ("Gemini: the free tier's limit 0 for a model is a model the plan lacks", "429-resource-exhausted"),
+]
+
+
+LOOK_ALIKES["seventeenth"] = ([
+    # only a text that says no header came is no key sent; "no auth credentials" and an invalid header stay the key's
+    ("openrouter", {"status_code": 401, "message": "No auth credentials found"}, "invalid_key"),
+    ("openrouter", {"status_code": 401, "message": "Invalid authentication header"}, "invalid_key"),
+    ("cloudflare_ai_gateway", {"status_code": 401, "message": "No or an invalid authentication header was provided "
+                               "on the request."}, "invalid_key"),
+    # a model id that does not exist stays ours
+    ("vertex", {"status_code": 404, "message": "Publisher Model `projects/p/locations/us-central1/publishers/google/"
+                "models/gemini-1.0-pro-002` was not found or your project does not have access to it."}, None),
+    # new-api's log of a refund that failed is not an answer about the user's quota
+    ("new_api", {"message": "return pre-consumed quota failed: record not found"}, None),
+    # Tencent Cloud: a frequency limit and a request error stay ours; the common key codes still decide
+    ("tencent_cloud", {"code": "LimitExceeded.AccessLimit", "message": "The request frequency exceeds the limit."}, None),
+    ("tencent_cloud", {"code": "AuthFailure.SecretIdNotFound", "message": "The SecretId is not found."}, "invalid_key"),
+    # RESOURCE_EXHAUSTED without its status is every 429's code: only a 402 is Gemini's spent prepayment
+    ("gemini", {"code": "RESOURCE_EXHAUSTED", "message": "Resource has been exhausted (e.g. check quota)."}, None),
+    ("gemini", {"message": "RESOURCE_EXHAUSTED: Resource has been exhausted (e.g. check quota)."}, None),
+    ("gemini", {"status_code": 402, "code": "RESOURCE_EXHAUSTED", "message": "Resource exhausted"}, "quota_exhausted"),
+],
+    ["no-auth-credentials", "invalid-auth-header", "no-or-invalid-header", "vertex-model-not-found",
+     "new-api-refund-log", "tencent-frequency", "tencent-secret-id", "bare-resource-exhausted-code",
+     "bare-resource-exhausted-text", "gemini-402"])
+
+
 LOOK_ALIKES["sixteenth"] = ([
     # Pollinations' spent balance stays money; MiniMax's 2061 decides outside a 5xx, and an explicit 500 stays a
     # server error whatever it says (line 130 of the set: docs/holdout16.md)
@@ -796,9 +837,10 @@ LOOK_ALIKES["fifteenth"] = ([
                 "your API key at https://platform.openai.com/account/api-keys."}, "invalid_key"),
     ("openai", {"status_code": 401, "message": "Incorrect API key provided: nullable-key-1234. You can find your "
                 "API key at https://platform.openai.com/account/api-keys."}, "invalid_key"),
-    # the free tier's zero limit of a model stays money; only the per-region per-minute limit is where we call from
+    # the free tier's zero limit of a model stays the user's (a model the free plan lacks, permission_denied since
+    # the seventeenth set); only the per-region per-minute limit is where we call from
     ("gemini", {"status_code": 429, "message": "Quota exceeded for metric: generativelanguage.googleapis.com/"
-                "generate_content_free_tier_requests, limit: 0, model: gemini-2.5-pro"}, "quota_exhausted"),
+                "generate_content_free_tier_requests, limit: 0, model: gemini-2.5-pro"}, "permission_denied"),
     # a content filter that cites the terms is not an account suspension
     ("openai", {"status_code": 400, "message": "Your request was rejected as a result of our safety system. Your "
                 "prompt may contain text that is not allowed by our safety system."}, None),
@@ -1054,7 +1096,8 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT9, HOLDOUT9_RULES), (HOLDOUT10, HOLDOUT10_RULES),
                                                         (HOLDOUT11, HOLDOUT11_RULES), (HOLDOUT12, HOLDOUT12_RULES),
                                                         (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
-                                                        (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES))
+                                                        (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
+                                                        (HOLDOUT17, HOLDOUT17_RULES))
                for rule, needle in rules]
 
 

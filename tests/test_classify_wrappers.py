@@ -120,12 +120,19 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # class name BadRequestException, which LiteLLM's form replaces.
 # The fifteenth set's line 143 is Zhipu's code 1311 beside the reporter's own paraphrase: the forms that keep only the
 # message drop the code, the one documented evidence.
+# The seventeenth set's line 118 is DashScope's per-minute 429 Throttling.AllocationQuota sent with OpenAI's billing
+# wording ("You exceeded your current quota ... insufficient_quota"): the code is the one evidence that it is a
+# throttle, and every form that keeps only the message drops it. Its line 126 is MiniMax's "please carry the API
+# secret key" (no key sent) in the body of a 401 whose message says nothing: openai-node's form drops the body.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_prefix", "relay_escaped")} | {
     ("provider_errors_holdout15.jsonl", 143, wrapper) for wrapper in (
-        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_prefix")}
+        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_prefix")} | {
+    ("provider_errors_holdout17.jsonl", 118, wrapper) for wrapper in (
+        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
+    ("provider_errors_holdout17.jsonl", 126, "node_sdk")}
 
 
 def _right_cases():
@@ -206,6 +213,7 @@ _CODE_ONLY = {
     "vercel_ai_gateway.forbidden_by_rule": "'Forbidden' alone",
     "sarvam.insufficient_quota": "'Credits exhausted' alone, two words",
     "google_cloud.access_token_expired": "Google's standard 401 text, which other causes also return",
+    "tencent_cloud.speech_stopped": "'Service stopped.' alone",
 }
 
 

@@ -13,6 +13,7 @@ REAL_SHAPES = KEYS + [
     "ABSKQmVkcm9ja0FQSUtleQ==", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "0123abcd.efgh4567",  # JWTs, Zhipu id.secret
     "sk-xxx", "my key", "sk-abc ", " sk-abc", "sk-abc\n",     # a user's junk or stray whitespace is not ours to judge
     "nullable-key-123", "Bearer-token-like", "tokenized", "'",   # prefixes of the forms, not the forms
+    "{sk-proj-abc123}", "[sk-abc]", "(sk-abc", "{sk-abc",        # a placeholder's brackets typed around a key: the user's
 ]
 
 
@@ -28,7 +29,7 @@ def test_anything_that_may_be_a_key_is_left_to_the_provider(key):
     ("undefined", "non_value"), ("null", "non_value"), ("None", "non_value"), ("nil", "non_value"),
     ("NaN", "non_value"), ("False", "non_value"), ("[object Object]", "non_value"),
     ("[False, True]", "serialized"), ("['sk-abc']", "serialized"), ('{"api_key": "sk-abc"}', "serialized"),
-    ("('sk-abc',)", "serialized"),
+    ("('sk-abc',)", "serialized"), ("[]", "serialized"), ("{}", "serialized"), ("[None, None]", "serialized"),
     ("Bearer sk-abc", "auth_scheme"), ("bearer sk-abc", "auth_scheme"), ("Token 8a1f77c1", "auth_scheme"),
     ("Basic dXNlcjpwYXNz", "auth_scheme"), ("x-api-key: sk-ant-abc", "auth_scheme"),
 ])

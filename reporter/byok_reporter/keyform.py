@@ -31,7 +31,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def malformed(key: str) -> str | None:
     """The form that shows the key was mangled (`blank`, `control_chars`, `quoted`, `non_value`,
     `serialized`, `auth_scheme`), or None for anything that may be a key. An empty string counts:
-    a backend that passes `key=""` had no key to send (`key=None` is the backend passing none)."""
+    a backend that passes `key=""` had no key to send (`key=None` is the backend passing none). A key in
+    brackets with nothing of a repr in it (`{sk-...}`, a documentation placeholder's braces) is what a person
+    types, so it is left to the provider's answer: the user must hear of it."""
     text = key.strip()
     if not text:
         return "blank"
@@ -42,7 +44,7 @@ def malformed(key: str) -> str | None:
     lowered = text.lower()
     if lowered in _NON_VALUES:
         return "non_value"                                # a variable that was never set
-    if text[0] in "[{(":
+    if text[0] in "[{(" and text[-1] in "]})" and (len(text) == 2 or any(ch in text for ch in "'\":,")):
         return "serialized"                               # a list, dict or tuple's repr or JSON
     if lowered.startswith(_SCHEMES):
         return "auth_scheme"                              # the header's scheme, sent twice
