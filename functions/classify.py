@@ -200,9 +200,11 @@ def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool
 
 
 class _Rules:
-    """Alternative patterns, each guarded by the literals it can start with: `literal in text` is a C-speed
-    scan, so the regex engine only runs on the few texts that can match (most patterns start with a
-    literal word or a group of literal alternatives, and most texts hold none of them)."""
+    """Alternative patterns, each guarded by the literals a match must start with: `literal in text` is a
+    C-speed scan, so the regex engine runs only on the few texts that hold one, and there only as an anchored
+    `match` where it stands (a pattern that opens with a word boundary or a lookbehind gets no literal-prefix
+    speed-up from the engine, so a `search` would try every position of a long body). A pattern with no known
+    literal is searched."""
 
     __slots__ = ("_items", "parts")
 
@@ -213,17 +215,29 @@ class _Rules:
     def search(self, text: str) -> bool:
         for anchors, pattern in self._items:
             if type(anchors) is str:
-                if anchors and anchors not in text:
+                if not anchors:
+                    if pattern.search(text):
+                        return True
                     continue
-            else:
-                for anchor in anchors:
-                    if anchor in text:
-                        break
-                else:
+                if anchors not in text:
                     continue
-            if pattern.search(text):
-                return True
+                if _matches_at(pattern, text, anchors):
+                    return True
+                continue
+            for anchor in anchors:
+                if anchor in text and _matches_at(pattern, text, anchor):
+                    return True
         return False
+
+
+def _matches_at(pattern: re.Pattern, text: str, anchor: str) -> bool:
+    """Whether `pattern` matches starting at one of the places `anchor` stands in `text`."""
+    at = text.find(anchor)
+    while at >= 0:
+        if pattern.match(text, at):
+            return True
+        at = text.find(anchor, at + 1)
+    return False
 
 
 _META = frozenset(".^$*+?{}[]|()")
@@ -277,8 +291,8 @@ def _long_enough(anchor: str) -> bool:
 
 
 def _anchors(part: str) -> str | tuple[str, ...]:
-    """The literal every match of `part` contains, or a tuple of literals one of which it contains ('' when none
-    is known: the regex always runs)."""
+    """The literal every match of `part` starts with (after its word boundaries and lookbehinds), or a tuple of
+    literals one of which it starts with ('' when none is known: the regex is searched)."""
     src = part
     while True:                       # lookbehinds and word boundaries ahead of the text match nothing
         if src.startswith(("(?<!", "(?<=")):

@@ -1145,3 +1145,42 @@ def test_the_status_prefilter_holds_on_any_text(text):
     from functions import classify as c
     if c._error_status_in(c._STATUS_IN_TEXT, text) is not None:
         assert _prefilter_passes(text)
+
+
+# The rule sets run each pattern only as an anchored match where one of its literals stands (classify._Rules): the
+# same answer as searching every pattern everywhere, on every corpus text, every table example and generated text.
+def _all_rule_sets():
+    from functions import classify as c
+    return {name: value for name, value in vars(c).items() if isinstance(value, c._Rules)}
+
+
+def _searched_everywhere(rules, text: str) -> bool:
+    return any(re.search(part, text) for part in rules.parts)
+
+
+def test_the_anchored_rule_sets_answer_as_a_plain_search():
+    texts = []
+    for path in sorted((ROOT / "tests" / "fixtures").glob("provider_errors*.jsonl")):
+        for case in load_cases(path):
+            error = case["error"]
+            texts.append(" ".join(str(error.get(k) or "") for k in ("type", "code", "message")).lower())
+            texts.append(json.dumps(error.get("body"), ensure_ascii=False).lower())
+    for path in sorted((ROOT / "functions" / "providers").glob("*.json")):
+        texts += [row["example"].lower() for row in json.loads(path.read_text(encoding="utf-8"))["errors"]]
+    texts += [prefix + t for t in texts[:400] for prefix in ("x", "invalid or ", "valid ")]
+    rule_sets = _all_rule_sets()
+    assert len(rule_sets) >= 10 and len(texts) > 5000
+    hits = 0
+    for name, rules in rule_sets.items():
+        for text in texts:
+            expected = _searched_everywhere(rules, text)
+            assert rules.search(text) == expected, (name, text[:200])
+            hits += expected
+    assert hits > 1000
+
+
+@given(st.text(alphabet="abcdefgiklmnoprstuvy _-:.'\"", max_size=80))
+@settings(max_examples=300, deadline=None)
+def test_the_anchored_rule_sets_hold_on_any_text(text):
+    for name, rules in _all_rule_sets().items():
+        assert rules.search(text) == _searched_everywhere(rules, text), name
