@@ -58,6 +58,7 @@ HOLDOUT14 = ROOT / "tests" / "fixtures" / "provider_errors_holdout14.jsonl"
 HOLDOUT15 = ROOT / "tests" / "fixtures" / "provider_errors_holdout15.jsonl"
 HOLDOUT16 = ROOT / "tests" / "fixtures" / "provider_errors_holdout16.jsonl"
 HOLDOUT17 = ROOT / "tests" / "fixtures" / "provider_errors_holdout17.jsonl"
+HOLDOUT18 = ROOT / "tests" / "fixtures" / "provider_errors_holdout18.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -175,14 +176,18 @@ def test_whole_corpus_through_the_cli(capsys):
                                          (HOLDOUT17, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
                                                       HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
                                                       HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                                                      HOLDOUT16])],
+                                                      HOLDOUT16]),
+                                         (HOLDOUT18, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
+                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
+                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
+                                                      HOLDOUT16, HOLDOUT17])],
                          ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
                               "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14",
-                              "holdout15", "holdout16", "holdout17"])
+                              "holdout15", "holdout16", "holdout17", "holdout18"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
     full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-            HOLDOUT15, HOLDOUT16, HOLDOUT17)
+            HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18)
     assert len(cases) >= (150 if path in full else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
@@ -194,21 +199,21 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
     if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
     if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-                HOLDOUT15, HOLDOUT16, HOLDOUT17):
+                HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
     if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                HOLDOUT16, HOLDOUT17):
+                HOLDOUT16, HOLDOUT17, HOLDOUT18):
         assert all(c["context"] in (True, False) for c in cases)
-    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17):
+    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
         assert all(c["key_state"] in ("works", "rejected", "no_credit", "unknown") for c in cases)
-    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17):   # where the key's state was seen, whether the thread shows it mangled
+    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):   # where the key's state was seen, whether the thread shows it mangled
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
     if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
         # an earlier set again (whitespace and case aside), and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
