@@ -208,7 +208,7 @@ def test_codes_inside_a_json_string_escaped_into_another_json_are_read():
 # a wrapper drops their code, the message alone must not decide (docs/classification.md, "Code dropped").
 _CODE_ONLY = {
     "anthropic.billing_error": "'Billing error' alone",
-    "hunyuan.token_failure": "'Token error.' alone",
+    "tencent_cloud.token_failure": "'Token error.' alone",
     "vercel_ai_gateway.access_denied": "'Forbidden.' alone",
     "vercel_ai_gateway.forbidden_by_rule": "'Forbidden' alone",
     "sarvam.insufficient_quota": "'Credits exhausted' alone, two words",
