@@ -92,16 +92,14 @@ def restore(client, provider: str, reason: str, rule: str | None, shadow: bool =
 def active(client, window_seconds: int, now: float | None = None) -> list[dict]:
     """Every group with users in the last two windows: for the operator's `surge` command."""
     bucket = int((time.time() if now is None else now) // window_seconds)
-    groups: dict[str, dict] = {}
+    names: set[str] = set()
     for raw in client.scan_iter(match=f"{PREFIX}:*", count=1000):
         key = raw.decode() if isinstance(raw, bytes) else raw
         name, _, tail = key.rpartition(":")
-        if tail.isdigit() and int(tail) in (bucket, bucket - 1):
-            groups.setdefault(name, {})
-        elif tail == "release":
-            groups.setdefault(name, {})
+        if tail == "release" or (tail.isdigit() and int(tail) in (bucket, bucket - 1)):
+            names.add(name)
     out = []
-    for name in sorted(groups):
+    for name in sorted(names):
         inner = name[name.index("{") + 1:name.rindex("}")]
         shadow = inner.startswith("shadow:")
         provider, reason, rule = inner.removeprefix("shadow:").split(":", 2)

@@ -57,8 +57,8 @@ def cli(argv: list[str]) -> int:
         else:
             groups = surge.active(redis, settings.surge_window_seconds)
             for g in groups:
-                _emit({**g, "holding": bool(settings.surge_users) and g["users"] > settings.surge_users
-                       and not g["released_for_seconds"]})
+                held = surge.Count(g["users"], bool(g["released_for_seconds"])).holds(settings.surge_users)
+                _emit({**g, "holding": held})
             _emit({"summary": True, "groups": len(groups), "threshold": settings.surge_users,
                    "window_seconds": settings.surge_window_seconds})
     except Exception as exc:  # noqa: BLE001 - report and fail
