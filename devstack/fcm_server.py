@@ -86,6 +86,9 @@ class FcmState:
             self.fail_status = 503
             self.hang_seconds = 30.0
             self.requests = 0
+            # run once, in the server, right after the next message is accepted and before the answer goes back:
+            # a test's way to make something else happen at exactly that moment (Redis lost after the push)
+            self.after_accept = None
 
     def behaviour_for(self, target: str) -> str:
         with self.lock:
@@ -295,6 +298,10 @@ def make_handler(state: FcmState, observers: "Observers | None" = None):
                 return self._send(*error_body("down"))
             if behaviour == "ok":
                 state.record(project, message, 200, behaviour)
+                with state.lock:
+                    hook, state.after_accept = state.after_accept, None
+                if hook is not None:
+                    hook()
                 return self._send(200, {"name": f"projects/{project}/messages/0:{next(state.ids)}%fake"})
             status, payload = error_body(behaviour)
             state.record(project, message, status, behaviour)
