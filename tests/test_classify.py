@@ -989,8 +989,22 @@ def test_holdout_look_alikes_keep_their_answer(provider, error, expected):
      "quota_exhausted"),
     ("openai_compatible", {"status_code": 429, "message": "Rate limit reached: 100 requests per minute (monthly "
                            "quota resets on the 1st)"}, None),
+    # Volcengine's speech API (openspeech) answers access errors in words its FAQ defines, under its own code
+    # (3001 is every invalid request's): the words decide, under the speech slug or the Ark slug a backend may send
+    ("volcengine_speech", {"status_code": 403, "message": '{"reqid":"r","code":3001,"message":"[resource_id='
+                           'volc.bigasr.sauc.duration] requested resource not granted"}'}, "permission_denied"),
+    ("volcengine", {"status_code": 401, "message": "authenticate request: load grant: requested grant not found"},
+     "invalid_key"),
+    ("doubao_tts", {"message": "quota exceeded for types: concurrency"}, None),
+    ("volcengine_speech", {"status_code": 401, "message": "authenticate request: authentication signature from "
+                           "request: invalid authorization method requested"}, None),
+    ("volcengine_speech", {"code": "3001", "message": "invalid request: operation is not supported"}, None),
+    ("volcengine", {"status_code": 401, "code": "AuthenticationError", "message": "The API key or AK/SK in the "
+                    "request is missing or invalid."}, "invalid_key"),
 ], ids=["polly-unrecognized", "transcribe-iam", "polly-throttling", "polly-no-credentials", "botocore-shape-expired",
-        "botocore-shape-validation", "monthly-usage-limit", "per-minute-beside-monthly"])
+        "botocore-shape-validation", "monthly-usage-limit", "per-minute-beside-monthly", "volc-speech-not-granted",
+        "volc-speech-grant-not-found", "volc-speech-concurrency", "volc-speech-auth-method", "volc-speech-3001",
+        "volc-ark-auth-still"])
 def test_documented_dialects_beyond_the_sets(provider, error, expected):
     assert classify(provider, error) == expected
 
