@@ -1001,10 +1001,13 @@ def test_holdout_look_alikes_keep_their_answer(provider, error, expected):
     ("volcengine_speech", {"code": "3001", "message": "invalid request: operation is not supported"}, None),
     ("volcengine", {"status_code": 401, "code": "AuthenticationError", "message": "The API key or AK/SK in the "
                     "request is missing or invalid."}, "invalid_key"),
+    # Baidu speech synthesis: its character allowance used up is money, its QPS limit is not
+    ("baidu", {"message": '{"err_no": 16, "err_msg": "Open api characters limit reached"}'}, "quota_exhausted"),
+    ("baidu", {"message": '{"err_no": 13, "err_msg": "Open api qps request limit reached"}'}, None),
 ], ids=["polly-unrecognized", "transcribe-iam", "polly-throttling", "polly-no-credentials", "botocore-shape-expired",
         "botocore-shape-validation", "monthly-usage-limit", "per-minute-beside-monthly", "volc-speech-not-granted",
         "volc-speech-grant-not-found", "volc-speech-concurrency", "volc-speech-auth-method", "volc-speech-3001",
-        "volc-ark-auth-still"])
+        "volc-ark-auth-still", "baidu-tts-characters", "baidu-tts-qps"])
 def test_documented_dialects_beyond_the_sets(provider, error, expected):
     assert classify(provider, error) == expected
 
