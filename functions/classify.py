@@ -354,7 +354,8 @@ _GUARDS = (
         # scheme alone ("Incorrect API key provided: undefined.", "...: ''.", "...: Bearer.")
         r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(map(re.escape, NON_VALUES)) + r")(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
-        r"\bmissing (?:the )?(?:authentication|authorization) header\b")),   # OpenRouter's 401 to a request with none
+        # OpenRouter's 401s to a request that carried no credential at all
+        r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b")),
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
         r"api_key client option must be set",               # openai, groq... Python/Node SDKs
@@ -372,7 +373,7 @@ _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
-    r"\binvalid credentials\b", r"\bno auth credentials found\b", r"\bauthentication fail(?:s|ed)\b",
+    r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
     r"\binvalid subscription key\b", r"\binvalid or missing api[ _-]?key\b",
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",

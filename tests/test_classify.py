@@ -59,6 +59,7 @@ HOLDOUT15 = ROOT / "tests" / "fixtures" / "provider_errors_holdout15.jsonl"
 HOLDOUT16 = ROOT / "tests" / "fixtures" / "provider_errors_holdout16.jsonl"
 HOLDOUT17 = ROOT / "tests" / "fixtures" / "provider_errors_holdout17.jsonl"
 HOLDOUT18 = ROOT / "tests" / "fixtures" / "provider_errors_holdout18.jsonl"
+HOLDOUT19 = ROOT / "tests" / "fixtures" / "provider_errors_holdout19.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -180,14 +181,18 @@ def test_whole_corpus_through_the_cli(capsys):
                                          (HOLDOUT18, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
                                                       HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
                                                       HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                                                      HOLDOUT16, HOLDOUT17])],
+                                                      HOLDOUT16, HOLDOUT17]),
+                                         (HOLDOUT19, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
+                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
+                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
+                                                      HOLDOUT16, HOLDOUT17, HOLDOUT18])],
                          ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
                               "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14",
-                              "holdout15", "holdout16", "holdout17", "holdout18"])
+                              "holdout15", "holdout16", "holdout17", "holdout18", "holdout19"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
     full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-            HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18)
+            HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19)
     assert len(cases) >= (150 if path in full else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
@@ -199,25 +204,28 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
     if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
     if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-                HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
+                HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
     if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                HOLDOUT16, HOLDOUT17, HOLDOUT18):
+                HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
         assert all(c["context"] in (True, False) for c in cases)
-    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
+    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17,
+                HOLDOUT18, HOLDOUT19):
         assert all(c["key_state"] in ("works", "rejected", "no_credit", "unknown") for c in cases)
-    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):   # where the key's state was seen, whether the thread shows it mangled
+    # where the key's state was seen, whether the thread shows it mangled
+    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
     if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18):
-        # issue 12's bar for the new set: 45 % not actionable, every source a specific page, no error text of
-        # an earlier set again (whitespace and case aside), and none twice within the set
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
+        # issue 12's bar for the new set: 45 % not actionable, every source a specific page (one blog of the
+        # nineteenth set serves plain http), no error text of an earlier set again (whitespace and case aside),
+        # and none twice within the set
         assert sum(c["expected"] is None for c in cases) / len(cases) >= 0.45
-        assert all(re.match(r"https://\S+/\S+", c["source"]) and "/search" not in c["source"] for c in cases)
+        assert all(re.match(r"https?://\S+/\S+", c["source"]) and "/search" not in c["source"] for c in cases)
 
         def text(error: dict) -> str:
             raw = error.get("message") or json.dumps(error.get("body"), sort_keys=True)
@@ -249,7 +257,9 @@ LATER_SETS = [
     (HOLDOUT7, "seventh held-out set", 167, 23,
      "168/200 and 22 of 125 after its fixes, 167 and 23 since the tenth set read Kimi For Coding's refusal as the "
      "user's (line 194 is that text from an allowed agent in a brief fault); before: 157/200 (78.5 %), 26"),
-    (HOLDOUT8, "eighth held-out set", 77, 16, "small, measured and not tuned on: 77/98, 16 of 58"),
+    (HOLDOUT8, "eighth held-out set", 79, 14,
+     "small, measured and not tuned on: 77/98, 16 of 58 (78 and 15 by later sets' rules); 79 and 14 since the "
+     "nineteenth set read OpenRouter's 'No auth credentials found' as no key sent"),
     (HOLDOUT9, "ninth held-out set", 176, 14, "176/200, 14 of 120; before: 171/200 (85.5 %), 16 false alarms"),
     (HOLDOUT10, "tenth held-out set", 167, 24,
      "167/200, 23 of 128 after its fixes; 24 since the seventeenth set read new-api's 预扣费额度失败 (the quota is below "
@@ -258,9 +268,10 @@ LATER_SETS = [
     (HOLDOUT11, "eleventh held-out set", 173, 15,
      "173/200, 15 of 134 (one thread-only false alarm more: Claude Code's own credential text in a Claude Code "
      "incident); before: 167/200 (83.5 %), 14 false alarms"),
-    (HOLDOUT12, "twelfth held-out set", 158, 31,
+    (HOLDOUT12, "twelfth held-out set", 160, 30,
      "158/200, 31 of 145 (one thread-only false alarm more: transformers' gated-repo text from a cookbook that passed "
-     "no token); before: 157/200 (78.5 %), 30 false alarms"),
+     "no token), 160 and 30 since the nineteenth set read OpenRouter's 'No auth credentials found' as no key sent; "
+     "before: 157/200 (78.5 %), 30 false alarms"),
     (HOLDOUT13, "thirteenth held-out set", 165, 25,
      "163/200, 27 of 150 after its fixes, 164 and 26 since the fifteenth set's echo of no key ('provided: "
      "undefined'), 165 and 25 since Gemini's 402 row no longer reads a bare RESOURCE_EXHAUSTED without its status "
@@ -269,13 +280,18 @@ LATER_SETS = [
      "135/180, 27 of 118 after its fixes, 137 and 25 since the fifteenth set's fixes (the echo of no key, the "
      "regional zero limit); before: 132/180 (73.3 %), 27 false alarms"),
     (HOLDOUT15, "fifteenth held-out set", 139, 15, "139/167, 15 of 102; before: 135/167 (80.8 %), 17 false alarms"),
-    (HOLDOUT16, "sixteenth held-out set", 120, 21,
-     "119/150, 21 of 94 after its fixes, 120 since the seventeenth set's reading of Gemini's free-tier limit 0; "
-     "before: 115/150 (76.7 %), 23 false alarms"),
-    (HOLDOUT17, "seventeenth held-out set", 140, 24, "140/184, 24 of 115; before: 132/184 (71.7 %), 27 false alarms"),
+    (HOLDOUT16, "sixteenth held-out set", 121, 20,
+     "119/150, 21 of 94 after its fixes, 120 since the seventeenth set's reading of Gemini's free-tier limit 0, 121 "
+     "and 20 since the nineteenth set's reading of OpenRouter's 'No auth credentials found'; before: 115/150 "
+     "(76.7 %), 23 false alarms"),
+    (HOLDOUT17, "seventeenth held-out set", 141, 24,
+     "140/184, 24 of 115 after its fixes, 141 since the Volcengine speech table (line 143); before: 132/184 (71.7 %), "
+     "27 false alarms"),
     (HOLDOUT18, "eighteenth held-out set", 136, 18,
      "136/175, 18 of 105, measured after the seventeenth set's fixes and not tuned on (no false alarm where the text "
      "gives the label, nothing there with a documented reading to add)"),
+    (HOLDOUT19, "nineteenth held-out set", 135, 8,
+     "135/154, 8 of 93 after its fixes; before: 130/154 (84.4 %), 11 false alarms"),
 ]
 
 
@@ -359,6 +375,13 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r["alarms_alone"] - r["alarms_with_probe"] == 3 and r["key_malformed"] == 0
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert (108, "volcengine", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
+    # the nineteenth set: the two false alarms the probe reaches on its labels' commit are settled by a key that
+    # works (OpenRouter's and Anthropic's reads), none turned wrong; OpenRouter's "No auth credentials found" has
+    # needed no probe since (docs/holdout19.md)
+    r = module.estimate(load_cases(HOLDOUT19))
+    assert r["key_malformed"] == 0 and r["alarms_with_probe"] <= r["alarms_alone"]
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    assert (150, "anthropic", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -816,9 +839,42 @@ HOLDOUT17_RULES = [
 ]
 
 
+HOLDOUT19_RULES = [
+    ("OpenRouter: 'No auth credentials found' is a request that carried no key", "avante.nvim/issues/2547"),
+    ("Gemini: a model without a free quota tier is a model the plan lacks", "danny-avila/LibreChat/issues/7283"),
+    ("Azure Resource Manager: AuthorizationFailed is a role the identity lacks", "foundry-dev-tools"),
+]
+
+
+LOOK_ALIKES["nineteenth"] = ([
+    # OpenRouter: a key it does not know, or a header it cannot read, stays the key's
+    ("openrouter", {"status_code": 401, "message": "User not found."}, "invalid_key"),
+    ("openrouter", {"message": "AI_APICallError: No auth credentials found"}, None),
+    ("openrouter", {"status_code": 401, "message": "Invalid credentials"}, "invalid_key"),
+    # Gemini: a free-tier model's per-minute 429 stays a rate; a daily free-tier cap stays quota
+    ("gemini", {"status_code": 429, "message": "You exceeded your current quota, please check your plan and billing "
+                "details. Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_"
+                "requests, limit: 10, model: gemini-2.5-flash"}, None),
+    ("gemini", {"status_code": 429, "message": "Quota exceeded for quota metric 'Generate Content API requests per "
+                "day' GenerateRequestsPerDayPerProjectPerModel-FreeTier"}, "quota_exhausted"),
+    # Azure: a management-plane refusal is the role's; its rate limits and a missing deployment stay ours
+    ("azure_ai_foundry", {"code": "AuthorizationFailed", "message": "The client 'a@b.c' with object id '0' does not "
+                          "have authorization to perform action 'Microsoft.CognitiveServices/accounts/read' over "
+                          "scope '/subscriptions/s' or the scope is invalid."}, "permission_denied"),
+    ("azure_openai", {"status_code": 404, "code": "DeploymentNotFound", "message": "The API deployment for this "
+                      "resource does not exist."}, None),
+    ("azure_openai", {"status_code": 429, "message": "Requests to the ChatCompletions_Create Operation have "
+                      "exceeded token rate limit of your current OpenAI S0 pricing tier."}, None),
+],
+    ["openrouter-user-not-found", "openrouter-no-credentials-no-status", "openrouter-invalid-credentials",
+     "gemini-free-tier-minute", "gemini-free-tier-day", "azure-arm-authorization-failed", "azure-deployment-missing",
+     "azure-token-rate"])
+
+
 LOOK_ALIKES["seventeenth"] = ([
-    # only a text that says no header came is no key sent; "no auth credentials" and an invalid header stay the key's
-    ("openrouter", {"status_code": 401, "message": "No auth credentials found"}, "invalid_key"),
+    # only a text that says no header came is no key sent; an invalid header stays the key's ("No auth credentials
+    # found" says none came: no key sent since the nineteenth set, see LOOK_ALIKES["nineteenth"])
+    ("openrouter", {"status_code": 401, "message": "No auth credentials found"}, None),
     ("openrouter", {"status_code": 401, "message": "Invalid authentication header"}, "invalid_key"),
     ("cloudflare_ai_gateway", {"status_code": 401, "message": "No or an invalid authentication header was provided "
                                "on the request."}, "invalid_key"),
@@ -1137,7 +1193,7 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT11, HOLDOUT11_RULES), (HOLDOUT12, HOLDOUT12_RULES),
                                                         (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
                                                         (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
-                                                        (HOLDOUT17, HOLDOUT17_RULES))
+                                                        (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES))
                for rule, needle in rules]
 
 

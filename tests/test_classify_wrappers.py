@@ -124,6 +124,8 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # wording ("You exceeded your current quota ... insufficient_quota"): the code is the one evidence that it is a
 # throttle, and every form that keeps only the message drops it. Its line 126 is MiniMax's "please carry the API
 # secret key" (no key sent) in the body of a 401 whose message says nothing: openai-node's form drops the body.
+# The nineteenth set's line 47 is a relay's insufficient_user_quota in the body of a 403 whose message is an app's own
+# "your current location does not support this model service": openai-node's form drops the body, the one evidence.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -132,7 +134,7 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_prefix")} | {
     ("provider_errors_holdout17.jsonl", 118, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
-    ("provider_errors_holdout17.jsonl", 126, "node_sdk")}
+    ("provider_errors_holdout17.jsonl", 126, "node_sdk"), ("provider_errors_holdout19.jsonl", 47, "node_sdk")}
 
 
 def _right_cases():
