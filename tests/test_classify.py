@@ -60,6 +60,7 @@ HOLDOUT16 = ROOT / "tests" / "fixtures" / "provider_errors_holdout16.jsonl"
 HOLDOUT17 = ROOT / "tests" / "fixtures" / "provider_errors_holdout17.jsonl"
 HOLDOUT18 = ROOT / "tests" / "fixtures" / "provider_errors_holdout18.jsonl"
 HOLDOUT19 = ROOT / "tests" / "fixtures" / "provider_errors_holdout19.jsonl"
+HOLDOUT20 = ROOT / "tests" / "fixtures" / "provider_errors_holdout20.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -185,14 +186,18 @@ def test_whole_corpus_through_the_cli(capsys):
                                          (HOLDOUT19, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
                                                       HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
                                                       HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                                                      HOLDOUT16, HOLDOUT17, HOLDOUT18])],
+                                                      HOLDOUT16, HOLDOUT17, HOLDOUT18]),
+                                         (HOLDOUT20, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
+                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
+                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
+                                                      HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19])],
                          ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
                               "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14",
-                              "holdout15", "holdout16", "holdout17", "holdout18", "holdout19"])
+                              "holdout15", "holdout16", "holdout17", "holdout18", "holdout19", "holdout20"])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
     full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-            HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19)
+            HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20)
     assert len(cases) >= (150 if path in full else 60)
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
@@ -204,23 +209,23 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
     if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
     if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-                HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
+                HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
     if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
+                HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
         assert all(c["context"] in (True, False) for c in cases)
     if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17,
-                HOLDOUT18, HOLDOUT19):
+                HOLDOUT18, HOLDOUT19, HOLDOUT20):
         assert all(c["key_state"] in ("works", "rejected", "no_credit", "unknown") for c in cases)
     # where the key's state was seen, whether the thread shows it mangled
-    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
+    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
     if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19):
+                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page (one blog of the
         # nineteenth set serves plain http), no error text of an earlier set again (whitespace and case aside),
         # and none twice within the set
@@ -292,6 +297,9 @@ LATER_SETS = [
      "gives the label, nothing there with a documented reading to add)"),
     (HOLDOUT19, "nineteenth held-out set", 135, 8,
      "135/154, 8 of 93 after its fixes; before: 130/154 (84.4 %), 11 false alarms"),
+    (HOLDOUT20, "twentieth held-out set", 126, 15,
+     "126/160, 15 of 94 after its fix (Imagen's billed-users refusal); before: 125/160 (78.1 %), 15 false alarms, "
+     "none where the text gives the label"),
 ]
 
 
@@ -382,6 +390,13 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r["key_malformed"] == 0 and r["alarms_with_probe"] <= r["alarms_alone"]
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert (150, "anthropic", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
+    # the twentieth set: two false alarms settled by keys that work; one right answer turned wrong by the key-form
+    # check, line 19, a key sent in the quotes the user typed into a config (the reporter reads quotes as the
+    # backend's mangling and pages the developers instead of telling the user: docs/holdout20.md)
+    r = module.estimate(load_cases(HOLDOUT20))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 2
+    assert [(c["line"], c["verdict"]) for c in r["changed"] if c["with_probe"] != c["expected"]] == [
+        (19, "key_malformed")]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -846,6 +861,20 @@ HOLDOUT19_RULES = [
 ]
 
 
+HOLDOUT20_RULES = [
+    ("Gemini: a model for billed users only is a model the plan lacks", "openjourney/issues/1"),
+]
+
+
+LOOK_ALIKES["twentieth"] = ([
+    # Google's INVALID_ARGUMENT stays our request unless it says the model is for billed users only
+    ("gemini", {"status_code": 400, "message": '{"error":{"code":400,"message":"Invalid value at \'generation_config\'",'
+                '"status":"INVALID_ARGUMENT"}}'}, None),
+    ("gemini", {"message": "Imagen API is only accessible to billed users at this time."}, "permission_denied"),
+],
+    ["gemini-invalid-argument", "imagen-billed-no-status"])
+
+
 LOOK_ALIKES["nineteenth"] = ([
     # OpenRouter: a key it does not know, or a header it cannot read, stays the key's
     ("openrouter", {"status_code": 401, "message": "User not found."}, "invalid_key"),
@@ -1193,7 +1222,8 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT11, HOLDOUT11_RULES), (HOLDOUT12, HOLDOUT12_RULES),
                                                         (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
                                                         (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
-                                                        (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES))
+                                                        (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES),
+                                                        (HOLDOUT20, HOLDOUT20_RULES))
                for rule, needle in rules]
 
 
