@@ -145,60 +145,17 @@ def test_whole_corpus_through_the_cli(capsys):
     check_through_the_cli(FIXTURE, "classification corpus", capsys)
 
 
-@pytest.mark.parametrize("path,earlier", [(HOLDOUT, [FIXTURE]), (HOLDOUT2, [FIXTURE, HOLDOUT]),
-                                         (HOLDOUT3, [FIXTURE, HOLDOUT, HOLDOUT2]),
-                                         (HOLDOUT4, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3]),
-                                         (HOLDOUT5, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4]),
-                                         (HOLDOUT6, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5]),
-                                         (HOLDOUT7, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                     HOLDOUT6]),
-                                         (HOLDOUT8, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                     HOLDOUT6, HOLDOUT7]),
-                                         (HOLDOUT9, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                     HOLDOUT6, HOLDOUT7, HOLDOUT8]),
-                                         (HOLDOUT10, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9]),
-                                         (HOLDOUT11, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10]),
-                                         (HOLDOUT12, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11]),
-                                         (HOLDOUT13, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12]),
-                                         (HOLDOUT14, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13]),
-                                         (HOLDOUT15, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14]),
-                                         (HOLDOUT16, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15]),
-                                         (HOLDOUT17, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                                                      HOLDOUT16]),
-                                         (HOLDOUT18, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                                                      HOLDOUT16, HOLDOUT17]),
-                                         (HOLDOUT19, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                                                      HOLDOUT16, HOLDOUT17, HOLDOUT18]),
-                                         (HOLDOUT20, [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5,
-                                                      HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-                                                      HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                                                      HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19])],
-                         ids=["holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7",
-                              "holdout8", "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14",
-                              "holdout15", "holdout16", "holdout17", "holdout18", "holdout19", "holdout20"])
+# Every set in the order it was gathered: a set's index is its number (the corpus 0, the first held-out 1).
+SETS = [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
+        HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20]
+
+
+@pytest.mark.parametrize("path,earlier", [(path, SETS[:n]) for n, path in enumerate(SETS) if n],
+                         ids=[path.stem.removeprefix("provider_errors_") for path in SETS[1:]])
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
-    full = (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-            HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20)
-    assert len(cases) >= (150 if path in full else 60)
+    number = SETS.index(path)
+    assert len(cases) >= (150 if number >= 3 and path != HOLDOUT8 else 60)   # the eighth is the small one
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -208,24 +165,19 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     older = [c for p in earlier for c in load_cases(p)]
     seen = {json.dumps(c["error"], sort_keys=True) for c in older}
     assert not [c["source"] for c in cases if json.dumps(c["error"], sort_keys=True) in seen]
-    if path in (HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
+    if number >= 2:
         sources = {c["source"] for c in older}
         assert not [c["source"] for c in cases if c["source"] in sources]
-    if path in (HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14,
-                HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
+    if number >= 4:
         assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= 50
-    if path in (HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15,
-                HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
+    if number >= 7:
         assert all(c["context"] in (True, False) for c in cases)
-    if path in (HOLDOUT9, HOLDOUT10, HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17,
-                HOLDOUT18, HOLDOUT19, HOLDOUT20):
+    if number >= 9:
         assert all(c["key_state"] in ("works", "rejected", "no_credit", "unknown") for c in cases)
     # where the key's state was seen, whether the thread shows it mangled
-    if path in (HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
+    if number >= 13:
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
-    if path in (HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10, HOLDOUT11,
-                HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20):
+    if number >= 3:
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page (one blog of the
         # nineteenth set serves plain http), no error text of an earlier set again (whitespace and case aside),
         # and none twice within the set
