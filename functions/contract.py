@@ -17,7 +17,7 @@ PROVIDER_RE = re.compile(r"[a-z0-9_-]{1,40}")
 FINGERPRINT_RE = re.compile(r"[A-Za-z0-9_:.=+/-]{1,128}")
 DESCRIPTIVE_LIMIT = 256                      # feature, model, operation
 ERROR_TEXT_LIMITS = {"type": 1024, "code": 1024, "message": None}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")   # never in an id or a key a person typed
 # What a component sends when it had no key: a placeholder a person cannot type into a key field (a JavaScript
 # `undefined`, a Python `None`, an object's default string). The reporter's key-form check sees it in the key it
 # holds; the classifier sees it in a provider's echo of the key it got ("Incorrect API key provided: undefined").
@@ -32,7 +32,7 @@ VERIFICATION_FIELDS = frozenset({"probe", "status", "verdict", "checked_at"})
 def valid_uid(uid: Any) -> bool:
     """A non-empty Firestore document id of at most 128 characters that cannot walk paths."""
     return (isinstance(uid, str) and 0 < len(uid) <= 128 and "/" not in uid and uid not in (".", "..")
-            and not (uid.startswith("__") and uid.endswith("__")) and not _CONTROL.search(uid))
+            and not (uid.startswith("__") and uid.endswith("__")) and not CONTROL_CHARS.search(uid))
 
 
 def verification_problem(value: Any) -> str | None:

@@ -15,9 +15,7 @@ only the name of the form.
 """
 from __future__ import annotations
 
-import re
-
-from .contract import NON_VALUES
+from .contract import CONTROL_CHARS, NON_VALUES
 from .probe import checked_at
 
 __all__ = ["malformed", "verification"]
@@ -25,7 +23,6 @@ __all__ = ["malformed", "verification"]
 _QUOTES = "\"'`"
 _NON_VALUES = frozenset(NON_VALUES)
 _SCHEMES = ("bearer ", "basic ", "token ", "bearer:", "apikey ", "api-key:", "x-api-key:")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def malformed(key: str) -> str | None:
@@ -37,7 +34,7 @@ def malformed(key: str) -> str | None:
     text = key.strip()
     if not text:
         return "blank"
-    if _CONTROL.search(text):
+    if CONTROL_CHARS.search(text):
         return "control_chars"                            # escape or NUL bytes: a botched edit or a binary read
     if len(text) >= 2 and text[0] in _QUOTES and text[-1] == text[0]:
         return "quoted"                                   # '"sk-..."': the quotes went into the header
