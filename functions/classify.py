@@ -370,7 +370,7 @@ _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 _YIELDING = frozenset({"cdn_name"})
 
 _INVALID_KEY = _rx(
-    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
+    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid[ -]api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
@@ -422,6 +422,7 @@ _PERMISSION = _rx(
     r"\bnot authorized to perform\b",                     # AWS IAM "User: arn:... is not authorized to perform: x"
     r"\bno identity-based policy allows\b", r"\bexplicit deny\b",
     r"\bresource not accessible by (?:integration|personal access token)\b",   # GitHub token permissions
+    r"\btoken does not have (?:the )?[\w-]+(?: [\w-]+){0,3} permissions?\b",   # a fine-grained PAT without "Copilot Requests"
     r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
     r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
     r"\bnot have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
@@ -443,6 +444,11 @@ _QUOTA = _rx(
     r"\bpre-consumed quota failed, (?:user|token) quota\b", r"预扣费额度失败",   # new-api: the quota is below the request's cost
     r"\bquota_exceeded\b", r"\bexceeds your quota\b", r"\bnot[_ ]enough[_ ]balance\b",
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
+    # Google's BILLING_DISABLED in words, whatever slug carried it (the labelling rules: money, not access)
+    r"\brequires billing to be enabled\b",
+    # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
+    r"\boverdue (?:account|balance|payment|bill)s?\b", r"\baccount (?:is |has )?(?:an )?overdue\b", r"\bin arrears\b",
+    r"\bdaily[_-](?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",   # a code such as "daily-transaction-limit-exceeded"
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
@@ -452,7 +458,8 @@ _QUOTA = _rx(
 # A feature or model the account's plan does not include: access, not spent credit (docs/classification.md), read
 # before the money words that usually come with it ("payment_required", "upgrade").
 _PLAN_GATED = _rx(
-    r"\bpaid_plan_required\b", r"\bpaid[- ]only\b", r"\bnot available (?:on|in|for) (?:the |your )?free (?:plan|tier)\b",
+    r"\bpaid_plan_required\b", r"\bpaid[- ]only\b",
+    r"\bnot available (?:on|in|for) (?:the |your )?(?:[a-z]+ )?(?:free|lite|trial) (?:plan|tier)\b",   # IBM's Lite plan
     r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
     r"\b(?:tier \d+|paid tier|higher tier) (?:and|or) (?:above|higher)\b",   # Together "build tier 2 and above"
     r"\brequires? an? (?:pro|paid|premium|plus|team|business|enterprise) (?:subscription|plan|account|tier)\b",
@@ -487,6 +494,15 @@ _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r
                     *_SECONDS_WINDOW.parts)
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
+# A limit that asks for a wait of hours or days ("Please try again in 58 hours") is a cap over a window longer than
+# an hour, which the labelling rules count as quota; a wait given in seconds (Azure's "retry after 86400 seconds" on
+# a per-minute limit) is left to the limit's own words.
+_RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|days?)\b")
+
+
+def _long_wait(hay: str) -> bool:
+    m = _RETRY_LONG.search(hay) if ("try again" in hay or "retry" in hay or "reset" in hay) else None
+    return m is not None and (m.group(2).startswith("d") or int(m.group(1)) >= 2)
 # A per-minute limit of 0 "for a region" (GenerateContentRequestsPerMinutePerProjectPerRegion) is where the call
 # came from, not the key's plan or balance: the first table's "region blocks from where our servers run".
 _GOOGLE_REGION_MINUTE = _rx(r"per ?minute ?per ?project ?per ?region", r"limit per minute for a region")
@@ -676,7 +692,7 @@ def _explain(provider: Any, error: Any) -> Verdict:
             # ...and a bare 429 is a rate limit unless the text names a cap that does not clear within minutes
             if row.decision is None and status == 429:
                 reason, rule = _heuristics(google, status, hay)
-                if rule == "text.daily_cap":
+                if rule in ("text.daily_cap", "text.long_wait"):
                     return Verdict(reason, rule, "heuristic")
             return Verdict(row.decision, row.id, "documented")
 
@@ -719,6 +735,8 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
     if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay:
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED, "text.daily_cap"
+        if _long_wait(hay):
+            return QUOTA_EXHAUSTED, "text.long_wait"
         return None, "text.rate_limit"
     if "incorrect model id" in hay or _FOREIGN_MODEL.search(hay):
         return None, "text.model_id"   # relays' "Incorrect model ID ... or you do not have permission": our model id

@@ -254,6 +254,9 @@ LATER_SETS = [
     (HOLDOUT20, "twentieth held-out set", 128, 13,
      "128/160, 13 of 94 after its fixes (Imagen's billed-users refusal, new-api's rewrite of an upstream 429); "
      "before: 125/160 (78.1 %), 15 false alarms, none where the text gives the label"),
+    (HOLDOUT21, "twenty-first held-out set", 135, 14,
+     "135/161, 14 of 101 after its fixes (all fourteen thread-only); before: 126/161 (78.3 %), 14 false alarms, none "
+     "where the text gives the label"),
 ]
 
 
@@ -351,6 +354,13 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 2
     assert [(c["line"], c["verdict"]) for c in r["changed"] if c["with_probe"] != c["expected"]] == [
         (19, "key_malformed")]
+    # the twenty-first set: two false alarms settled (a DashScope key the firmware truncated, an xAI key that worked
+    # with curl at the same host); two right answers turned wrong by the gatherers' key_mangled, keys a user typed
+    # wrong (a bare "sk-", a pasted "apiKey: " prefix: docs/holdout21.md)
+    r = module.estimate(load_cases(HOLDOUT21))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 5
+    assert [(c["line"], c["verdict"]) for c in r["changed"] if c["alone"] == c["expected"]] == [
+        (115, "key_malformed"), (122, "key_malformed")]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -822,6 +832,48 @@ HOLDOUT20_RULES = [
 ]
 
 
+HOLDOUT21_RULES = [
+    ("GitHub: a fine-grained token without a permission is access", "copilot-cli/issues/46"),
+    ("Azure Resource Manager: ReadOnlyDisabledSubscription is an account disabled", "microsoft-foundry-for-vscode/issues/374"),
+    ("a kebab-case invalid-api-key code is the key", "node-sdk/issues/264"),
+    ("a kebab-case daily limit code is a day's cap", "news-intelligence"),
+    ("a feature the Lite plan lacks is access", "dotnet-standard-sdk"),
+    ("a rate limit that asks for a wait of hours is a cap", "copilot-cli/issues/2696"),
+    ("Google's billing-disabled words under any slug are money", "php-docs-samples"),
+    ("an overdue account is money", "Roo-Code/issues/12309"),
+]
+
+
+LOOK_ALIKES["twenty-first"] = ([
+    # a wait of hours or days is a cap; a wait in seconds, minutes or one hour stays a rate, whatever its size
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit exceeded. Please try again in 3 days."},
+     "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit exceeded. Please try again in 1 hour."}, None),
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit exceeded. Please try again in 20 minutes."}, None),
+    ("azure_openai", {"status_code": 429, "message": "Requests to the ChatCompletions_Create Operation under Azure "
+                      "OpenAI API version 2024-02-01 have exceeded token rate limit of your current OpenAI S0 pricing "
+                      "tier. Please retry after 86400 seconds."}, None),
+    # a daily limit in prose inside a relay's own error stays unread; the code form is the cap
+    ("one_api", {"message": "relay error (channel id 2, user id: 1): Open api daily request limit reached"}, None),
+    ("openai_compatible", {"status_code": 400, "message": "daily_request_limit_exceeded"}, "quota_exhausted"),
+    # a token refused for a missing permission is access; a token refused as invalid stays the key
+    ("openai_compatible", {"status_code": 401, "message": "Personal Access Token does not have Models permission"},
+     "permission_denied"),
+    ("openai_compatible", {"status_code": 401, "message": "Bad credentials"}, "invalid_key"),
+    # billing words: Google's billing-disabled is money under any slug; an overdue account is money
+    ("google_translate", {"status_code": 403, "message": "This API method requires billing to be enabled. Please "
+                          "enable billing on project #1 then retry.", "type": "PERMISSION_DENIED"}, "quota_exhausted"),
+    ("openai_compatible", {"status_code": 403, "message": "Your account has an overdue balance"}, "quota_exhausted"),
+    # the plan gate reads the free plan's other names, and only with a plan or tier
+    ("openai_compatible", {"status_code": 403, "message": "This feature is not available on the trial tier."},
+     "permission_denied"),
+    ("openai_compatible", {"status_code": 400, "message": "This voice is not available in the lite model."}, None),
+],
+    ["wait-days", "wait-one-hour", "wait-minutes", "azure-seconds", "relay-daily-prose", "daily-limit-code",
+     "token-without-permission", "bad-credentials", "google-billing-any-slug", "overdue-balance", "trial-tier",
+     "lite-model-not-plan"])
+
+
 LOOK_ALIKES["twentieth"] = ([
     # Google's INVALID_ARGUMENT stays our request unless it says the model is for billed users only
     ("gemini", {"status_code": 400, "message": '{"error":{"code":400,"message":"Invalid value at \'generation_config\'",'
@@ -1189,7 +1241,7 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
                                                         (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
                                                         (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES),
-                                                        (HOLDOUT20, HOLDOUT20_RULES))
+                                                        (HOLDOUT20, HOLDOUT20_RULES), (HOLDOUT21, HOLDOUT21_RULES))
                for rule, needle in rules]
 
 
