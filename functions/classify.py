@@ -370,7 +370,7 @@ _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 _YIELDING = frozenset({"cdn_name"})
 
 _INVALID_KEY = _rx(
-    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\binvalid[ -]api[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
+    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
@@ -447,8 +447,8 @@ _QUOTA = _rx(
     # Google's BILLING_DISABLED in words, whatever slug carried it (the labelling rules: money, not access)
     r"\brequires billing to be enabled\b",
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
-    r"\boverdue (?:account|balance|payment|bill)s?\b", r"\baccount (?:is |has )?(?:an )?overdue\b", r"\bin arrears\b",
-    r"\bdaily[_-](?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",   # a code such as "daily-transaction-limit-exceeded"
+    r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b", r"\bin arrears\b",
+    r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",   # a code such as "daily-transaction-limit-exceeded"
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
