@@ -355,7 +355,8 @@ _GUARDS = (
         r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(map(re.escape, NON_VALUES)) + r")(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         # OpenRouter's 401s to a request that carried no credential at all
-        r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b")),
+        r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
+        r"\bheader of type authorization was missing\b")),   # NVIDIA's API catalog to a request without the header
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
         r"api_key client option must be set",               # openai, groq... Python/Node SDKs
@@ -425,6 +426,8 @@ _PERMISSION = _rx(
     r"\btoken does not have (?:the )?[\w-]+(?: [\w-]+){0,3} permissions?\b",   # a fine-grained PAT without "Copilot Requests"
     r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
     r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
+    r"\bbeen blocked from accessing\b",                 # "You have been blocked from accessing ..." (a ban)
+    r"\borganization has disabled\b",                   # an organization's admin turned the access off
     r"\bnot have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
     r"\bno access to (?:the )?model\b", r"\baccess to (?:the )?model (?:is )?denied\b",   # "No access to model: x"
     r"\bnot authorized to operate on\b",                # Alibaba Cloud RAM "not authorized to operate on the ..."
@@ -446,6 +449,8 @@ _QUOTA = _rx(
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
     # Google's BILLING_DISABLED in words, whatever slug carried it (the labelling rules: money, not access)
     r"\brequires billing to be enabled\b",
+    r"\bno (?:more )?(?:quota|credits?|balance) left\b",   # Venice "User has no quota left"
+    r"(?<=[2-9])-hour usage limit\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex): hours, not minutes
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
     r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b", r"\bin arrears\b",
     r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",   # a code such as "daily-transaction-limit-exceeded"
@@ -465,6 +470,8 @@ _PLAN_GATED = _rx(
     r"\brequires? an? (?:pro|paid|premium|plus|team|business|enterprise) (?:subscription|plan|account|tier)\b",
     r"\bplan does not (?:yet )?include access\b",       # "Your current subscription plan does not yet include access"
     r"\bnot included in your (?:current )?(?:plan|subscription)\b",
+    r"\bsubscription is required to (?:use|access)\b",     # "An active ... subscription is required to use ..."
+    r"\bonly available (?:on|for|in|with) (?:the |a )?standard s0\b",   # Azure AI services' paid tier (F0 is free)
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
@@ -482,6 +489,7 @@ _FOREIGN_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama
                      r"deepseek|glm-|kimi|moonshot|command-r)[^\s`'\"]*[`'\"]? does not exist")
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
 _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]?week", r"\bweekly\b",
+                 r"\b(?:24-hour|24 hour)s?\b",                     # "resets over a rolling 24-hour window": a day
                  r"per[ _]?month", r"\bmonthly\b",
                  r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
@@ -673,9 +681,10 @@ def _explain(provider: Any, error: Any) -> Verdict:
             codes = _codes(err, hay, head)
         key = status if status is not None else _close_code(err, head)
         row = chain.match(key, codes, hay)
-        if row is None or (row.codes is None and row.contains is None):
-            # Nothing, or a bare status, decided: a documented code the text names without a field around it
-            # ("Error: insufficient_quota", Go's map[code:...], a translated page) is better evidence.
+        if row is None or row.codes is None:
+            # Nothing, a bare status or a phrase decided: a documented code the text names without a field around it
+            # ("Error: insufficient_quota", Go's map[code:...], a translated page) is better evidence when its row
+            # comes first.
             named = chain.codes_named_in(hay).difference(codes)
             if named:
                 better = chain.match(key, codes | named, hay)
@@ -689,6 +698,11 @@ def _explain(provider: Any, error: Any) -> Verdict:
             # text itself names the missing permission, the text decides.
             if row.decision == INVALID_KEY and _PERMISSION.search(hay) and not _KEY_NAMED_INVALID.search(hay):
                 return Verdict(PERMISSION_DENIED, "text.permission", "heuristic")
+            # ...and a bare 401 or 403 whose text names spent money is the money (xAI's 403 "You have run out of
+            # credits"): the status says only that the request was refused
+            if row.decision in (INVALID_KEY, PERMISSION_DENIED) and _QUOTA.search(hay) \
+                    and not _KEY_NAMED_INVALID.search(hay) and not _SECONDS_WINDOW.search(hay):
+                return Verdict(QUOTA_EXHAUSTED, "text.quota", "heuristic")
             # ...and a bare 429 is a rate limit unless the text names a cap that does not clear within minutes
             if row.decision is None and status == 429:
                 reason, rule = _heuristics(google, status, hay)
@@ -732,7 +746,7 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
         return QUOTA_EXHAUSTED, "text.quota_hint"
     if _TERMINATED.search(hay):
         return PERMISSION_DENIED, "text.terminated"
-    if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay:
+    if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay or "usage limit" in hay:
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED, "text.daily_cap"
         if _long_wait(hay):

@@ -214,28 +214,34 @@ LATER_SETS = [
     (HOLDOUT5, "fifth held-out set", 179, 15,
      "179/200, 15 of 125 (one label changed by the no-key rule); before: 155/200 (77.5 %), 21 false alarms"),
     (HOLDOUT6, "sixth held-out set", 151, 36, "151/200, 36 of 128; before: 138/200 (69.0 %), 39 false alarms"),
-    (HOLDOUT7, "seventh held-out set", 167, 23,
+    (HOLDOUT7, "seventh held-out set", 166, 24,
      "168/200 and 22 of 125 after its fixes, 167 and 23 since the tenth set read Kimi For Coding's refusal as the "
-     "user's (line 194 is that text from an allowed agent in a brief fault); before: 157/200 (78.5 %), 26"),
+     "user's (line 194 is that text from an allowed agent in a brief fault), 166 and 24 since the twenty-second set "
+     "read a LiteLLM budget on the user's own proxy as money (line 184, a cost the proxy logged wrong); before: "
+     "157/200 (78.5 %), 26"),
     (HOLDOUT8, "eighth held-out set", 79, 14,
      "small, measured and not tuned on: 77/98, 16 of 58 (78 and 15 by later sets' rules); 79 and 14 since the "
      "nineteenth set read OpenRouter's 'No auth credentials found' as no key sent"),
-    (HOLDOUT9, "ninth held-out set", 176, 14, "176/200, 14 of 120; before: 171/200 (85.5 %), 16 false alarms"),
+    (HOLDOUT9, "ninth held-out set", 176, 15,
+     "176/200, 14 of 120; 15 since the twenty-second set read a LiteLLM budget on the user's own proxy as money (line "
+     "165, a key the proxy refused with no budget set); before: 171/200 (85.5 %), 16 false alarms"),
     (HOLDOUT10, "tenth held-out set", 167, 24,
      "167/200, 23 of 128 after its fixes; 24 since the seventeenth set read new-api's 预扣费额度失败 (the quota is below "
      "the request's cost) as the user's, line 195 being a relay channel the reporter had set wrong; before: 156/200 "
      "(78.0 %), 25 false alarms"),
-    (HOLDOUT11, "eleventh held-out set", 173, 15,
+    (HOLDOUT11, "eleventh held-out set", 174, 15,
      "173/200, 15 of 134 (one thread-only false alarm more: Claude Code's own credential text in a Claude Code "
-     "incident); before: 167/200 (83.5 %), 14 false alarms"),
+     "incident), 174 since the twenty-second set's LiteLLM budget rows (line 156); before: 167/200 (83.5 %), 14 false "
+     "alarms"),
     (HOLDOUT12, "twelfth held-out set", 160, 30,
      "158/200, 31 of 145 (one thread-only false alarm more: transformers' gated-repo text from a cookbook that passed "
      "no token), 160 and 30 since the nineteenth set read OpenRouter's 'No auth credentials found' as no key sent; "
      "before: 157/200 (78.5 %), 30 false alarms"),
-    (HOLDOUT13, "thirteenth held-out set", 165, 25,
+    (HOLDOUT13, "thirteenth held-out set", 165, 26,
      "163/200, 27 of 150 after its fixes, 164 and 26 since the fifteenth set's echo of no key ('provided: "
      "undefined'), 165 and 25 since Gemini's 402 row no longer reads a bare RESOURCE_EXHAUSTED without its status "
-     "(seventeenth set); before: 161/200 (80.5 %), 28 false alarms"),
+     "(seventeenth set), 26 since the twenty-second set's LiteLLM budget rows (line 3 right, line 15 a negative budget "
+     "the proxy accepted, wrong); before: 161/200 (80.5 %), 28 false alarms"),
     (HOLDOUT14, "fourteenth held-out set", 137, 25,
      "135/180, 27 of 118 after its fixes, 137 and 25 since the fifteenth set's fixes (the echo of no key, the "
      "regional zero limit); before: 132/180 (73.3 %), 27 false alarms"),
@@ -258,6 +264,9 @@ LATER_SETS = [
     (HOLDOUT21, "twenty-first held-out set", 135, 14,
      "135/161, 14 of 101 after its fixes (all fourteen thread-only); before: 126/161 (78.3 %), 14 false alarms, none "
      "where the text gives the label"),
+    (HOLDOUT22, "twenty-second held-out set", 127, 20,
+     "127/160, 20 of 96 after its fixes (19 of them thread-only); before: 113/160 (70.6 %), 20 false alarms, 2 where "
+     "the text gives the label"),
 ]
 
 
@@ -362,6 +371,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 5
     assert [(c["line"], c["verdict"]) for c in r["changed"] if c["alone"] == c["expected"]] == [
         (115, "key_malformed"), (122, "key_malformed")]
+    # the twenty-second set: seven false alarms settled, all by keys its gatherers recorded as mangled (placeholders,
+    # None, no key at all: docs/holdout22.md reads several as generous), none turned wrong
+    r = module.estimate(load_cases(HOLDOUT22))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 7 and r["key_malformed"] == 13
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -845,6 +859,59 @@ HOLDOUT21_RULES = [
 ]
 
 
+HOLDOUT22_RULES = [
+    ("LiteLLM: a budget of the user's own proxy exceeded is money", "BerriAI/litellm/issues/30670"),
+    ("LiteLLM: ExceededBudget from the proxy's auth check is money", "BerriAI/litellm/issues/35247"),
+    ("LiteLLM: ExceededBudget as an app logged it", "OpenHands-Cloud/issues/16"),
+    ("LiteLLM: a team not allowed the model is access", "BerriAI/litellm/pull/1933"),
+    ("OpenAI: insufficient_quota's sentence without its code is money", "Danse-Macabre/issues/2"),
+    ("a usage limit that asks for a wait of days is a cap", "openai/codex/issues/3124"),
+    ("a free allowance over a rolling 24-hour window is a day's cap", "sub2api/issues/4568"),
+    ("a bare 403 whose text says the credits ran out is money", "agenc-core/pull/2483"),
+    ("'no quota left' is money", "agent-zero/issues/1111"),
+    ("a 5-hour usage limit is a cap", "kimi-cli/issues/2647"),
+    ("NVIDIA: 'Header of type authorization was missing' is a request without the key", "picoclaw/issues/2479"),
+    ("a subscription required to use the models is a plan that lacks them", "opencode/issues/49648"),
+    ("Azure: a feature only on the Standard S0 tier is a plan that lacks it", "cognitive-services-speech-sdk/issues/2164"),
+    ("blocked from accessing a service is access", "coaidev/coai/issues/14"),
+    ("an organization that disabled the access is access", "claude-code/issues/58598"),
+]
+
+
+LOOK_ALIKES["twenty-second"] = ([
+    # LiteLLM's budget words decide only on the user's own proxy; under another slug they are our platform's proxy
+    ("litellm", {"message": "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0"}, "quota_exhausted"),
+    ("openai", {"message": "litellm.BudgetExceededError: Budget has been exceeded! Current cost: 10.2, Max budget: "
+                "10.0"}, None),
+    ("litellm", {"status_code": 401, "message": "Authentication Error - Expired Key. Key Expiry time 2026-01-01 and "
+                 "current time 2026-02-01"}, "invalid_key"),
+    ("litellm", {"status_code": 401, "body": {"error": {"message": "key not allowed to access model. This key can only "
+                 "access models=['gpt-4o-mini']. Tried to access gpt-4o.", "type": "key_model_access_denied"}}},
+     "permission_denied"),
+    # OpenAI's insufficient_quota sentence is money; its per-minute rate limit stays a rate
+    ("openai", {"status_code": 429, "message": "Rate limit reached for gpt-4o in organization org-x on tokens per min "
+                "(TPM): Limit 30000, Used 30000, Requested 100. Please try again in 200ms."}, None),
+    # a usage limit that clears within the hour stays a rate; a day's window is a cap
+    ("openai_compatible", {"message": "You've hit your usage limit. Try again in 45 minutes."}, None),
+    ("openai_compatible", {"status_code": 429, "message": "Usage resets over a rolling 24-hour window."},
+     "quota_exhausted"),
+    # a bare 401 that names the key stays the key, whatever money words come with it
+    ("openai_compatible", {"status_code": 401, "message": "Invalid API key. Add credits at https://example.invalid"},
+     "invalid_key"),
+    # a 1-hour usage limit is a rate; 5 hours is a cap
+    ("openai_compatible", {"status_code": 403, "message": "1-hour usage limit"}, None),
+    # a header the request lacked is no key sent; a header the provider refused stays the key
+    ("nvidia_nim", {"status_code": 401, "message": "Header of type authorization was missing"}, None),
+    ("nvidia_nim", {"status_code": 401, "message": "Authentication failed"}, "invalid_key"),
+    # a tier word other than Azure's Standard S0 stays unread (an output format an app chose: seventeenth set)
+    ("elevenlabs", {"status_code": 403, "message": "Output format 'pcm_44100' is only available on the Pro tier and "
+                    "above"}, None),
+],
+    ["litellm-budget-own-proxy", "litellm-budget-other-slug", "litellm-expired-key", "litellm-key-model-access",
+     "openai-per-minute", "usage-limit-minutes", "rolling-24-hours", "bare-401-names-the-key", "one-hour-usage-limit",
+     "nvidia-header-missing", "nvidia-auth-failed", "pro-tier-format"])
+
+
 LOOK_ALIKES["twenty-first"] = ([
     # a wait of hours or days is a cap; a wait in seconds, minutes or one hour stays a rate, whatever its size
     ("openai_compatible", {"status_code": 429, "message": "Rate limit exceeded. Please try again in 3 days."},
@@ -1026,16 +1093,17 @@ LOOK_ALIKES["eleventh"] = ([
     ("zhipu", {"message": "Your plan does not include enough credits for this request. Please add credits."},
      "quota_exhausted"),
     ("openai_compatible", {"message": "This model is not included in your current plan"}, "permission_denied"),
-    # under any other slug a LiteLLM budget is our platform's proxy; under `litellm` its wording alone is too (two
-    # of four such texts in the sets were proxy bugs)
+    # under any other slug a LiteLLM budget is our platform's proxy; under `litellm` its wording alone was too until
+    # the twenty-second set (five such texts labelled money where the text gives the label, four proxy bugs only
+    # the thread shows, which the reporter's LiteLLM key read answers: docs/holdout22.md)
     ("openai", {"message": "litellm.BadRequestError: Litellm_proxyException - Budget has been exceeded! Current "
                 "cost: 1000.2, Max budget: 1000.0"}, None),
-    ("litellm", {"message": "Budget has been exceeded! Current cost: 26.075, Max budget: 0.25"}, None),
+    ("litellm", {"message": "Budget has been exceeded! Current cost: 26.075, Max budget: 0.25"}, "quota_exhausted"),
     ("openai", {"status_code": 429, "message": "429 No deployments available - crossed budget: Exceeded budget for "
                 "deployment model_name: gpt-4o: 10.2 >= 10.0"}, None),
 ],
     ["azure-firewall", "azure-bare-403", "openrouter-model-id", "anthropic-bad-key", "plan-lacks-credits",
-     "plan-excludes-model", "litellm-budget-other-slug", "litellm-budget-words-alone", "deployment-budget-other-slug"])
+     "plan-excludes-model", "litellm-budget-other-slug", "litellm-budget-own-proxy", "deployment-budget-other-slug"])
 
 
 LOOK_ALIKES["ninth"] = ([
@@ -1242,7 +1310,8 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
                                                         (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
                                                         (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES),
-                                                        (HOLDOUT20, HOLDOUT20_RULES), (HOLDOUT21, HOLDOUT21_RULES))
+                                                        (HOLDOUT20, HOLDOUT20_RULES), (HOLDOUT21, HOLDOUT21_RULES),
+                                                        (HOLDOUT22, HOLDOUT22_RULES))
                for rule, needle in rules]
 
 
