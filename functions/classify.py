@@ -681,10 +681,9 @@ def _explain(provider: Any, error: Any) -> Verdict:
             codes = _codes(err, hay, head)
         key = status if status is not None else _close_code(err, head)
         row = chain.match(key, codes, hay)
-        if row is None or row.codes is None:
-            # Nothing, a bare status or a phrase decided: a documented code the text names without a field around it
-            # ("Error: insufficient_quota", Go's map[code:...], a translated page) is better evidence when its row
-            # comes first.
+        if row is None or (row.codes is None and row.contains is None):
+            # Nothing, or a bare status, decided: a documented code the text names without a field around it
+            # ("Error: insufficient_quota", Go's map[code:...], a translated page) is better evidence.
             named = chain.codes_named_in(hay).difference(codes)
             if named:
                 better = chain.match(key, codes | named, hay)
