@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import providers
-from .contract import NON_VALUES
+from .contract import LOCAL_SERVER_KEYS, NON_VALUES
 
 REASONS = ("invalid_key", "permission_denied", "quota_exhausted")
 INVALID_KEY, PERMISSION_DENIED, QUOTA_EXHAUSTED = REASONS
@@ -350,9 +350,11 @@ _GUARDS = (
         r"\bmissing(?<!invalid or missing) (?:the )?api[ _-]?key\b",
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
         r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
-        # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder or the auth
-        # scheme alone ("Incorrect API key provided: undefined.", "...: ''.", "...: Bearer.")
-        r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(map(re.escape, NON_VALUES)) + r")(?=[\s.,;]|$)",
+        # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder, a local server's
+        # "no key needed" value or the auth scheme alone ("Incorrect API key provided: undefined.", "...: ''.",
+        # "...: Bearer.", "...: EMPTY.")
+        r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(map(re.escape, NON_VALUES + LOCAL_SERVER_KEYS))
+        + r")(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",

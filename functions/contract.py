@@ -22,6 +22,10 @@ CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")   # never in an id or a key a per
 # `undefined`, a Python `None`, an object's default string). The reporter's key-form check sees it in the key it
 # holds; the classifier sees it in a provider's echo of the key it got ("Incorrect API key provided: undefined").
 NON_VALUES = ("undefined", "null", "none", "nil", "nan", "true", "false", "[object object]")
+# The values local OpenAI-compatible servers document for "no key needed" (vLLM's `EMPTY`, llama.cpp's
+# `sk-no-key-required`, LM Studio's `lm-studio` and older `not-needed`, Ollama's `ollama`): a component configured
+# for such a server that reached a cloud provider with one sent no user's key.
+LOCAL_SERVER_KEYS = ("empty", "sk-no-key-required", "not-needed", "lm-studio", "ollama")
 
 # The optional `verification` object: what the reporter learnt by asking the provider itself.
 VERDICTS = ("key_rejected", "key_works", "no_credit", "has_credit", "unknown", "key_malformed")

@@ -28,6 +28,8 @@ def test_anything_that_may_be_a_key_is_left_to_the_provider(key):
     (' "sk-abc" ', "quoted"), ('""', "quoted"),
     ("undefined", "non_value"), ("null", "non_value"), ("None", "non_value"), ("nil", "non_value"),
     ("NaN", "non_value"), ("False", "non_value"), ("[object Object]", "non_value"),
+    ("EMPTY", "local_server_key"), ("sk-no-key-required", "local_server_key"), ("not-needed", "local_server_key"),
+    ("lm-studio", "local_server_key"), ("ollama", "local_server_key"),
     ("[False, True]", "serialized"), ("['sk-abc']", "serialized"), ('{"api_key": "sk-abc"}', "serialized"),
     ("('sk-abc',)", "serialized"), ("[]", "serialized"), ("{}", "serialized"), ("[None, None]", "serialized"),
     ("Bearer sk-abc", "auth_scheme"), ("bearer sk-abc", "auth_scheme"), ("Token 8a1f77c1", "auth_scheme"),
@@ -37,7 +39,8 @@ def test_a_mangled_key_is_named_by_its_form(key, form):
     assert malformed(key) == form
 
 
-@pytest.mark.parametrize("form", ["blank", "control_chars", "quoted", "non_value", "serialized", "auth_scheme"])
+@pytest.mark.parametrize("form", ["blank", "control_chars", "quoted", "non_value", "local_server_key", "serialized",
+                                  "auth_scheme"])
 def test_its_verification_is_valid_in_the_contract_and_the_schema(form):
     from tests.helpers import event
     from tests.reporting import validate
@@ -64,3 +67,16 @@ def test_a_placeholder_is_no_key_to_the_reporter_and_to_the_classifier(value):
                        "https://platform.openai.com/account/api-keys."}
     assert explain("openai", echo).rule == "guard.no_key_sent"
     assert explain("openai", dict(echo, message=echo["message"].replace(value, "sk-abc1"))).reason == "invalid_key"
+
+
+@pytest.mark.parametrize("value", ["EMPTY", "sk-no-key-required", "not-needed", "lm-studio", "ollama"])
+def test_a_local_servers_no_key_value_is_no_key_to_the_reporter_and_to_the_classifier(value):
+    """vLLM, llama.cpp, LM Studio and Ollama document these as the key to send when none is needed: a component set
+    up for such a server that reached a cloud provider sent no user's key (contract.LOCAL_SERVER_KEYS)."""
+    from functions.classify import explain
+
+    assert malformed(value) == "local_server_key" and malformed(value + "-x") is None
+    echo = {"status_code": 401, "code": "invalid_api_key", "message": f"Incorrect API key provided: {value}."}
+    assert explain("openai", echo).rule == "guard.no_key_sent"
+    # a masked echo of the same value says nothing the classifier can read: the reporter's check is the one that sees it
+    assert explain("openai", dict(echo, message="Incorrect API key provided: sk-no-ke******ired.")).reason == "invalid_key"

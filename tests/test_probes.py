@@ -659,19 +659,20 @@ def keyless_then_keyed(host: FakeHost, path: str) -> dict:
 
 @pytest.mark.parametrize("info, verdict, outcome, reasons", [
     ({"spend": 2.1034, "max_budget": 2.0}, "no_credit", "sent", ["quota_exhausted"]),
-    ({"spend": 0.4, "max_budget": 2.0}, "key_works", "not_actionable", []),
-    ({"spend": 0.4, "max_budget": None}, "key_works", "not_actionable", []),
+    ({"spend": 0.4, "max_budget": 2.0}, "key_works", "sent", ["quota_exhausted"]),
+    ({"spend": 0.4, "max_budget": None}, "key_works", "sent", ["quota_exhausted"]),
 ])
 def test_litellm_budget_error_against_the_virtual_keys_own_budget(host, pipe, reporters, device, capsys, caplog,
                                                                   info, verdict, outcome, reasons):
-    """LiteLLM's "Budget has been exceeded!" alone is read as a platform's proxy (two of the four in the held-out
-    sets were proxy bugs). The user's own gateway answers /key/info for the virtual key that failed: its own
-    budget spent is money the user manages (one quota push); room on it leaves the text's reading (no push)."""
+    """LiteLLM's "Budget has been exceeded!" on the user's own gateway is a budget its admin set, spent: money
+    (the `litellm` table, since the twenty-second set). The gateway answers /key/info for the virtual key that
+    failed: its own budget spent confirms it; room on it does not refute it, since the budget spent may be the
+    key's user's or team's, which that read does not show (one quota push either way)."""
     exc = relay_fails(host, 400, LITELLM_BUDGET)
     host.route("GET", "/key/info", 200, {"key": "88dc28d0f0b7", "info": {"key_alias": "omi", **info}},
                keyless=NO_KEY_ANSWER)
     assert reported(pipe, reporters, device, "litellm", exc, RELAY_KEY, host.url + "/v1") == [outcome]
-    assert classify("litellm", pipe.events[0]["error"]) is None          # what the text alone says
+    assert classify("litellm", pipe.events[0]["error"]) == "quota_exhausted"          # what the text alone says
     assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
     assert pipe.events[0]["verification"]["probe"] == "GET /key/info"
     keyless_then_keyed(host, "/key/info")

@@ -15,19 +15,20 @@ only the name of the form.
 """
 from __future__ import annotations
 
-from .contract import CONTROL_CHARS, NON_VALUES
+from .contract import CONTROL_CHARS, LOCAL_SERVER_KEYS, NON_VALUES
 from .probe import checked_at
 
 __all__ = ["malformed", "verification"]
 
 _QUOTES = "\"'`"
 _NON_VALUES = frozenset(NON_VALUES)
+_LOCAL_SERVER_KEYS = frozenset(LOCAL_SERVER_KEYS)
 _SCHEMES = ("bearer ", "basic ", "token ", "bearer:", "apikey ", "api-key:", "x-api-key:")
 
 
 def malformed(key: str) -> str | None:
     """The form that shows the key was mangled (`blank`, `control_chars`, `quoted`, `non_value`,
-    `serialized`, `auth_scheme`), or None for anything that may be a key. An empty string counts:
+    `local_server_key`, `serialized`, `auth_scheme`), or None for anything that may be a key. An empty string counts:
     a backend that passes `key=""` had no key to send (`key=None` is the backend passing none). A key in
     brackets with nothing of a repr in it (`{sk-...}`, a documentation placeholder's braces) is what a person
     types, so it is left to the provider's answer: the user must hear of it."""
@@ -41,6 +42,8 @@ def malformed(key: str) -> str | None:
     lowered = text.lower()
     if lowered in _NON_VALUES:
         return "non_value"                                # a variable that was never set
+    if lowered in _LOCAL_SERVER_KEYS:
+        return "local_server_key"                         # a local server's documented "no key needed" value
     if text[0] in "[{(" and text[-1] in "]})" and (len(text) == 2 or any(ch in text for ch in "'\":,")):
         return "serialized"                               # a list, dict or tuple's repr or JSON
     if lowered.startswith(_SCHEMES):
