@@ -373,7 +373,8 @@ _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 _YIELDING = frozenset({"cdn_name"})
 
 _INVALID_KEY = _rx(
-    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b", r"\bapi[ _-]key not valid\b",
+    r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b",
+    r"\bapi[ _-]key not valid\b",
     r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
@@ -425,7 +426,8 @@ _PERMISSION = _rx(
     r"\bnot authorized to perform\b",                     # AWS IAM "User: arn:... is not authorized to perform: x"
     r"\bno identity-based policy allows\b", r"\bexplicit deny\b",
     r"\bresource not accessible by (?:integration|personal access token)\b",   # GitHub token permissions
-    r"\btoken does not have (?:the )?[\w-]+(?: [\w-]+){0,3} permissions?\b",   # a fine-grained PAT without "Copilot Requests"
+    # a token refused for a permission it lacks (GitHub fine-grained tokens: "does not have ... permission")
+    r"\btoken does not have (?:the )?[\w-]+(?: [\w-]+){0,3} permissions?\b",
     r"\bkey[- ]based authentication is disabled\b",      # Azure resource with local auth disabled
     r"\b(?:user|account|organization|org|team|project) (?:is|has been) (?:locked|blocked|banned)\b",
     r"\bbeen blocked from accessing\b",                 # "You have been blocked from accessing ..." (a ban)
@@ -454,8 +456,10 @@ _QUOTA = _rx(
     r"\bno (?:more )?(?:quota|credits?|balance) left\b",   # Venice "User has no quota left"
     r"(?<=[2-9])-hour usage limit\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex): hours, not minutes
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
-    r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b", r"\bin arrears\b",
-    r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",   # a code such as "daily-transaction-limit-exceeded"
+    r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b",
+    r"\bin arrears\b",
+    # a day's cap as a code ("daily-transaction-limit-exceeded")
+    r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
@@ -466,7 +470,7 @@ _QUOTA = _rx(
 # before the money words that usually come with it ("payment_required", "upgrade").
 _PLAN_GATED = _rx(
     r"\bpaid_plan_required\b", r"\bpaid[- ]only\b",
-    r"\bnot available (?:on|in|for) (?:the |your )?(?:[a-z]+ )?(?:free|lite|trial) (?:plan|tier)\b",   # IBM's Lite plan
+    r"\bnot available (?:on|in|for) (?:the |your )?(?:[a-z]+ )?(?:free|lite|trial) (?:plan|tier)\b",   # IBM: "Lite plan"
     r"\bfree (?:users|accounts|tier users) (?:cannot|can't|can not|are not allowed to)\b",
     r"\b(?:tier \d+|paid tier|higher tier) (?:and|or) (?:above|higher)\b",   # Together "build tier 2 and above"
     r"\brequires? an? (?:pro|paid|premium|plus|team|business|enterprise) (?:subscription|plan|account|tier)\b",
@@ -513,6 +517,8 @@ _RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) 
 def _long_wait(hay: str) -> bool:
     m = _RETRY_LONG.search(hay) if ("try again" in hay or "retry" in hay or "reset" in hay) else None
     return m is not None and (m.group(2).startswith("d") or int(m.group(1)) >= 2)
+
+
 # A per-minute limit of 0 "for a region" (GenerateContentRequestsPerMinutePerProjectPerRegion) is where the call
 # came from, not the key's plan or balance: the first table's "region blocks from where our servers run".
 _GOOGLE_REGION_MINUTE = _rx(r"per ?minute ?per ?project ?per ?region", r"limit per minute for a region")
