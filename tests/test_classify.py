@@ -1176,10 +1176,27 @@ def test_holdout_look_alikes_keep_their_answer(provider, error, expected):
     # Baidu speech synthesis: its character allowance used up is money, its QPS limit is not
     ("baidu", {"message": '{"err_no": 16, "err_msg": "Open api characters limit reached"}'}, "quota_exhausted"),
     ("baidu", {"message": '{"err_no": 13, "err_msg": "Open api qps request limit reached"}'}, None),
+    # Anthropic's error details (anthropic-sdk-python 2.14, types/shared): the user's own encryption key turned off is
+    # an account setting, a Claude Code key whose creator left is dead; a ramp limit and a sandbox's egress are not
+    # theirs, whatever the 429 or 403 type says
+    ("anthropic", {"status_code": 400, "body": {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "The workspace's customer-managed encryption key is disabled or "
+        "revoked.", "details": {"error_code": "cmek_key_disabled"}}}}, "permission_denied"),
+    ("anthropic", {"status_code": 400, "body": {"type": "error", "error": {
+        "type": "invalid_request_error", "message": "The API key belongs to the Claude Code workspace, and the user who "
+        "created it is no longer a member", "details": {"error_code": "claude_code_key_creator_not_member"}}}},
+     "invalid_key"),
+    ("anthropic", {"status_code": 429, "body": {"type": "error", "error": {
+        "type": "rate_limit_error", "message": "The request would exceed a ramp limit.",
+        "details": {"error_code": "ramp_limit_exceeded"}}}}, None),
+    ("anthropic", {"status_code": 403, "body": {"type": "error", "error": {
+        "type": "permission_error", "message": "The request came from a Claude sandbox with restricted network access.",
+        "details": {"error_code": "sandbox_egress_restricted"}}}}, None),
 ], ids=["polly-unrecognized", "transcribe-iam", "polly-throttling", "polly-no-credentials", "botocore-shape-expired",
         "botocore-shape-validation", "monthly-usage-limit", "per-minute-beside-monthly", "volc-speech-not-granted",
         "volc-speech-grant-not-found", "volc-speech-concurrency", "volc-speech-auth-method", "volc-speech-3001",
-        "volc-ark-auth-still", "baidu-tts-characters", "baidu-tts-qps"])
+        "volc-ark-auth-still", "baidu-tts-characters", "baidu-tts-qps", "anthropic-cmek-disabled",
+        "anthropic-claude-code-key-orphaned", "anthropic-ramp-limit", "anthropic-sandbox-egress"])
 def test_documented_dialects_beyond_the_sets(provider, error, expected):
     assert classify(provider, error) == expected
 
