@@ -1192,11 +1192,17 @@ def test_holdout_look_alikes_keep_their_answer(provider, error, expected):
     ("anthropic", {"status_code": 403, "body": {"type": "error", "error": {
         "type": "permission_error", "message": "The request came from a Claude sandbox with restricted network access.",
         "details": {"error_code": "sandbox_egress_restricted"}}}}, None),
+    # OpenAI's SessionTurnError codes (openai-python 3.57): a usage, plan or billing limit is money; a safety refusal
+    # is not the user's
+    ("openai", {"body": {"error": {"code": "usage_limit_exceeded", "message": "The organization has reached a usage, "
+                                   "plan, or billing limit."}}}, "quota_exhausted"),
+    ("openai", {"code": "cyber_policy", "message": "The request was rejected by a safety policy."}, None),
 ], ids=["polly-unrecognized", "transcribe-iam", "polly-throttling", "polly-no-credentials", "botocore-shape-expired",
         "botocore-shape-validation", "monthly-usage-limit", "per-minute-beside-monthly", "volc-speech-not-granted",
         "volc-speech-grant-not-found", "volc-speech-concurrency", "volc-speech-auth-method", "volc-speech-3001",
         "volc-ark-auth-still", "baidu-tts-characters", "baidu-tts-qps", "anthropic-cmek-disabled",
-        "anthropic-claude-code-key-orphaned", "anthropic-ramp-limit", "anthropic-sandbox-egress"])
+        "anthropic-claude-code-key-orphaned", "anthropic-ramp-limit", "anthropic-sandbox-egress",
+        "openai-session-usage-limit", "openai-session-cyber-policy"])
 def test_documented_dialects_beyond_the_sets(provider, error, expected):
     assert classify(provider, error) == expected
 
