@@ -1197,12 +1197,20 @@ def test_holdout_look_alikes_keep_their_answer(provider, error, expected):
     ("openai", {"body": {"error": {"code": "usage_limit_exceeded", "message": "The organization has reached a usage, "
                                    "plan, or billing limit."}}}, "quota_exhausted"),
     ("openai", {"code": "cyber_policy", "message": "The request was rejected by a safety policy."}, None),
+    # ElevenLabs' realtime sockets (elevenlabs-python's realtime events and payload types): a failed payment is money,
+    # terms not accepted are the account's step; a session's time limit is not the user's
+    ("elevenlabs", {"status_code": 1008, "body": {"message_type": "payment_issue", "error": "Payment issue"}},
+     "quota_exhausted"),
+    ("elevenlabs", {"body": {"message_type": "unaccepted_terms", "error": "Terms not accepted"}}, "permission_denied"),
+    ("elevenlabs", {"body": {"message_type": "session_time_limit_exceeded", "error": "Session time limit exceeded"}},
+     None),
 ], ids=["polly-unrecognized", "transcribe-iam", "polly-throttling", "polly-no-credentials", "botocore-shape-expired",
         "botocore-shape-validation", "monthly-usage-limit", "per-minute-beside-monthly", "volc-speech-not-granted",
         "volc-speech-grant-not-found", "volc-speech-concurrency", "volc-speech-auth-method", "volc-speech-3001",
         "volc-ark-auth-still", "baidu-tts-characters", "baidu-tts-qps", "anthropic-cmek-disabled",
         "anthropic-claude-code-key-orphaned", "anthropic-ramp-limit", "anthropic-sandbox-egress",
-        "openai-session-usage-limit", "openai-session-cyber-policy"])
+        "openai-session-usage-limit", "openai-session-cyber-policy", "elevenlabs-realtime-payment",
+        "elevenlabs-realtime-terms", "elevenlabs-realtime-session-limit"])
 def test_documented_dialects_beyond_the_sets(provider, error, expected):
     assert classify(provider, error) == expected
 
