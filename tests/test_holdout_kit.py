@@ -1,0 +1,99 @@
+"""The kit a held-out set is gathered with (bench/holdout_kit): built outside the repository, it tells a gatherer
+whether a case repeats an earlier set or another part, and nothing of how the classifier reads it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KIT = ROOT / "bench" / "holdout_kit"
+
+
+def _case(**changes) -> dict:
+    case = {"provider": "openai", "error": {"status_code": 401, "message": "a text no set has held: kit check 7f3a"},
+            "expected": "invalid_key", "source": "https://example.org/owner/repo/issues/1",
+            "note": "a made-up case for the kit's own test", "context": False, "key_state": "rejected",
+            "same_host": True, "key_mangled": False}
+    case.update(changes)
+    return case
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("holdout_kit")
+    subprocess.run([sys.executable, str(KIT / "make_kit.py"), str(dest)], check=True, capture_output=True)
+    return dest
+
+
+def _check(kit: Path, cases: list, part: str = "part1") -> tuple[int, str]:
+    path = kit / "parts" / f"{part}.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    done = subprocess.run([sys.executable, "dupcheck.py", f"parts/{part}.jsonl"], cwd=kit, capture_output=True,
+                          text=True)
+    return done.returncode, done.stdout
+
+
+def test_the_kit_holds_the_instructions_the_checker_and_every_earlier_set(kit):
+    fixtures = sorted(p.name for p in (ROOT / "tests" / "fixtures").glob("provider_errors*.jsonl"))
+    assert sorted(p.name for p in (kit / "earlier").iterdir()) == fixtures
+    text = (kit / "INSTRUCTIONS.md").read_text(encoding="utf-8")
+    assert str(kit) in text and str(ROOT) in text and "{" + "SLUGS}" not in text
+    assert "openai_compatible" in text and "volcengine_speech" in text        # the tables' slugs, as names
+    # nothing of what a table decides: no row id, no decision of the classifier
+    assert "openai.insufficient_quota" not in text and "guard." not in text
+
+
+def test_the_kit_is_never_built_inside_the_repository(tmp_path):
+    done = subprocess.run([sys.executable, str(KIT / "make_kit.py"), str(ROOT / "bench" / "kit_here")],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "outside the repository" in done.stderr
+    assert not (ROOT / "bench" / "kit_here").exists()
+
+
+def test_a_new_well_formed_case_passes(kit):
+    rc, out = _check(kit, [_case()])
+    assert rc == 0 and "OK: no problems" in out and "1 cases, 0 null" in out
+
+
+def test_a_repeat_of_an_earlier_set_is_named_whatever_its_whitespace_or_case(kit):
+    earlier = json.loads((ROOT / "tests" / "fixtures" / "provider_errors_holdout20.jsonl").read_text(
+        encoding="utf-8").splitlines()[1])
+    message = earlier["error"]["message"]
+    rc, out = _check(kit, [_case(error={"message": "  " + message.upper().replace(" ", "\n  ") + " "})])
+    assert rc == 1 and "line 1: REPEAT error text already in an earlier set" in out
+    rc, out = _check(kit, [_case(source=earlier["source"])])
+    assert rc == 1 and "line 1: REPEAT source already used by an earlier set" in out
+
+
+def test_a_repeat_of_another_part_or_within_the_part_is_named(kit):
+    _check(kit, [_case()], part="part2")
+    rc, out = _check(kit, [_case(source="https://example.org/owner/repo/issues/2")])
+    assert rc == 1 and "REPEAT error text already in another part" in out
+    (kit / "parts" / "part2.jsonl").unlink()
+    twice = [_case(), _case(source="https://example.org/owner/repo/issues/3")]
+    rc, out = _check(kit, twice)
+    assert rc == 1 and "line 2: REPEAT error text twice in this part" in out
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"expected": "broken"}, "expected must be"),
+    ({"source": "https://www.google.com/search?q=x"}, "source must be one specific page"),
+    ({"context": "yes"}, "context must be true or false"),
+    ({"key_state": "fine"}, "key_state must be"),
+    ({"error": {"message": "Incorrect API key provided: sk-" + "abcdefghijklmnopqrstuvwxyz012345"}}, "real key"),
+])
+def test_a_malformed_case_is_named_by_its_problem(kit, changes, problem):
+    rc, out = _check(kit, [_case(**changes)])
+    assert rc == 1 and problem in out
+
+
+def test_a_line_that_is_not_json_is_named_and_the_rest_still_checked(kit):
+    path = kit / "parts" / "part1.jsonl"
+    path.write_text("{not json\n" + json.dumps(_case()) + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "dupcheck.py", "parts/part1.jsonl"], cwd=kit, capture_output=True,
+                          text=True)
+    assert done.returncode == 1 and "line 1: not JSON" in done.stdout and "1 cases" in done.stdout
