@@ -47,6 +47,16 @@ def test_the_kit_holds_the_instructions_the_checker_and_every_earlier_set(kit):
     assert "openai.insufficient_quota" not in text and "guard." not in text
 
 
+def test_the_kit_asks_for_key_mangled_in_the_key_form_checks_own_forms(kit):
+    """The probe estimate reads `key_mangled` as the reporter's key-form check firing, so the kit names exactly the
+    values that check reads as no user's key (contract.NON_VALUES and LOCAL_SERVER_KEYS)."""
+    from functions.contract import LOCAL_SERVER_KEYS, NON_VALUES
+
+    text = (kit / "INSTRUCTIONS.md").read_text(encoding="utf-8").lower()
+    section = text[text.index("* `key_mangled`"):text.index("## how much and how")]
+    assert all(f"`{value}`" in section for value in NON_VALUES + LOCAL_SERVER_KEYS)
+
+
 def test_the_kit_is_never_built_inside_the_repository(tmp_path):
     done = subprocess.run([sys.executable, str(KIT / "make_kit.py"), str(ROOT / "bench" / "kit_here")],
                           capture_output=True, text=True)
