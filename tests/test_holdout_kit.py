@@ -29,9 +29,10 @@ def kit(tmp_path_factory) -> Path:
     return dest
 
 
-def _check(kit: Path, cases: list, part: str = "part1") -> tuple[int, str]:
+def _check(kit: Path, cases: list, part: str = "part1", raw: str = "") -> tuple[int, str]:
+    """Write the part (`raw` lines first, then the cases) and run the kit's checker on it, as a gatherer does."""
     path = kit / "parts" / f"{part}.jsonl"
-    path.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
+    path.write_text(raw + "".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
     done = subprocess.run([sys.executable, "dupcheck.py", f"parts/{part}.jsonl"], cwd=kit, capture_output=True,
                           text=True)
     return done.returncode, done.stdout
@@ -102,8 +103,5 @@ def test_a_malformed_case_is_named_by_its_problem(kit, changes, problem):
 
 
 def test_a_line_that_is_not_json_is_named_and_the_rest_still_checked(kit):
-    path = kit / "parts" / "part1.jsonl"
-    path.write_text("{not json\n" + json.dumps(_case()) + "\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "dupcheck.py", "parts/part1.jsonl"], cwd=kit, capture_output=True,
-                          text=True)
-    assert done.returncode == 1 and "line 1: not JSON" in done.stdout and "1 cases" in done.stdout
+    rc, out = _check(kit, [_case()], raw="{not json\n")
+    assert rc == 1 and "line 1: not JSON" in out and "1 cases" in out

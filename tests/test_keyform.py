@@ -54,14 +54,19 @@ def test_its_verification_names_no_key():
     assert value["probe"] == "LOCAL /key/quoted" and value["status"] is None and value["verdict"] == "key_malformed"
 
 
-@pytest.mark.parametrize("value", ["undefined", "null", "None", "nil", "NaN", "true", "False", "[object Object]"])
-def test_a_placeholder_is_no_key_to_the_reporter_and_to_the_classifier(value):
-    """One list (contract.NON_VALUES) for both: the reporter sees the placeholder in the key it holds, the notifier
-    in the provider's echo of the key it got; either way no user's key failed."""
-    from byok_reporter.contract import NON_VALUES
+@pytest.mark.parametrize("value, form", [
+    *[(v, "non_value") for v in ("undefined", "null", "None", "nil", "NaN", "true", "False", "[object Object]")],
+    *[(v, "local_server_key") for v in ("EMPTY", "sk-no-key-required", "not-needed", "lm-studio", "ollama")],
+])
+def test_a_placeholder_is_no_key_to_the_reporter_and_to_the_classifier(value, form):
+    """One list for both (contract.NON_VALUES, and LOCAL_SERVER_KEYS: the values vLLM, llama.cpp, LM Studio and Ollama
+    document as the key to send when none is needed): the reporter sees the placeholder in the key it holds, the
+    notifier in the provider's echo of the key it got; either way no user's key failed."""
+    from byok_reporter.contract import LOCAL_SERVER_KEYS, NON_VALUES
     from functions.classify import explain
 
-    assert value.lower() in NON_VALUES and malformed(value) == "non_value"
+    assert value.lower() in NON_VALUES + LOCAL_SERVER_KEYS and malformed(value) == form
+    assert malformed(value + "-x") is None
     echo = {"status_code": 401, "code": "invalid_api_key",
             "message": f"Incorrect API key provided: {value}. You can find your API key at "
                        "https://platform.openai.com/account/api-keys."}
@@ -69,14 +74,9 @@ def test_a_placeholder_is_no_key_to_the_reporter_and_to_the_classifier(value):
     assert explain("openai", dict(echo, message=echo["message"].replace(value, "sk-abc1"))).reason == "invalid_key"
 
 
-@pytest.mark.parametrize("value", ["EMPTY", "sk-no-key-required", "not-needed", "lm-studio", "ollama"])
-def test_a_local_servers_no_key_value_is_no_key_to_the_reporter_and_to_the_classifier(value):
-    """vLLM, llama.cpp, LM Studio and Ollama document these as the key to send when none is needed: a component set
-    up for such a server that reached a cloud provider sent no user's key (contract.LOCAL_SERVER_KEYS)."""
+def test_a_masked_echo_of_a_placeholder_is_left_to_the_reporter():
+    """The provider masked the value it got: the classifier cannot read it, the reporter's key-form check sees it."""
     from functions.classify import explain
 
-    assert malformed(value) == "local_server_key" and malformed(value + "-x") is None
-    echo = {"status_code": 401, "code": "invalid_api_key", "message": f"Incorrect API key provided: {value}."}
-    assert explain("openai", echo).rule == "guard.no_key_sent"
-    # a masked echo of the same value says nothing the classifier can read: the reporter's check is the one that sees it
-    assert explain("openai", dict(echo, message="Incorrect API key provided: sk-no-ke******ired.")).reason == "invalid_key"
+    echo = {"status_code": 401, "code": "invalid_api_key", "message": "Incorrect API key provided: sk-no-ke******ired."}
+    assert explain("openai", echo).reason == "invalid_key"

@@ -13,7 +13,6 @@ Run: .venv/bin/python bench/holdout_kit/make_kit.py /work/holdout23
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import textwrap
@@ -25,8 +24,10 @@ ROOT = HERE.parent.parent
 
 def slugs() -> list[str]:
     """The canonical provider slugs of the tables: names only, nothing of what a table decides."""
-    return sorted(json.loads(path.read_text(encoding="utf-8"))["provider"]
-                  for path in (ROOT / "functions" / "providers").glob("*.json"))
+    sys.path.insert(0, str(ROOT))
+    from functions import providers
+
+    return sorted(providers.load().tables)
 
 
 def make(dest: Path) -> Path:
