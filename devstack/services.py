@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,11 +29,40 @@ HOST = "127.0.0.1"
 STARTED: list["Service"] = []
 
 
+_HANDED_OUT: set[int] = set()
+_PORTS_LOCK = threading.Lock()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A port that was free a moment ago on the loopback interface."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A port that was free a moment ago on the loopback interface, below the kernel's ephemeral range.
+
+    A port the kernel hands out for `bind(0)` comes from the ephemeral range, where any outgoing connection or any
+    other `bind(0)` (an emulator's own websocket port) may take it before the service we start binds it; below that
+    range only an explicit bind can. Never the same port twice in one process."""
+    low, _ = _ephemeral_range()
+    with _PORTS_LOCK:
+        for _ in range(200):
+            port = random.randrange(10000, max(low, 10001))
+            if port in _HANDED_OUT:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    continue
+            _HANDED_OUT.add(port)
+            return port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:   # a crowded range: the kernel's choice
+            s.bind((HOST, 0))
+            return s.getsockname()[1]
 
 
 def gcloud_sdk_root() -> Path:
