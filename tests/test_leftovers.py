@@ -97,6 +97,8 @@ def _answers(port: int) -> bool:
 def test_free_ports_are_below_the_ephemeral_range_distinct_and_bindable():
     """An outgoing connection or another process's bind(0) takes ports from the kernel's ephemeral range, which once
     took the Firestore emulator's port between its choice and its bind: the ports the stack hands out lie below it."""
+    import socket
+
     low, _ = services._ephemeral_range()
     ports = [services.free_port() for _ in range(40)]
     assert len(set(ports)) == len(ports) and all(10000 <= p < low for p in ports)
