@@ -942,6 +942,30 @@ LOOK_ALIKES["twenty-first"] = ([
      "lite-model-not-plan"])
 
 
+LOOK_ALIKES["relay definitions"] = ([
+    # new-api's and one-api's own token errors (i18n/locales/en.yaml, model/token.go) decide over a bare 401/403:
+    # the relay token the user gave us is spent, expired, disabled or limited to other models...
+    ("new_api", {"status_code": 401, "message": "This token quota is exhausted TokenStatusExhausted[sk-abc***xyz]"},
+     "quota_exhausted"),
+    ("new_api", {"status_code": 401, "message": "This token has expired"}, "invalid_key"),
+    ("new_api", {"status_code": 401, "message": "This token status is unavailable"}, "invalid_key"),
+    ("new_api", {"status_code": 403, "message": "This token has no access to any models"}, "permission_denied"),
+    ("new_api", {"status_code": 403, "body": {"error": {"message": "token quota is not enough", "type":
+                 "new_api_error", "code": "pre_consume_token_quota_failed"}}}, "quota_exhausted"),
+    ("new_api", {"status_code": 403, "body": {"error": {"message": "entitlement is inactive", "type": "new_api_error",
+                 "code": "entitlement_inactive"}}}, "permission_denied"),
+    # ...while no token reaching it, or the relay's own upstream key or channels, is never the user's token
+    ("one_api", {"status_code": 401, "message": "未提供令牌"}, None),
+    ("new_api", {"status_code": 401, "message": "Token not provided"}, None),
+    ("new_api", {"status_code": 401, "body": {"error": {"message": "invalid api key", "type": "new_api_error",
+                 "code": "channel:invalid_key"}}}, None),
+    ("new_api", {"status_code": 503, "message": "No available channel for model gpt-4o under group default "
+                 "(distributor)"}, None),
+],
+    ["token-exhausted-401", "token-expired", "token-disabled", "token-model-list", "token-pre-consume",
+     "entitlement-inactive", "no-token-zh", "no-token", "relay-channel-key", "no-channel"])
+
+
 LOOK_ALIKES["twentieth"] = ([
     # Google's INVALID_ARGUMENT stays our request unless it says the model is for billed users only
     ("gemini", {"status_code": 400, "message": '{"error":{"code":400,"message":"Invalid value at \'generation_config\'",'
