@@ -63,6 +63,7 @@ HOLDOUT19 = ROOT / "tests" / "fixtures" / "provider_errors_holdout19.jsonl"
 HOLDOUT20 = ROOT / "tests" / "fixtures" / "provider_errors_holdout20.jsonl"
 HOLDOUT21 = ROOT / "tests" / "fixtures" / "provider_errors_holdout21.jsonl"
 HOLDOUT22 = ROOT / "tests" / "fixtures" / "provider_errors_holdout22.jsonl"
+HOLDOUT23 = ROOT / "tests" / "fixtures" / "provider_errors_holdout23.jsonl"
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -150,7 +151,7 @@ def test_whole_corpus_through_the_cli(capsys):
 # Every set in the order it was gathered: a set's index is its number (the corpus 0, the first held-out 1).
 SETS = [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
         HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20,
-        HOLDOUT21, HOLDOUT22]
+        HOLDOUT21, HOLDOUT22, HOLDOUT23]
 
 
 @pytest.mark.parametrize("path,earlier", [(path, SETS[:n]) for n, path in enumerate(SETS) if n],
