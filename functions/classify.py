@@ -355,10 +355,14 @@ _GUARDS = (
         # "...: Bearer.", "...: EMPTY.")
         r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(map(re.escape, NON_VALUES + LOCAL_SERVER_KEYS))
         + r")(?=[\s.,;]|$)",
+        # ...or such a value as OpenAI masks an echo: its first eight characters and last four ("sk-no-ke******ired")
+        r"\bapi key provided: (?:" + "|".join(re.escape(v[:8]) + r"\*+" + re.escape(v[-4:])
+                                          for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12) + r")(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
-        r"\bheader of type authorization was missing\b")),   # NVIDIA's API catalog to a request without the header
+        r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
+        r"\bx-api-key header is required\b")),             # Anthropic's 401 to a request without its key header
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
         r"api_key client option must be set",               # openai, groq... Python/Node SDKs

@@ -265,8 +265,11 @@ LATER_SETS = [
     (HOLDOUT21, "twenty-first held-out set", 135, 14,
      "135/161, 14 of 101 after its fixes (all fourteen thread-only); before: 126/161 (78.3 %), 14 false alarms, none "
      "where the text gives the label"),
-    (HOLDOUT22, "twenty-second held-out set", 127, 20,
-     "127/160, 20 of 96 after its fixes (19 of them thread-only); before: 113/160 (70.6 %), 20 false alarms, 2 where "
+    (HOLDOUT22, "twenty-second held-out set", 128, 19,
+     "128/160, 19 of 96 since the twenty-third set's masked echo of sk-no-key-required (line 40); 127/160 and 20 after "
+     "its fixes (19 of them thread-only); before: 113/160 (70.6 %), 20 false alarms, 2 where the text gives the label"),
+    (HOLDOUT23, "twenty-third held-out set", 128, 22,
+     "128/160, 22 of 98 after its fixes (21 of them thread-only); before: 125/160 (78.1 %), 25 false alarms, 2 where "
      "the text gives the label"),
 ]
 
@@ -372,11 +375,18 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 5
     assert [(c["line"], c["verdict"]) for c in r["changed"] if c["alone"] == c["expected"]] == [
         (115, "key_malformed"), (122, "key_malformed")]
-    # the twenty-second set: seven false alarms settled, all by keys its gatherers recorded as mangled (placeholders,
+    # the twenty-second set: six false alarms settled (seven before the twenty-third set's masked echo of
+    # sk-no-key-required settled line 40 in the text), all by keys its gatherers recorded as mangled (placeholders,
     # None, no key at all: docs/holdout22.md reads several as generous), none turned wrong
     r = module.estimate(load_cases(HOLDOUT22))
-    assert r["alarms_alone"] - r["alarms_with_probe"] == 7 and r["key_malformed"] == 13
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 6 and r["key_malformed"] == 13
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the twenty-third set: five false alarms settled, four by the probe at the failed call's own host (keys that
+    # worked there), one by the key-form check; one miss turned into silence (line 1, Mistral's bare 401 for an
+    # account without credit, which the probe sees as a working key): no right answer turned wrong
+    r = module.estimate(load_cases(HOLDOUT23))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 5 and r["key_malformed"] == 12
+    assert r["right_with_probe"] - r["right_alone"] == 5
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -879,6 +889,36 @@ HOLDOUT22_RULES = [
 ]
 
 
+HOLDOUT23_RULES = [
+    ("Anthropic: 'x-api-key header is required' is a request without the key", "chatbox/issues/1221"),
+    ("Anthropic: the same words behind an app's own prefix", "plasmallm/issues/122"),
+    ("OpenAI's masked echo of sk-no-key-required is a local server's no-key value", "paper-qa/issues/558"),
+    ("OpenAI: a dashboard endpoint that takes only a session key is our request", "ChuanhuChatGPT/pull/498"),
+]
+
+
+LOOK_ALIKES["twenty-third"] = ([
+    # only Anthropic's words for a missing header are no key sent; its refusal of a key that came stays the key's
+    ("anthropic", {"status_code": 401, "body": {"type": "error", "error": {"type": "authentication_error", "message":
+                   "x-api-key header is required"}}}, None),
+    ("anthropic", {"status_code": 401, "body": {"type": "error", "error": {"type": "authentication_error", "message":
+                   "invalid x-api-key"}}}, "invalid_key"),
+    # a masked echo is no key only where its ends are a no-key value's; a real key's masked echo stays the key's
+    ("openai", {"status_code": 401, "message": "Incorrect API key provided: sk-no-ke******ired. You can find your API "
+                "key at https://platform.openai.com/account/api-keys."}, None),
+    ("openai", {"status_code": 401, "message": "Incorrect API key provided: sk-proj-************************abcd. You "
+                "can find your API key at https://platform.openai.com/account/api-keys."}, "invalid_key"),
+    # a dashboard endpoint refusing an API key is our request; a bare 403 from OpenAI stays its documented access
+    ("openai", {"status_code": 403, "message": "Your request to GET /dashboard/billing/credit_grants must be made with "
+                "a session key (that is, it can only be made from the browser)."}, None),
+    # Vertex's restricted BLOCK_NONE threshold stays our request (the sixteenth set's two labels against one)
+    ("vertex", {"status_code": 400, "message": "User has requested a restricted HarmBlockThreshold setting BLOCK_NONE. "
+                "You can get access either (a) through an allowlist via your Google account team"}, None),
+],
+    ["anthropic-no-header", "anthropic-invalid-key", "masked-no-key-echo", "masked-real-key-echo",
+     "dashboard-session-key", "vertex-block-none"])
+
+
 LOOK_ALIKES["twenty-second"] = ([
     # LiteLLM's budget words decide only on the user's own proxy; under another slug they are our platform's proxy
     ("litellm", {"message": "Budget has been exceeded! Current cost: 10.2, Max budget: 10.0"}, "quota_exhausted"),
@@ -1367,7 +1407,7 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
                                                         (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES),
                                                         (HOLDOUT20, HOLDOUT20_RULES), (HOLDOUT21, HOLDOUT21_RULES),
-                                                        (HOLDOUT22, HOLDOUT22_RULES))
+                                                        (HOLDOUT22, HOLDOUT22_RULES), (HOLDOUT23, HOLDOUT23_RULES))
                for rule, needle in rules]
 
 
