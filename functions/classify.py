@@ -359,6 +359,10 @@ _GUARDS = (
         r"\bapi key provided: (?:" + "|".join(re.escape(v[:8]) + r"\*+" + re.escape(v[-4:])
                                           for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12) + r")(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
+        r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
+        # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
+        # Key not found. Please pass a valid API key." answers a key that came, and stays the key's
+        r"\bapi[ _-]?key (?:was )?not found\W{1,3}please (?:set|configure|add|enter)\b",
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
@@ -369,7 +373,8 @@ _GUARDS = (
         r"could not resolve authentication method",         # anthropic SDKs
         r"defaultcredentialserror", r"default credentials were not found",
         r"could not automatically determine credentials",   # google-auth ADC
-        r"missing key inputs argument")),                    # google-genai without api_key
+        r"missing key inputs argument",                     # google-genai without api_key
+        r"openai or azure openai api key (?:or token provider )?not found")),   # LangChain.js's OpenAI clients
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 # Guards whose evidence is a bare word rather than a shape: a provider's documented code in the same answer (a JSON

@@ -274,6 +274,9 @@ LATER_SETS = [
     (HOLDOUT23, "twenty-third held-out set", 128, 22,
      "128/160, 22 of 98 after its fixes (21 of them thread-only); before: 125/160 (78.1 %), 25 false alarms, 2 where "
      "the text gives the label"),
+    (HOLDOUT24, "twenty-fourth held-out set", 121, 22,
+     "121/150, 22 of 94 after its fixes (all thread-only; 100/100 where the text gives the label); before: 117/150 "
+     "(78.0 %), 25 false alarms, 2 where the text gives the label"),
 ]
 
 
@@ -390,6 +393,10 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HOLDOUT23))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 5 and r["key_malformed"] == 12
     assert r["right_with_probe"] - r["right_alone"] == 5
+    # the twenty-fourth set: two false alarms settled by the probe at the failed call's own host, none turned wrong
+    r = module.estimate(load_cases(HOLDOUT24))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 5
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -898,6 +905,35 @@ HOLDOUT23_RULES = [
     ("OpenAI's masked echo of sk-no-key-required is a local server's no-key value", "paper-qa/issues/558"),
     ("OpenAI: a dashboard endpoint that takes only a session key is our request", "ChuanhuChatGPT/pull/498"),
 ]
+
+
+HOLDOUT24_RULES = [
+    ("LangChain.js: 'OpenAI or Azure OpenAI API key not found' is an SDK that sent nothing", "Perplexica/issues/49"),
+    ("Anthropic: a daily rate limit is a cap", "LaVague/issues/503"),
+    ("an app's 'API key not found. Please set it' is no key sent", "computer_use_ootb/issues/6"),
+    ("'Bearer token not found' is a header without the key", "api-manager/issues/3204"),
+]
+
+
+LOOK_ALIKES["twenty-fourth"] = ([
+    # "API key not found" asking the user to set a key is an app with none; Google's, asking for a valid one, is the key's
+    ("anthropic", {"message": "API key not found. Please set it in the environment or storage."}, None),
+    ("gemini", {"status_code": 400, "message": "API Key not found. Please pass a valid API key.",
+                "body": {"error": {"code": 400, "message": "API Key not found. Please pass a valid API key.",
+                                   "status": "INVALID_ARGUMENT"}}}, "invalid_key"),
+    # LangChain.js refuses before any request, in its older and newer words
+    ("openai", {"message": "Error: OpenAI or Azure OpenAI API key or Token Provider not found"}, None),
+    # Anthropic's daily token limit is a cap; its per-minute limit stays a rate
+    ("anthropic", {"status_code": 429, "body": {"type": "error", "error": {"type": "rate_limit_error", "message":
+                   "Number of request tokens has exceeded your daily rate limit"}}}, "quota_exhausted"),
+    ("anthropic", {"status_code": 429, "body": {"type": "error", "error": {"type": "rate_limit_error", "message":
+                   "Number of request tokens has exceeded your per-minute rate limit"}}}, None),
+    # no bearer token in the header is no key sent; a bearer token refused stays the key's
+    ("mistral", {"status_code": 401, "message": "Bearer token not found"}, None),
+    ("openai_compatible", {"status_code": 401, "message": "Invalid bearer token"}, "invalid_key"),
+],
+    ["app-key-not-found", "google-key-not-found", "langchain-js-no-key", "anthropic-daily", "anthropic-minute",
+     "bearer-not-found", "bearer-invalid"])
 
 
 LOOK_ALIKES["twenty-third"] = ([
@@ -1410,7 +1446,8 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULE
                                                         (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
                                                         (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES),
                                                         (HOLDOUT20, HOLDOUT20_RULES), (HOLDOUT21, HOLDOUT21_RULES),
-                                                        (HOLDOUT22, HOLDOUT22_RULES), (HOLDOUT23, HOLDOUT23_RULES))
+                                                        (HOLDOUT22, HOLDOUT22_RULES), (HOLDOUT23, HOLDOUT23_RULES),
+                                                        (HOLDOUT24, HOLDOUT24_RULES))
                for rule, needle in rules]
 
 
