@@ -362,7 +362,7 @@ _GUARDS = (
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
         # Key not found. Please pass a valid API key." answers a key that came, and stays the key's
-        r"\bapi[ _-]?key (?:was )?not found\W{1,3}please (?:set|configure|add|enter)\b",
+        r"(?<=key )not found\W{1,3}please (?:set|configure|add|enter)\b",
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
