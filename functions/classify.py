@@ -351,13 +351,13 @@ _GUARDS = (
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
         r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
         # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder, a local server's
-        # "no key needed" value or the auth scheme alone ("Incorrect API key provided: undefined.", "...: ''.",
-        # "...: Bearer.", "...: EMPTY.")
-        r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(map(re.escape, NON_VALUES + LOCAL_SERVER_KEYS))
+        # "no key needed" value (also as OpenAI masks a long one: its first eight characters and last four) or the
+        # auth scheme alone ("Incorrect API key provided: undefined.", "...: ''.", "...: Bearer.", "...: EMPTY.",
+        # "...: sk-no-ke******ired.")
+        r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(
+            [re.escape(v) for v in NON_VALUES + LOCAL_SERVER_KEYS]
+            + [re.escape(v[:8]) + r"\*+" + re.escape(v[-4:]) for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12])
         + r")(?=[\s.,;]|$)",
-        # ...or such a value as OpenAI masks an echo: its first eight characters and last four ("sk-no-ke******ired")
-        r"\bapi key provided: (?:" + "|".join(re.escape(v[:8]) + r"\*+" + re.escape(v[-4:])
-                                          for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12) + r")(?=[\s.,;]|$)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
