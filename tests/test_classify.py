@@ -19,52 +19,13 @@ from hypothesis import strategies as st
 from functions.classify import REASONS, classify
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT / "tests" / "fixtures" / "provider_errors.jsonl"
-# Gathered after the rules were written, to measure how they generalise (docs/classification.md).
-HOLDOUT = ROOT / "tests" / "fixtures" / "provider_errors_holdout.jsonl"
-# A second fresh set, gathered and labelled after the first held-out fixes, before the rules were read.
-HOLDOUT2 = ROOT / "tests" / "fixtures" / "provider_errors_holdout2.jsonl"
-# A third, gathered independently while the classifier was being rewritten from the providers' documentation
-# (issue 12): new providers and shapes, labelled before any run (docs/holdout3.md).
-HOLDOUT3 = ROOT / "tests" / "fixtures" / "provider_errors_holdout3.jsonl"
-# A fourth, gathered independently (different threads, no text of an earlier set) while the classifier read the
-# providers' documented error tables, labelled and committed before any run (docs/holdout4.md).
-HOLDOUT4 = ROOT / "tests" / "fixtures" / "provider_errors_holdout4.jsonl"
-# A fifth, gathered by four helpers who read neither the classifier, the tables nor the earlier sets, while the
-# tables were audited against the providers' documentation, labelled and committed before any run
-# (docs/holdout5.md).
-HOLDOUT5 = ROOT / "tests" / "fixtures" / "provider_errors_holdout5.jsonl"
-# A sixth, gathered the same way after the fifth set's fixes (four helpers, nothing of the classifier, its tables
-# or the earlier sets read), labelled and committed before any run (docs/holdout6.md).
-HOLDOUT6 = ROOT / "tests" / "fixtures" / "provider_errors_holdout6.jsonl"
-# A seventh, gathered the same way after the sixth set's fixes; each case also says whether its label comes from
-# the thread rather than the text (`context`), labelled and committed before any run (docs/holdout7.md).
-HOLDOUT7 = ROOT / "tests" / "fixtures" / "provider_errors_holdout7.jsonl"
-# An eighth, small (the session's search budget ran out at 98), gathered the same way after the seventh set's
-# fixes, measured and not tuned on (docs/holdout8.md).
-HOLDOUT8 = ROOT / "tests" / "fixtures" / "provider_errors_holdout8.jsonl"
-# Ninth held-out set: 200 real errors gathered after the table fold, each with `context` and the key's state the
-# thread shows (`key_state`), labelled and committed before any run (docs/holdout9.md).
-HOLDOUT9 = ROOT / "tests" / "fixtures" / "provider_errors_holdout9.jsonl"
-# Tenth held-out set: 200 real errors gathered after the ninth set's fixes and the sweep of the thinner tables,
-# labelled and committed before any run (docs/holdout10.md).
-HOLDOUT10 = ROOT / "tests" / "fixtures" / "provider_errors_holdout10.jsonl"
-# Eleventh held-out set: 200 real errors gathered after the tenth set's fixes, while the AWS probes were built,
-# labelled and committed before any run (docs/holdout11.md).
-HOLDOUT11 = ROOT / "tests" / "fixtures" / "provider_errors_holdout11.jsonl"
-HOLDOUT12 = ROOT / "tests" / "fixtures" / "provider_errors_holdout12.jsonl"
-HOLDOUT13 = ROOT / "tests" / "fixtures" / "provider_errors_holdout13.jsonl"
-HOLDOUT14 = ROOT / "tests" / "fixtures" / "provider_errors_holdout14.jsonl"
-HOLDOUT15 = ROOT / "tests" / "fixtures" / "provider_errors_holdout15.jsonl"
-HOLDOUT16 = ROOT / "tests" / "fixtures" / "provider_errors_holdout16.jsonl"
-HOLDOUT17 = ROOT / "tests" / "fixtures" / "provider_errors_holdout17.jsonl"
-HOLDOUT18 = ROOT / "tests" / "fixtures" / "provider_errors_holdout18.jsonl"
-HOLDOUT19 = ROOT / "tests" / "fixtures" / "provider_errors_holdout19.jsonl"
-HOLDOUT20 = ROOT / "tests" / "fixtures" / "provider_errors_holdout20.jsonl"
-HOLDOUT21 = ROOT / "tests" / "fixtures" / "provider_errors_holdout21.jsonl"
-HOLDOUT22 = ROOT / "tests" / "fixtures" / "provider_errors_holdout22.jsonl"
-HOLDOUT23 = ROOT / "tests" / "fixtures" / "provider_errors_holdout23.jsonl"
-HOLDOUT24 = ROOT / "tests" / "fixtures" / "provider_errors_holdout24.jsonl"
+FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURE = FIXTURES / "provider_errors.jsonl"
+# The held-out sets by number (HELD_OUT[1] is provider_errors_holdout.jsonl, HELD_OUT[n] ..._holdout<n>.jsonl): each
+# gathered after the rules of its day were written, labelled and committed before any run; docs/holdout<n>.md says
+# how (the first two: docs/classification.md).
+HELD_OUT = {int(p.stem.removeprefix("provider_errors_holdout") or 1): p
+            for p in FIXTURES.glob("provider_errors_holdout*.jsonl")}
 # The eleven providers every set covers; the fourth set must reach at least 50 cases beyond them.
 ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
                "deepseek", "azure_openai")
@@ -150,9 +111,7 @@ def test_whole_corpus_through_the_cli(capsys):
 
 
 # Every set in the order it was gathered: a set's index is its number (the corpus 0, the first held-out 1).
-SETS = [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, HOLDOUT8, HOLDOUT9, HOLDOUT10,
-        HOLDOUT11, HOLDOUT12, HOLDOUT13, HOLDOUT14, HOLDOUT15, HOLDOUT16, HOLDOUT17, HOLDOUT18, HOLDOUT19, HOLDOUT20,
-        HOLDOUT21, HOLDOUT22, HOLDOUT23, HOLDOUT24]
+SETS = [FIXTURE, *(HELD_OUT[n] for n in range(1, len(HELD_OUT) + 1))]
 
 
 @pytest.mark.parametrize("path,earlier", [(path, SETS[:n]) for n, path in enumerate(SETS) if n],
@@ -160,7 +119,7 @@ SETS = [FIXTURE, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLD
 def test_holdout_is_new_real_and_honest(path, earlier):
     cases = load_cases(path)
     number = SETS.index(path)
-    assert len(cases) >= (150 if number >= 3 and path != HOLDOUT8 else 60)   # the eighth is the small one
+    assert len(cases) >= (150 if number >= 3 and path != HELD_OUT[8] else 60)   # the eighth is the small one
     for c in cases:
         assert set(c) >= {"provider", "error", "expected", "source", "note"}, c
         assert c["expected"] in REASONS or c["expected"] is None
@@ -176,7 +135,7 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     if number >= 4:
         # the twenty-fourth set leans on the main providers (apps' angles, the search budget spent before the rarer
         # providers' threads: docs/holdout24.md); every other set holds at least 50 beyond them
-        assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= (25 if path == HOLDOUT24 else 50)
+        assert sum(c["provider"] not in ELEVEN_MAIN for c in cases) >= (25 if path == HELD_OUT[24] else 50)
     if number >= 7:
         assert all(c["context"] in (True, False) for c in cases)
     if number >= 9:
@@ -200,7 +159,7 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     assert not _REAL_KEY.findall(path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("path,title", [(HOLDOUT, "held-out set"), (HOLDOUT2, "second held-out set")],
+@pytest.mark.parametrize("path,title", [(HELD_OUT[1], "held-out set"), (HELD_OUT[2], "second held-out set")],
                          ids=["holdout", "holdout2"])
 def test_holdout_through_the_cli(path, title, capsys):
     check_through_the_cli(path, title, capsys)
@@ -211,70 +170,70 @@ def test_holdout_through_the_cli(path, title, capsys):
 # short of issue 12's bar (>= 98 %, at most 1 false alarm per 100 not actionable).
 LATER_SETS = [
     # (set, title, right at least, false alarms at most, what the floor is)
-    (HOLDOUT3, "third held-out set", 173, 2,
+    (HELD_OUT[3], "third held-out set", 173, 2,
      "174/180 and the 2 documented false alarms left; 175 until Zhipu's 1003 row (a JWT our SDK signed expired); 173 "
      "since the seventeenth set read Gemini's free-tier limit 0 as a model the plan lacks (line 143 says money)"),
-    (HOLDOUT4, "fourth held-out set", 166, 8, "166/182, 8 false alarms, each a documented verdict"),
-    (HOLDOUT5, "fifth held-out set", 179, 15,
+    (HELD_OUT[4], "fourth held-out set", 166, 8, "166/182, 8 false alarms, each a documented verdict"),
+    (HELD_OUT[5], "fifth held-out set", 179, 15,
      "179/200, 15 of 125 (one label changed by the no-key rule); before: 155/200 (77.5 %), 21 false alarms"),
-    (HOLDOUT6, "sixth held-out set", 151, 36, "151/200, 36 of 128; before: 138/200 (69.0 %), 39 false alarms"),
-    (HOLDOUT7, "seventh held-out set", 166, 24,
+    (HELD_OUT[6], "sixth held-out set", 151, 36, "151/200, 36 of 128; before: 138/200 (69.0 %), 39 false alarms"),
+    (HELD_OUT[7], "seventh held-out set", 166, 24,
      "168/200 and 22 of 125 after its fixes, 167 and 23 since the tenth set read Kimi For Coding's refusal as the "
      "user's (line 194 is that text from an allowed agent in a brief fault), 166 and 24 since the twenty-second set "
      "read a LiteLLM budget on the user's own proxy as money (line 184, a cost the proxy logged wrong); before: "
      "157/200 (78.5 %), 26"),
-    (HOLDOUT8, "eighth held-out set", 79, 14,
+    (HELD_OUT[8], "eighth held-out set", 79, 14,
      "small, measured and not tuned on: 77/98, 16 of 58 (78 and 15 by later sets' rules); 79 and 14 since the "
      "nineteenth set read OpenRouter's 'No auth credentials found' as no key sent"),
-    (HOLDOUT9, "ninth held-out set", 176, 15,
+    (HELD_OUT[9], "ninth held-out set", 176, 15,
      "176/200, 14 of 120; 15 since the twenty-second set read a LiteLLM budget on the user's own proxy as money (line "
      "165, a key the proxy refused with no budget set); before: 171/200 (85.5 %), 16 false alarms"),
-    (HOLDOUT10, "tenth held-out set", 167, 24,
+    (HELD_OUT[10], "tenth held-out set", 167, 24,
      "167/200, 23 of 128 after its fixes; 24 since the seventeenth set read new-api's 预扣费额度失败 (the quota is below "
      "the request's cost) as the user's, line 195 being a relay channel the reporter had set wrong; before: 156/200 "
      "(78.0 %), 25 false alarms"),
-    (HOLDOUT11, "eleventh held-out set", 174, 15,
+    (HELD_OUT[11], "eleventh held-out set", 174, 15,
      "173/200, 15 of 134 (one thread-only false alarm more: Claude Code's own credential text in a Claude Code "
      "incident), 174 since the twenty-second set's LiteLLM budget rows (line 156); before: 167/200 (83.5 %), 14 false "
      "alarms"),
-    (HOLDOUT12, "twelfth held-out set", 160, 30,
+    (HELD_OUT[12], "twelfth held-out set", 160, 30,
      "158/200, 31 of 145 (one thread-only false alarm more: transformers' gated-repo text from a cookbook that passed "
      "no token), 160 and 30 since the nineteenth set read OpenRouter's 'No auth credentials found' as no key sent; "
      "before: 157/200 (78.5 %), 30 false alarms"),
-    (HOLDOUT13, "thirteenth held-out set", 165, 26,
+    (HELD_OUT[13], "thirteenth held-out set", 165, 26,
      "163/200, 27 of 150 after its fixes, 164 and 26 since the fifteenth set's echo of no key ('provided: "
      "undefined'), 165 and 25 since Gemini's 402 row no longer reads a bare RESOURCE_EXHAUSTED without its status "
      "(seventeenth set), 26 since the twenty-second set's LiteLLM budget rows (line 3 right, line 15 a negative budget "
      "the proxy accepted, wrong); before: 161/200 (80.5 %), 28 false alarms"),
-    (HOLDOUT14, "fourteenth held-out set", 137, 25,
+    (HELD_OUT[14], "fourteenth held-out set", 137, 25,
      "135/180, 27 of 118 after its fixes, 137 and 25 since the fifteenth set's fixes (the echo of no key, the "
      "regional zero limit); before: 132/180 (73.3 %), 27 false alarms"),
-    (HOLDOUT15, "fifteenth held-out set", 139, 15, "139/167, 15 of 102; before: 135/167 (80.8 %), 17 false alarms"),
-    (HOLDOUT16, "sixteenth held-out set", 121, 20,
+    (HELD_OUT[15], "fifteenth held-out set", 139, 15, "139/167, 15 of 102; before: 135/167 (80.8 %), 17 false alarms"),
+    (HELD_OUT[16], "sixteenth held-out set", 121, 20,
      "119/150, 21 of 94 after its fixes, 120 since the seventeenth set's reading of Gemini's free-tier limit 0, 121 "
      "and 20 since the nineteenth set's reading of OpenRouter's 'No auth credentials found'; before: 115/150 "
      "(76.7 %), 23 false alarms"),
-    (HOLDOUT17, "seventeenth held-out set", 141, 24,
+    (HELD_OUT[17], "seventeenth held-out set", 141, 24,
      "140/184, 24 of 115 after its fixes, 141 since the Volcengine speech table (line 143); before: 132/184 (71.7 %), "
      "27 false alarms"),
-    (HOLDOUT18, "eighteenth held-out set", 136, 18,
+    (HELD_OUT[18], "eighteenth held-out set", 136, 18,
      "136/175, 18 of 105, measured after the seventeenth set's fixes and not tuned on (no false alarm where the text "
      "gives the label, nothing there with a documented reading to add)"),
-    (HOLDOUT19, "nineteenth held-out set", 135, 8,
+    (HELD_OUT[19], "nineteenth held-out set", 135, 8,
      "135/154, 8 of 93 after its fixes; before: 130/154 (84.4 %), 11 false alarms"),
-    (HOLDOUT20, "twentieth held-out set", 128, 13,
+    (HELD_OUT[20], "twentieth held-out set", 128, 13,
      "128/160, 13 of 94 after its fixes (Imagen's billed-users refusal, new-api's rewrite of an upstream 429); "
      "before: 125/160 (78.1 %), 15 false alarms, none where the text gives the label"),
-    (HOLDOUT21, "twenty-first held-out set", 135, 14,
+    (HELD_OUT[21], "twenty-first held-out set", 135, 14,
      "135/161, 14 of 101 after its fixes (all fourteen thread-only); before: 126/161 (78.3 %), 14 false alarms, none "
      "where the text gives the label"),
-    (HOLDOUT22, "twenty-second held-out set", 128, 19,
+    (HELD_OUT[22], "twenty-second held-out set", 128, 19,
      "128/160, 19 of 96 since the twenty-third set's masked echo of sk-no-key-required (line 40); 127/160 and 20 after "
      "its fixes (19 of them thread-only); before: 113/160 (70.6 %), 20 false alarms, 2 where the text gives the label"),
-    (HOLDOUT23, "twenty-third held-out set", 128, 22,
+    (HELD_OUT[23], "twenty-third held-out set", 128, 22,
      "128/160, 22 of 98 after its fixes (21 of them thread-only); before: 125/160 (78.1 %), 25 false alarms, 2 where "
      "the text gives the label"),
-    (HOLDOUT24, "twenty-fourth held-out set", 121, 22,
+    (HELD_OUT[24], "twenty-fourth held-out set", 121, 22,
      "121/150, 22 of 94 after its fixes (all thread-only; 100/100 where the text gives the label); before: 117/150 "
      "(78.0 %), 25 false alarms, 2 where the text gives the label"),
 ]
@@ -296,14 +255,14 @@ def test_the_probe_estimate_on_the_held_out_sets():
     spec = importlib.util.spec_from_file_location("probe_estimate", ROOT / "bench" / "probe_estimate.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    r = module.estimate(load_cases(HOLDOUT9))
+    r = module.estimate(load_cases(HELD_OUT[9]))
     assert r["probed"] >= 5
     assert r["right_with_probe"] >= r["right_alone"] and r["alarms_with_probe"] <= r["alarms_alone"]
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert [c["provider"] for c in r["changed"]] == ["deepseek"]
     # the tenth set: OpenAI's 401 account_deactivated no longer reads as a rejected key (it did, and turned a
     # right permission_denied into invalid_key), and the Realtime slug now has OpenAI's read
-    r = module.estimate(load_cases(HOLDOUT10))
+    r = module.estimate(load_cases(HELD_OUT[10]))
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert "openai_realtime" in [c["provider"] for c in r["changed"]]
     # the AWS reads (signed ListAsyncInvokes, DescribeVoices) reach the Bedrock and Polly cases whose credentials
@@ -314,22 +273,22 @@ def test_the_probe_estimate_on_the_held_out_sets():
     # as refused only where the read rejects on the failed call's own status (Moonshot's terminated account answers
     # 403, Gemini's suspended consumer 403: the read calls both unknown), so no right answer turns wrong
     assert changed.count("new_api") == 2
-    for path in (HOLDOUT11, HOLDOUT12, HOLDOUT14):
+    for path in (HELD_OUT[11], HELD_OUT[12], HELD_OUT[14]):
         r = module.estimate(load_cases(path))
         assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
         assert r["alarms_with_probe"] < r["alarms_alone"]
     # the key-form check: a case whose thread shows the key's value mangled gets the reporter's key_malformed, and
     # a key that worked only at another host reads as refused at the failed call's (docs/holdout13.md, line 6)
-    r = module.estimate(load_cases(HOLDOUT14))
+    r = module.estimate(load_cases(HELD_OUT[14]))
     assert r["key_malformed"] == 7 and {c["verdict"] for c in r["changed"]} >= {"key_malformed", "key_works"}
-    r = module.estimate(load_cases(HOLDOUT13))
+    r = module.estimate(load_cases(HELD_OUT[13]))
     wrong = [c for c in r["changed"] if c["with_probe"] != c["expected"]]
     assert [(c["line"], c["verdict"]) for c in wrong] == [(6, "key_rejected")]
     # the fifteenth set: fewer false alarms, and two right answers turned wrong by the gatherers' key states (line 6,
     # a restricted key's missing scope recorded as a rejected key; line 45, a library that sent no key to another
     # provider's host, recorded as a key that worked only elsewhere), and line 70 wrong both ways (Gemini's region
     # answer without a billing account: a miss alone, invalid_key with a rejected key): docs/holdout15.md
-    r = module.estimate(load_cases(HOLDOUT15))
+    r = module.estimate(load_cases(HELD_OUT[15]))
     assert r["alarms_with_probe"] < r["alarms_alone"] and r["key_malformed"] == 4
     wrong = [c for c in r["changed"] if c["with_probe"] != c["expected"]]
     assert [(c["line"], c["verdict"]) for c in wrong] == [(45, "key_rejected"), (70, "key_rejected")]
@@ -337,64 +296,64 @@ def test_the_probe_estimate_on_the_held_out_sets():
     # line 6 (a restricted key's "insufficient permissions" kept only in the message) and the sixteenth set's line 20
     # (OpenAI's account_deactivated kept as the error's code, no body) are answers the read calls unknown: since
     # docs/holdout16.md the estimate reads the error's code and message as that answer, not only a JSON body
-    r = module.estimate(load_cases(HOLDOUT16))
+    r = module.estimate(load_cases(HELD_OUT[16]))
     assert r["alarms_with_probe"] < r["alarms_alone"] and r["key_malformed"] == 3
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     # the reads added before the seventeenth set reach a key that worked at Volcengine's Ark (twelfth set) and at
     # Pollinations (sixteenth), and turn no right answer wrong anywhere
     assert (98, "pollinations", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
-    r = module.estimate(load_cases(HOLDOUT12))
+    r = module.estimate(load_cases(HELD_OUT[12]))
     assert (193, "volcengine", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
     # the seventeenth set: fewer false alarms; four right answers turned wrong by the gatherers' fields: three keys a
     # user typed wrong recorded as mangled (the kit's words were wider than the key-form check's forms: a
     # placeholder's braces, a pasted shell line, a placeholder never replaced) and Gemini's free tier without the
     # model recorded as a rejected key (docs/holdout17.md)
-    r = module.estimate(load_cases(HOLDOUT17))
+    r = module.estimate(load_cases(HELD_OUT[17]))
     assert r["alarms_with_probe"] < r["alarms_alone"] and r["key_malformed"] == 9
     wrong = [c for c in r["changed"] if c["with_probe"] != c["expected"]]
     assert [(c["line"], c["verdict"]) for c in wrong if c["alone"] == c["expected"]] == [
         (2, "key_malformed"), (3, "key_malformed"), (50, "key_rejected"), (140, "key_malformed")]
     # the eighteenth set, gathered with key_mangled worded as the key-form check's forms: three false alarms settled
     # (one by the Volcengine Ark read added before the seventeenth set), none turned wrong
-    r = module.estimate(load_cases(HOLDOUT18))
+    r = module.estimate(load_cases(HELD_OUT[18]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 3 and r["key_malformed"] == 0
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert (108, "volcengine", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
     # the nineteenth set: the two false alarms the probe reaches on its labels' commit are settled by a key that
     # works (OpenRouter's and Anthropic's reads), none turned wrong; OpenRouter's "No auth credentials found" has
     # needed no probe since (docs/holdout19.md)
-    r = module.estimate(load_cases(HOLDOUT19))
+    r = module.estimate(load_cases(HELD_OUT[19]))
     assert r["key_malformed"] == 0 and r["alarms_with_probe"] <= r["alarms_alone"]
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert (150, "anthropic", "key_works") in [(c["line"], c["provider"], c["verdict"]) for c in r["changed"]]
     # the twentieth set: two false alarms settled by keys that work; one right answer turned wrong by the key-form
     # check, line 19, a key sent in the quotes the user typed into a config (the reporter reads quotes as the
     # backend's mangling and pages the developers instead of telling the user: docs/holdout20.md)
-    r = module.estimate(load_cases(HOLDOUT20))
+    r = module.estimate(load_cases(HELD_OUT[20]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 2
     assert [(c["line"], c["verdict"]) for c in r["changed"] if c["with_probe"] != c["expected"]] == [
         (19, "key_malformed")]
     # the twenty-first set: two false alarms settled (a DashScope key the firmware truncated, an xAI key that worked
     # with curl at the same host); two right answers turned wrong by the gatherers' key_mangled, keys a user typed
     # wrong (a bare "sk-", a pasted "apiKey: " prefix: docs/holdout21.md)
-    r = module.estimate(load_cases(HOLDOUT21))
+    r = module.estimate(load_cases(HELD_OUT[21]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 5
     assert [(c["line"], c["verdict"]) for c in r["changed"] if c["alone"] == c["expected"]] == [
         (115, "key_malformed"), (122, "key_malformed")]
     # the twenty-second set: six false alarms settled (seven before the twenty-third set's masked echo of
     # sk-no-key-required settled line 40 in the text), all by keys its gatherers recorded as mangled (placeholders,
     # None, no key at all: docs/holdout22.md reads several as generous), none turned wrong
-    r = module.estimate(load_cases(HOLDOUT22))
+    r = module.estimate(load_cases(HELD_OUT[22]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 6 and r["key_malformed"] == 13
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     # the twenty-third set: five false alarms settled, four by the probe at the failed call's own host (keys that
     # worked there), one by the key-form check; one miss turned into silence (line 1, Mistral's bare 401 for an
     # account without credit, which the probe sees as a working key): no right answer turned wrong
-    r = module.estimate(load_cases(HOLDOUT23))
+    r = module.estimate(load_cases(HELD_OUT[23]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 5 and r["key_malformed"] == 12
     assert r["right_with_probe"] - r["right_alone"] == 5
     # the twenty-fourth set: two false alarms settled by the probe at the failed call's own host, none turned wrong
-    r = module.estimate(load_cases(HOLDOUT24))
+    r = module.estimate(load_cases(HELD_OUT[24]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 5
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
@@ -499,7 +458,7 @@ HOLDOUT_RULES = [
 
 @pytest.mark.parametrize("rule,source", HOLDOUT_RULES, ids=[r for r, _ in HOLDOUT_RULES])
 def test_rule_found_by_the_holdout(rule, source):
-    c = next(c for c in load_cases(HOLDOUT) if source in c["source"])
+    c = next(c for c in load_cases(HELD_OUT[1]) if source in c["source"])
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
 
 
@@ -528,7 +487,7 @@ HOLDOUT2_RULES = [
                          ids=[r[0] for r in HOLDOUT2_RULES])
 def test_rule_found_by_the_second_holdout(rule, source, needle):
     """`needle` (optional) picks one case among several from the same source."""
-    found = [c for c in load_cases(HOLDOUT2) if source in c["source"] and needle in json.dumps(c["error"])]
+    found = [c for c in load_cases(HELD_OUT[2]) if source in c["source"] and needle in json.dumps(c["error"])]
     assert len(found) == 1, (source, needle)
     c = found[0]
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
@@ -549,7 +508,7 @@ HOLDOUT4_RULES = [
 
 @pytest.mark.parametrize("rule,source", HOLDOUT4_RULES, ids=[r for r, _ in HOLDOUT4_RULES])
 def test_rule_found_by_the_fourth_holdout(rule, source):
-    found = [c for c in load_cases(HOLDOUT4) if source in c["source"]]
+    found = [c for c in load_cases(HELD_OUT[4]) if source in c["source"]]
     assert len(found) == 1, source
     c = found[0]
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
@@ -609,7 +568,7 @@ HOLDOUT5_RULES = [
 
 @pytest.mark.parametrize("rule,source", HOLDOUT5_RULES, ids=[r for r, _ in HOLDOUT5_RULES])
 def test_rule_found_by_the_fifth_holdout(rule, source):
-    found = [c for c in load_cases(HOLDOUT5) if source in c["source"]]
+    found = [c for c in load_cases(HELD_OUT[5]) if source in c["source"]]
     assert len(found) == 1, source
     c = found[0]
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
@@ -1439,15 +1398,15 @@ def test_every_rule_pattern_is_guarded_by_a_literal_it_needs():
 
 
 # The rules each later held-out set prompted (docs/holdout6.md to docs/holdout14.md), each on its own case.
-LATER_RULES = [(path, rule, needle) for path, rules in ((HOLDOUT6, HOLDOUT6_RULES), (HOLDOUT7, HOLDOUT7_RULES),
-                                                        (HOLDOUT9, HOLDOUT9_RULES), (HOLDOUT10, HOLDOUT10_RULES),
-                                                        (HOLDOUT11, HOLDOUT11_RULES), (HOLDOUT12, HOLDOUT12_RULES),
-                                                        (HOLDOUT13, HOLDOUT13_RULES), (HOLDOUT14, HOLDOUT14_RULES),
-                                                        (HOLDOUT15, HOLDOUT15_RULES), (HOLDOUT16, HOLDOUT16_RULES),
-                                                        (HOLDOUT17, HOLDOUT17_RULES), (HOLDOUT19, HOLDOUT19_RULES),
-                                                        (HOLDOUT20, HOLDOUT20_RULES), (HOLDOUT21, HOLDOUT21_RULES),
-                                                        (HOLDOUT22, HOLDOUT22_RULES), (HOLDOUT23, HOLDOUT23_RULES),
-                                                        (HOLDOUT24, HOLDOUT24_RULES))
+LATER_RULES = [(path, rule, needle) for path, rules in ((HELD_OUT[6], HOLDOUT6_RULES), (HELD_OUT[7], HOLDOUT7_RULES),
+                                                        (HELD_OUT[9], HOLDOUT9_RULES), (HELD_OUT[10], HOLDOUT10_RULES),
+                                                        (HELD_OUT[11], HOLDOUT11_RULES), (HELD_OUT[12], HOLDOUT12_RULES),
+                                                        (HELD_OUT[13], HOLDOUT13_RULES), (HELD_OUT[14], HOLDOUT14_RULES),
+                                                        (HELD_OUT[15], HOLDOUT15_RULES), (HELD_OUT[16], HOLDOUT16_RULES),
+                                                        (HELD_OUT[17], HOLDOUT17_RULES), (HELD_OUT[19], HOLDOUT19_RULES),
+                                                        (HELD_OUT[20], HOLDOUT20_RULES), (HELD_OUT[21], HOLDOUT21_RULES),
+                                                        (HELD_OUT[22], HOLDOUT22_RULES), (HELD_OUT[23], HOLDOUT23_RULES),
+                                                        (HELD_OUT[24], HOLDOUT24_RULES))
                for rule, needle in rules]
 
 
