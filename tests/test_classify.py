@@ -241,6 +241,9 @@ LATER_SETS = [
     (HELD_OUT[25], "twenty-fifth held-out set", 140, 10,
      "140/160, 10 of 98 after its fixes (9 thread-only; 133/135 where the text gives the label); before: 127/160 "
      "(79.4 %), 12 false alarms, 3 where the text gives the label"),
+    (HELD_OUT[26], "twenty-sixth held-out set", 124, 24,
+     "124/160, 24 of 98 after its fixes (23 thread-only; 105/109 where the text gives the label); before: 119/160 "
+     "(74.4 %), 25 false alarms, 2 where the text gives the label"),
 ]
 
 
@@ -368,6 +371,12 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[25]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 3 and r["key_malformed"] == 5
     assert [c["line"] for c in r["changed"] if c["alone"] == c["expected"]] == [77]
+    # the twenty-sixth: three false alarms settled (two by the probe at the failed call's own host, one by the
+    # key-form check), one right answer turned wrong (line 8: a request that reached OpenRouter without credentials,
+    # whose key had worked only elsewhere, which the estimate reads as refused there)
+    r = module.estimate(load_cases(HELD_OUT[26]))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 2 and r["key_malformed"] == 8
+    assert [c["line"] for c in r["changed"] if c["alone"] == c["expected"]] == [8]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -899,6 +908,46 @@ HOLDOUT25_RULES = [
     ("Anthropic: the same refusal with only its message", "claude-code/issues/28091"),
     ("Anthropic: a browser request without the opt-in header is ours", "NextChat/issues/5429"),
 ]
+
+
+HOLDOUT26_RULES = [
+    ("Claude Code: a subscription's usage window spent until its reset is a cap", "dismech/pull/10680"),
+    ("Anthropic: a subscription that serves third-party apps only from extra usage is the plan's", "hermes-agent/issues/31668"),
+    ("LiveKit Cloud: the month's inference credits spent", "hirecoach/blob"),
+    ("'No API key was found' is no key sent", "TTS-Emulator/issues/7"),
+    ("Bedrock: an account not authorized for an action is access, whatever exception carried it", "prowler/pull/12801"),
+]
+
+
+LOOK_ALIKES["twenty-sixth"] = ([
+    # Claude Code's spent window is money; a bare "limit" word without its reset is left to the rest of the order
+    ("anthropic", {"message": "You've hit your limit · resets 3pm (Europe/Berlin)"}, "quota_exhausted"),
+    ("anthropic", {"status_code": 429, "body": {"type": "error", "error": {"type": "rate_limit_error", "message":
+                   "This request would exceed the rate limit for your organization of 50 requests per minute."}}},
+     None),
+    # a subscription's third-party use is the plan's; long-context extra usage stays as the sets decided it
+    ("anthropic", {"status_code": 400, "message": "Third-party apps now draw from your extra usage, not your plan "
+                   "limits. Add more at claude.ai/settings/usage and keep going."}, "permission_denied"),
+    ("anthropic", {"status_code": 429, "body": {"type": "error", "error": {"type": "rate_limit_error", "message":
+                   "Extra usage is required for long context requests."}}}, None),
+    # LiveKit's credits are money; its relayed provider answers read as the OpenAI-compatible table reads them
+    ("livekit", {"message": "LLM token credit quota exceeded, category: MaxGatewayCredits, remaining_limit: 0"},
+     "quota_exhausted"),
+    ("livekit", {"status_code": 429, "message": "Too Many Requests"}, None),
+    # no key found is no key sent; a key found and refused stays the key's
+    ("openai_compatible", {"status_code": 401, "body": {"message": "No API key found in request"}}, None),
+    ("openai_compatible", {"status_code": 401, "body": {"message": "Invalid authentication credentials"}},
+     "invalid_key"),
+    # Bedrock: an account not authorized for an action is access; a plain validation error stays our request
+    ("bedrock", {"message": "An error occurred (ValidationException) when calling the CreateModelInvocationJob "
+                 "operation: Your account is not authorized to perform this action. Please create a support case."},
+     "permission_denied"),
+    ("bedrock", {"message": "An error occurred (ValidationException) when calling the Converse operation: "
+                 "messages: text content blocks must be non-empty"}, None),
+],
+    ["claude-code-window", "anthropic-minute", "third-party-extra-usage", "long-context-extra-usage",
+     "livekit-credits", "livekit-429", "no-key-found", "credentials-invalid", "bedrock-account-action",
+     "bedrock-validation"])
 
 
 LOOK_ALIKES["twenty-fifth"] = ([
@@ -1475,7 +1524,8 @@ LATER_RULES = [(path, rule, needle) for path, rules in ((HELD_OUT[6], HOLDOUT6_R
                                                         (HELD_OUT[17], HOLDOUT17_RULES), (HELD_OUT[19], HOLDOUT19_RULES),
                                                         (HELD_OUT[20], HOLDOUT20_RULES), (HELD_OUT[21], HOLDOUT21_RULES),
                                                         (HELD_OUT[22], HOLDOUT22_RULES), (HELD_OUT[23], HOLDOUT23_RULES),
-                                                        (HELD_OUT[24], HOLDOUT24_RULES), (HELD_OUT[25], HOLDOUT25_RULES))
+                                                        (HELD_OUT[24], HOLDOUT24_RULES), (HELD_OUT[25], HOLDOUT25_RULES),
+                                                        (HELD_OUT[26], HOLDOUT26_RULES))
                for rule, needle in rules]
 
 

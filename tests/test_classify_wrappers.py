@@ -130,6 +130,8 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # status and ErrorInfo are in the body alone: openai-node's form keeps the message, a bare 403 (unconfirmed).
 # The twenty-fifth set's lines 98 and 109 are OpenAI's insufficient_quota in the body of a 429 whose message is an
 # app's own "429 - Too Many Requests" line: openai-node's form drops the body, the one evidence of money.
+# The twenty-sixth set's line 28 is Gemini's 429 whose per-day quota id is in the body's QuotaFailure alone (the
+# message says only "You exceeded your current quota"): openai-node's form drops the body, the one evidence of a day.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -140,7 +142,7 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
     ("provider_errors_holdout17.jsonl", 126, "node_sdk"), ("provider_errors_holdout19.jsonl", 47, "node_sdk"),
     ("provider_errors_holdout22.jsonl", 157, "node_sdk"), ("provider_errors_holdout25.jsonl", 98, "node_sdk"),
-    ("provider_errors_holdout25.jsonl", 109, "node_sdk")}
+    ("provider_errors_holdout25.jsonl", 109, "node_sdk"), ("provider_errors_holdout26.jsonl", 28, "node_sdk")}
 
 
 def _right_cases():

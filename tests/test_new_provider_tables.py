@@ -33,8 +33,9 @@ NEW = (
     "chutes", "ai21", "databricks", "ollama_cloud", "sarvam", "vercel_ai_gateway", "aws",
     # the eleventh held-out set: a LiteLLM proxy that is the user's own gateway
     "litellm",
-    # the twenty-fifth: translation and wake-word keys a BYOK app's users bring (DeepL, Picovoice's AccessKey)
-    "deepl", "picovoice",
+    # the twenty-fifth: translation and wake-word keys a BYOK app's users bring (DeepL, Picovoice's AccessKey); the
+    # twenty-sixth: LiveKit Cloud's inference credits
+    "deepl", "picovoice", "livekit",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
