@@ -17,6 +17,9 @@ REASONS = {"invalid_key", "permission_denied", "quota_exhausted", None}
 FIELDS = {"provider", "error", "expected", "source", "note", "context", "key_state", "same_host", "key_mangled"}
 KEY_STATES = ("works", "rejected", "no_credit", "unknown")
 SOURCE = re.compile(r"https?://\S+/\S+")
+# a repository's own file (a note, a README) rather than a discussion: the kit allows a few per part
+REPO_FILE = re.compile(r"https?://[^/]+/[^/]+/[^/]+/(?:-/)?(?:blob|tree)/")
+MAX_REPO_FILES = 4
 # the usual shapes of a real key: a case must carry a masked one (sk-abc***)
 KEY = re.compile(r"sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|AIza[0-9A-Za-z_-]{35}|gsk_[A-Za-z0-9]{30,}"
                  r"|xai-[A-Za-z0-9]{30,}|hf_[A-Za-z0-9]{30,}|AKIA[0-9A-Z]{16}")
@@ -102,6 +105,10 @@ def check(target: str) -> tuple[list, list]:
             problems.append(f"line {number}: REPEAT error text twice in this part")
         own_texts.add(said)
         own_errors.add(error)
+    files = [number for number, case in cases if isinstance(case, dict) and REPO_FILE.match(str(case.get("source")))]
+    if len(files) > MAX_REPO_FILES:
+        problems.append(f"lines {', '.join(map(str, files))}: {len(files)} sources are repository files, not "
+                        f"discussions; at most {MAX_REPO_FILES} per part")
     return [case for _, case in cases if isinstance(case, dict)], problems
 
 
