@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "reporter")]
 
 from byok_reporter import probe as probes  # noqa: E402
-from functions.classify import classify, explain  # noqa: E402
+from functions.classify import explain  # noqa: E402
 from functions.verification import apply  # noqa: E402
 
 _CLASS_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
@@ -99,8 +99,9 @@ def _answers(rule: dict, status, doc) -> bool:
     return probes.rule_matches(rule, status, doc)
 
 
-def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> str | None:
-    """The verdict the reporter's probe would send for this case, or None when none would be sent."""
+def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict, alone_rule: str) -> str | None:
+    """The verdict the reporter's probe would send for this case, or None when none would be sent; `alone_rule` is
+    the rule the classifier alone decided by."""
     slug = probe_table.canonical(case["provider"])
     entry = table["providers"].get(slug) if slug else None
     if not entry:
@@ -124,7 +125,7 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict) -> st
     if state == "works" and case.get("same_host") is False:
         # it works elsewhere; here it meets the same refusal, if this host ever saw it: where the answer says no key
         # reached the host, what the host makes of the key is unknown
-        state = "unknown" if explain(case["provider"], error).rule in _NO_KEY_RULES else "rejected"
+        state = "unknown" if alone_rule in _NO_KEY_RULES else "rejected"
     rules = table["kinds"][entry["kind"]]["rules"]
     status = error.get("status_code")
     if state == "rejected" and any(rule["verdict"] == "unknown" and _answers(rule, status, doc)
@@ -150,8 +151,10 @@ def estimate(cases: list[dict]) -> dict:
            "key_malformed": sum(c.get("key_mangled") is True for c in cases),
            "right_alone": 0, "right_with_probe": 0, "alarms_alone": 0, "alarms_with_probe": 0, "changed": []}
     for line, case in enumerate(cases, 1):
-        alone = classify(case["provider"], case["error"])
-        verdict = "key_malformed" if case.get("key_mangled") is True else probe_verdict(table, probe_table, case)
+        decided = explain(case["provider"], case["error"])
+        alone = decided.reason
+        verdict = ("key_malformed" if case.get("key_mangled") is True
+                   else probe_verdict(table, probe_table, case, decided.rule))
         final, _ = apply(alone, {"verdict": verdict} if verdict else None)
         out["probed"] += verdict is not None and verdict != "key_malformed"
         out["right_alone"] += alone == case["expected"]

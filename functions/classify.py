@@ -358,7 +358,8 @@ _GUARDS = (
             [re.escape(v) for v in NON_VALUES + LOCAL_SERVER_KEYS]
             + [re.escape(v[:8]) + r"\*+" + re.escape(v[-4:]) for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12])
         + r")(?=[\s.,;]|$)",
-        r"\bno api key (?:was )?found\b",    # a gateway's 401 to a request without its key (Kong: "No API key found in request")
+        r"\bno api key (?:was )?found\b",    # a gateway's 401 to a request without its key (Kong: "No API key found
+                                             # in request")
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API

@@ -47,6 +47,13 @@ def cases_of(paths: list) -> list:
     return [case for path in paths for _, case in load(path) if isinstance(case, dict)]
 
 
+def index(cases: list) -> tuple:
+    """(sources, error objects, error texts) of `cases`: what a new case must not repeat."""
+    return ({c.get("source") for c in cases},
+            {json.dumps(c.get("error"), sort_keys=True) for c in cases},
+            {text(c["error"]) for c in cases if isinstance(c.get("error"), dict)})
+
+
 def shape_problems(case: dict) -> list:
     missing = FIELDS - set(case)
     if missing:
@@ -77,14 +84,7 @@ def check(target: str) -> tuple[list, list]:
     older = cases_of(sorted(glob.glob(os.path.join(HERE, "earlier", "*.jsonl"))))
     others = cases_of([p for p in sorted(glob.glob(os.path.join(HERE, "parts", "*.jsonl")))
                        if os.path.abspath(p) != target])
-    seen = {
-        "an earlier set": ({c.get("source") for c in older},
-                           {json.dumps(c.get("error"), sort_keys=True) for c in older},
-                           {text(c["error"]) for c in older if isinstance(c.get("error"), dict)}),
-        "another part": ({c.get("source") for c in others},
-                         {json.dumps(c.get("error"), sort_keys=True) for c in others},
-                         {text(c["error"]) for c in others if isinstance(c.get("error"), dict)}),
-    }
+    seen = {"an earlier set": index(older), "another part": index(others)}
     problems, own_texts, own_errors = [], set(), set()
     cases = load(target)
     for number, case in cases:
