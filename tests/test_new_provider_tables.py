@@ -34,8 +34,8 @@ NEW = (
     # the eleventh held-out set: a LiteLLM proxy that is the user's own gateway
     "litellm",
     # the twenty-fifth: translation and wake-word keys a BYOK app's users bring (DeepL, Picovoice's AccessKey); the
-    # twenty-sixth: LiveKit Cloud's inference credits; written while the twenty-seventh was gathered: Soniox
-    "deepl", "picovoice", "livekit", "soniox",
+    # twenty-sixth: LiveKit Cloud's inference credits; written while the twenty-seventh was gathered: Soniox, Rev.ai
+    "deepl", "picovoice", "livekit", "soniox", "rev_ai",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
