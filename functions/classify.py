@@ -368,7 +368,8 @@ _GUARDS = (
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
-        r"\bx-api-key header is required\b")),             # Anthropic's 401 to a request without its key header
+        r"\bx-api-key header is required\b",             # Anthropic's 401 to a request without its key header
+        r"\bplease log ?in first\b")),                    # ComfyUI's API nodes run without a signed-in account or key
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
         r"api_key client option must be set",               # openai, groq... Python/Node SDKs
@@ -472,6 +473,9 @@ _QUOTA = _rx(
     # a day's cap as a code ("daily-transaction-limit-exceeded")
     r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
+    r"n't have enough (?:balance|credits?|funds)\b", r"n’t have enough (?:balance|credits?|funds)\b",   # "don't have..."
+    # a day's allowance spent, in words (Yandex Translate: "Exceeded the daily limit on the amount of translated text")
+    r"\bexceeded (?:the |your )?daily (?:[a-z]+ )?(?:limit|quota)\b",
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
     r"\b(?:used up|exhausted|run out of|ran out of) (?:all )?(?:of )?(?:your |the )?(?:daily |weekly |monthly |free |included )*"
@@ -506,6 +510,7 @@ _FOREIGN_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama
                      r"deepseek|glm-|kimi|moonshot|command-r)[^\s`'\"]*[`'\"]? does not exist")
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
 _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]?week", r"\bweekly\b",
+                 r"\blifetime\b",                                 # a trial key's lifetime allowance never resets
                  r"\b(?:24-hour|24 hour)s?\b",                     # "resets over a rolling 24-hour window": a day
                  r"per[ _]?month", r"\bmonthly\b",
                  r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
@@ -567,6 +572,8 @@ _CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_cod
     r"""(?:code|type|status|reason)\\*["']?\s*[:=]\s*\\*["']([a-z0-9][a-z0-9_.:\-]{0,79})\\*["']""")  # JSON escaped once or more
 # ...and where SDKs' string forms name them: botocore "An error occurred (AccessDeniedException) when calling",
 # gRPC "StatusCode.PERMISSION_DENIED", an exception class ahead of the text ("openai.RateLimitError: ...").
+# A number in an `ErrCode` field (Alibaba Cloud's token service answers {"ErrCode": 40020503, "ErrMsg": ...}).
+_ERRCODE_NUMBER = re.compile(r"""errcode\\*["']?\s*[:=]\s*(\d{3,9})\b""")
 _BOTOCORE_CODE = re.compile(r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling")
 _GRPC_CODE = re.compile(r"\bstatuscode\.([a-z_]{3,40})\b")
 _CLASS_AHEAD = re.compile(r"(?:[a-z_][a-z0-9_]*\.){0,6}([a-z_][a-z0-9_]{0,60}(?:error|exception)):")
@@ -602,6 +609,8 @@ def _codes(error: Mapping, hay: str, head: str = "") -> set[str]:
             codes.add(value.strip().lower()[:100])
     if "code" in hay or "type" in hay or "status" in hay or "reason" in hay:
         codes.update(_CODE_FIELD.findall(hay))
+    if "errcode" in hay:
+        codes.update(_ERRCODE_NUMBER.findall(hay))
     if "an error occurred (" in head:
         codes.update(_BOTOCORE_CODE.findall(head))
     if "statuscode." in head:

@@ -34,8 +34,9 @@ NEW = (
     # the eleventh held-out set: a LiteLLM proxy that is the user's own gateway
     "litellm",
     # the twenty-fifth: translation and wake-word keys a BYOK app's users bring (DeepL, Picovoice's AccessKey); the
-    # twenty-sixth: LiveKit Cloud's inference credits; written while the twenty-seventh was gathered: Soniox, Rev.ai
-    "deepl", "picovoice", "livekit", "soniox", "rev_ai",
+    # twenty-sixth: LiveKit Cloud's inference credits; written while the twenty-seventh was gathered: Soniox, Rev.ai;
+    # the twenty-seventh's translation and speech keys: Youdao, Alibaba Cloud's speech service, Yandex
+    "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
