@@ -377,7 +377,8 @@ _GUARDS = (
         r"defaultcredentialserror", r"default credentials were not found",
         r"could not automatically determine credentials",   # google-auth ADC
         r"missing key inputs argument",                     # google-genai without api_key
-        r"openai or azure openai api key (?:or token provider )?not found")),   # LangChain.js's OpenAI clients
+        r"openai or azure openai api key (?:or token provider )?not found",    # LangChain.js's OpenAI clients
+        r"api key must be provided either as argument")),   # Fish Audio's SDK ("... or via FISH_API_KEY ...")
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 # Guards whose evidence is a bare word rather than a shape: a provider's documented code in the same answer (a JSON
@@ -473,7 +474,8 @@ _QUOTA = _rx(
     # a day's cap as a code ("daily-transaction-limit-exceeded")
     r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
-    r"n't have enough (?:balance|credits?|funds)\b", r"n’t have enough (?:balance|credits?|funds)\b",   # "don't have..."
+    # "don't have enough credit", with either apostrophe (one pattern each keeps a literal to anchor on)
+    r"n't have enough (?:balance|credits?|funds)\b", r"n’t have enough (?:balance|credits?|funds)\b",
     # a day's allowance spent, in words (Yandex Translate: "Exceeded the daily limit on the amount of translated text")
     r"\bexceeded (?:the |your )?daily (?:[a-z]+ )?(?:limit|quota)\b",
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
@@ -572,11 +574,11 @@ _CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_cod
     r"""(?:code|type|status|reason)\\*["']?\s*[:=]\s*\\*["']([a-z0-9][a-z0-9_.:\-]{0,79})\\*["']""")  # JSON escaped once or more
 # ...and where SDKs' string forms name them: botocore "An error occurred (AccessDeniedException) when calling",
 # gRPC "StatusCode.PERMISSION_DENIED", an exception class ahead of the text ("openai.RateLimitError: ...").
-# A number in an `ErrCode` field (Alibaba Cloud's token service answers {"ErrCode": 40020503, "ErrMsg": ...}).
-_ERRCODE_NUMBER = re.compile(r"""errcode\\*["']?\s*[:=]\s*(\d{3,9})\b""")
 _BOTOCORE_CODE = re.compile(r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling")
 _GRPC_CODE = re.compile(r"\bstatuscode\.([a-z_]{3,40})\b")
 _CLASS_AHEAD = re.compile(r"(?:[a-z_][a-z0-9_]*\.){0,6}([a-z_][a-z0-9_]{0,60}(?:error|exception)):")
+# A number in an `ErrCode` field (Alibaba Cloud's token service answers {"ErrCode": 40020503, "ErrMsg": ...}).
+_ERRCODE_NUMBER = re.compile(r"""errcode\\*["']?\s*[:=]\s*(\d{3,9})\b""")
 
 
 # The text itself calls the key invalid (Fireworks' "Invalid API key or insufficient permissions").

@@ -36,7 +36,8 @@ NEW = (
     # the twenty-fifth: translation and wake-word keys a BYOK app's users bring (DeepL, Picovoice's AccessKey); the
     # twenty-sixth: LiveKit Cloud's inference credits; written while the twenty-seventh was gathered: Soniox, Rev.ai;
     # the twenty-seventh's translation and speech keys: Youdao, Alibaba Cloud's speech service, Yandex
-    "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex",
+    # and, written while the twenty-eighth was gathered, LMNT's speech session errors
+    "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex", "lmnt",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
