@@ -45,6 +45,9 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   docs/holdout26.md): a key that worked only elsewhere is read as refused at the failed call's host only where that
   host saw it; where the classifier reads the answer as a request that carried no key (the no-key and SDK-setup
   guards), the key's state there is unknown;
+- mended after the twenty-eighth set was read (its estimate given both ways in docs/holdout28.md): the same holds
+  where the classifier reads the failed call's answer as a genuine key's missing access or money (a plan's refusal
+  of a feature at another endpoint of a host where the key works): the probe's authenticated read would not meet it;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -59,12 +62,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "reporter")]
 
 from byok_reporter import probe as probes  # noqa: E402
-from functions.classify import explain  # noqa: E402
+from functions.classify import Verdict, explain  # noqa: E402
 from functions.verification import apply  # noqa: E402
 
 _CLASS_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
 # the classifier's readings of an answer to a request that carried no key
 _NO_KEY_RULES = frozenset({"guard.no_key_sent", "guard.sdk_setup"})
+# ...and its readings of a refusal of a genuine key: access the key lacks, money the account lacks
+_GENUINE_KEY_REASONS = frozenset({"permission_denied", "quota_exhausted"})
 # reads limited to some hosts or key forms: the case must name the host's service, or must not name another key form
 _NAMES_SERVICE = {"azure_speech_voices": re.compile(r"tts|synthes|text.to.speech|voice", re.I)}
 _OTHER_SERVICE = {"speechmatics_jobs": re.compile(r"real.?time|\brt\b|\.rt\.|websocket|wss://", re.I),
@@ -99,9 +104,9 @@ def _answers(rule: dict, status, doc) -> bool:
     return probes.rule_matches(rule, status, doc)
 
 
-def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict, alone_rule: str) -> str | None:
-    """The verdict the reporter's probe would send for this case, or None when none would be sent; `alone_rule` is
-    the rule the classifier alone decided by."""
+def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict, alone: Verdict) -> str | None:
+    """The verdict the reporter's probe would send for this case, or None when none would be sent; `alone` is what
+    the classifier alone decided, and by which rule."""
     slug = probe_table.canonical(case["provider"])
     entry = table["providers"].get(slug) if slug else None
     if not entry:
@@ -123,9 +128,11 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict, alone
     can = {rule["verdict"] for rule in table["kinds"][entry["kind"]]["rules"]}
     state = case.get("key_state", "unknown")
     if state == "works" and case.get("same_host") is False:
-        # it works elsewhere; here it meets the same refusal, if this host ever saw it: where the answer says no key
-        # reached the host, what the host makes of the key is unknown
-        state = "unknown" if alone_rule in _NO_KEY_RULES else "rejected"
+        # it works elsewhere; here it meets the same refusal, if this host ever saw it and refused the key itself:
+        # where the answer says no key reached the host, or names a genuine key's missing access or money (the
+        # probe's read would authenticate), what the probe makes of the key is unknown
+        state = ("unknown" if alone.rule in _NO_KEY_RULES or alone.reason in _GENUINE_KEY_REASONS
+                 else "rejected")
     rules = table["kinds"][entry["kind"]]["rules"]
     status = error.get("status_code")
     if state == "rejected" and any(rule["verdict"] == "unknown" and _answers(rule, status, doc)
@@ -154,7 +161,7 @@ def estimate(cases: list[dict]) -> dict:
         decided = explain(case["provider"], case["error"])
         alone = decided.reason
         verdict = ("key_malformed" if case.get("key_mangled") is True
-                   else probe_verdict(table, probe_table, case, decided.rule))
+                   else probe_verdict(table, probe_table, case, decided))
         final, _ = apply(alone, {"verdict": verdict} if verdict else None)
         out["probed"] += verdict is not None and verdict != "key_malformed"
         out["right_alone"] += alone == case["expected"]

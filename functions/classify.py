@@ -334,7 +334,8 @@ _GUARDS = (
         r"content[_ ]?policy", r"content[_ ]management[_ ]policy", r"content_filter", r"\bflagged\b",
         r"requires moderation", r"responsibleaipolicyviolation")),
     # An HTML page is a gateway's, a proxy's or a CDN's, not the provider's API verdict on the key.
-    ("html_page", _rx(r"<html", r"<!doctype")),
+    ("html_page", _rx(r"<html", r"<!doctype",
+                      r"enable javascript and cookies to continue")),   # Cloudflare's challenge page, markup gone
     ("cdn_name", _rx(r"cloudflare")),   # a CDN's page or header quoted without its markup (weak: see _YIELDING)
     ("upstream_failed", _rx(r"provider returned error")),   # OpenRouter relaying its upstream's failure
     ("our_request", _rx(
@@ -364,7 +365,7 @@ _GUARDS = (
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
         # Key not found. Please pass a valid API key." answers a key that came, and stays the key's
-        r"(?<=key )not found\W{1,3}please (?:set|configure|add|enter)\b",
+        r"(?<=key )not found\W{1,3}(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b",
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
@@ -431,7 +432,8 @@ _PERMISSION = _rx(
     r"(?:permissions?|scopes?|access rights)\b",
     r"\black(?:s|ing)? (?:the )?(?:required |necessary |sufficient )?(?:permissions?|scopes?)\b",
     r"\binsufficient (?:scopes?|privileges?)\b",
-    r"\bnot authorized to (?:access|use|call|invoke) (?:this|the) (?:model|api|endpoint|resource|service)\b",
+    r"\bnot authorized to (?:access|use|call|invoke) (?:this|the)(?: requested)? "
+    r"(?:model|api|endpoint|resource|service)\b",
     r"\bnot permitted to (?:access|use|call|invoke) (?:this|the) (?:model|api|endpoint|resource|service)\b",
     r"\black(?:s|ing)? the required\b",                   # Azure RBAC "lacks the required data action"
     r"\bpermissions?_error\b",                            # Groq's error type (Anthropic's is permission_error)
@@ -446,6 +448,7 @@ _PERMISSION = _rx(
     r"\bbeen blocked from accessing\b",                 # "You have been blocked from accessing ..." (a ban)
     r"\borganization has disabled\b",                   # an organization's admin turned the access off
     r"\bnot have access to (?:the )?[a-z0-9\-]+ api\b",   # "does not have access to the Realtime API"
+    r"\b(?:doesn't|does not) have api access\b",        # an account whose plan has no API access (HeyGen)
     r"\bno access to (?:the )?model\b", r"\baccess to (?:the )?model (?:is )?denied\b",   # "No access to model: x"
     r"\bnot authorized to operate on\b",                # Alibaba Cloud RAM "not authorized to operate on the ..."
 )
@@ -609,6 +612,8 @@ def _codes(error: Mapping, hay: str, head: str = "") -> set[str]:
         value = error.get(key)
         if isinstance(value, str):
             codes.add(value.strip().lower()[:100])
+        elif type(value) is int:      # a provider's numeric code the app kept as a number (iFlytek's 11200)
+            codes.add(str(value))
     if "code" in hay or "type" in hay or "status" in hay or "reason" in hay:
         codes.update(_CODE_FIELD.findall(hay))
     if "errcode" in hay:

@@ -227,9 +227,10 @@ LATER_SETS = [
      "128/160, 13 of 94 after its fixes (Imagen's billed-users refusal, new-api's rewrite of an upstream 429), 129 and "
      "12 since the twenty-seventh set read ComfyUI's 'Please login first' as no key sent (line 85); before: 125/160 "
      "(78.1 %), 15 false alarms, none where the text gives the label"),
-    (HELD_OUT[21], "twenty-first held-out set", 135, 14,
-     "135/161, 14 of 101 after its fixes (all fourteen thread-only); before: 126/161 (78.3 %), 14 false alarms, none "
-     "where the text gives the label"),
+    (HELD_OUT[21], "twenty-first held-out set", 136, 14,
+     "135/161, 14 of 101 after its fixes (all fourteen thread-only), 136 since the twenty-eighth set read a numeric "
+     "code the app kept as a number (line 64, MiniMax's 1004); before: 126/161 (78.3 %), 14 false alarms, none where "
+     "the text gives the label"),
     (HELD_OUT[22], "twenty-second held-out set", 127, 20,
      "128/160, 19 of 96 since the twenty-third set's masked echo of sk-no-key-required (line 40), 127 and 20 since the "
      "twenty-seventh set's yandex table read ERR_KEY_INVALID as the key's (line 86, thread-only: a Yandex Cloud key "
@@ -250,6 +251,9 @@ LATER_SETS = [
     (HELD_OUT[27], "twenty-seventh held-out set", 123, 22,
      "123/160, 22 of 98 after its fixes (all thread-only; 100/103 where the text gives the label); before: 116/160 "
      "(72.5 %), 23 false alarms, 1 where the text gives the label"),
+    (HELD_OUT[28], "twenty-eighth held-out set", 137, 12,
+     "137/160, 12 of 98 after its fixes (all thread-only; 122/127 where the text gives the label); before: 126/160 "
+     "(78.8 %), 14 false alarms, 2 where the text gives the label"),
 ]
 
 
@@ -389,6 +393,13 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[27]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 7 and r["key_malformed"] == 15
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the twenty-eighth: no false alarm reached (its thread-only ones are keys the threads saw nowhere), none turned
+    # wrong; line 128 (Azure Speech's F0 refusal of batch synthesis, a key that worked for plain synthesis) was read
+    # as a refused key until the estimate stopped reading a genuine key's missing access that way
+    r = module.estimate(load_cases(HELD_OUT[28]))
+    assert r["alarms_alone"] == r["alarms_with_probe"] and r["key_malformed"] == 3
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    assert 128 not in [c["line"] for c in r["changed"]]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -941,6 +952,61 @@ HOLDOUT27_RULES = [
      "folotoy-server-self-hosting/issues/232"),
     ("Alibaba Cloud speech: an AppKey not of the AccessKey's account", "folotoy-server-self-hosting/issues/149"),
 ]
+
+
+HOLDOUT28_RULES = [
+    ("An app's 'API key not found. Make sure it is defined' is no key sent", "AI-Youtube-Shorts-Generator/issues/21"),
+    ("'Your account doesn't have API access' is the plan's", "StreamingAvatarSDK/issues/3"),
+    ("ElevenLabs: the free tier disabled, under the older quota_exceeded status", "ShortGPT/issues/15"),
+    ("A relay's 'not authorized to access the requested model' is access", "BettaFish/issues/247"),
+    ("Baidu speech: 'request pv too much' is the day's request volume", "wukong-robot/issues/181"),
+    ("Volcengine: the public InvalidAccessKey code is the key's", "rtc-aigc-demo/issues/23"),
+    ("Alibaba Cloud speech: the free trial's number kept as a number", "tts-now/issues/14"),
+    ("iFlytek transcription: 26601 illegal app info is the key's", "Translate-Subtitle-File/issues/84"),
+    ("Cloudflare's challenge page without its markup is a gateway's", "litellm/issues/27755"),
+    ("Vertex: a feature for allowlisted projects only is access", "generative-ai/issues/1018"),
+]
+
+
+LOOK_ALIKES["twenty-eighth"] = ([
+    # an app's own refusal before any call is no key sent; Google's answer to a key that came stays the key's
+    ("openai", {"message": "ValueError: API key not found. Make sure it is defined in the .env file."}, None),
+    ("gemini", {"status_code": 400, "message": "API Key not found. Please pass a valid API key."}, "invalid_key"),
+    # an account without API access is the plan's; an API without access to a model named by the app stays ours
+    ("heygen", {"code": 400599, "message": "Your account doesn't have API access"}, "permission_denied"),
+    # ElevenLabs' disabled free tier under quota_exceeded is access; its spent characters stay money
+    ("elevenlabs", {"status_code": 401, "body": {"detail": {"status": "quota_exceeded", "message": "Unusual "
+                    "activity detected. Free Tier usage disabled."}}}, "permission_denied"),
+    ("elevenlabs", {"status_code": 401, "body": {"detail": {"status": "quota_exceeded", "message": "This request "
+                    "exceeds your quota of 10000. You have 12 credits remaining."}}}, "quota_exhausted"),
+    # a relay key not authorized for the requested model is access; a bare 403 stays unconfirmed
+    ("openai_compatible", {"status_code": 403, "message": "Forbidden – key:(950f34) not authorized to access the "
+                           "requested model:(gemini-2.0-flash)"}, "permission_denied"),
+    ("openai_compatible", {"status_code": 403, "message": "Forbidden"}, None),
+    # Baidu speech: the day's volume is money, the second's rate is not
+    ("baidu", {"message": "baidu-asr 语音识别出错了: request pv too much"}, "quota_exhausted"),
+    ("baidu", {"message": "baidu-asr 语音识别出错了: request qps too much"}, None),
+    # Volcengine's invalid AccessKey is the key's; its RPM limit is not
+    ("volcengine", {"code": "InvalidAccessKey", "message": "The security token included in the request is "
+                    "invalid."}, "invalid_key"),
+    ("volcengine", {"code": "RateLimitExceeded.EndpointRPMExceeded", "message": "rpm exceeded"}, None),
+    # numeric codes kept as numbers: Alibaba Cloud's ended trial is money, iFlytek's 11200 stays unclear
+    ("aliyun_nls", {"status_code": 400, "code": 40000010, "message": "Gateway:FREE TRIAL EXPIRED"}, "quota_exhausted"),
+    ("iflytek", {"code": 11200, "message": "11200"}, None),
+    ("iflytek", {"code": 26601, "message": "错误码 26601, 错误描述: 非法应用信息|no appId info"}, "invalid_key"),
+    # Cloudflare's challenge words are a gateway's page; OpenAI's own 403 text stays OpenAI's
+    ("openai", {"status_code": 403, "message": "Enable JavaScript and cookies to continue"}, None),
+    ("openai", {"status_code": 403, "body": {"error": {"code": "unsupported_country_region_territory", "message":
+                "Country, region, or territory not supported"}}}, None),
+    # Vertex: a setting for allowlisted projects is access; an argument our platform got wrong stays ours
+    ("vertex", {"code": "FAILED_PRECONDITION", "message": "Project or the user is not allowlisted to turn off child "
+                "detection filter"}, "permission_denied"),
+    ("vertex", {"code": "INVALID_ARGUMENT", "message": "Request contains an invalid argument."}, None),
+],
+    ["no-key-make-sure", "google-key-not-found", "heygen-api-access", "elevenlabs-free-tier-disabled",
+     "elevenlabs-quota", "relay-requested-model", "bare-403", "baidu-pv", "baidu-qps", "volcengine-access-key",
+     "volcengine-rpm", "nls-trial-number", "iflytek-11200", "iflytek-26601", "cloudflare-challenge",
+     "openai-region", "vertex-allowlist", "vertex-invalid-argument"])
 
 
 LOOK_ALIKES["twenty-seventh"] = ([
@@ -1586,7 +1652,8 @@ def test_every_later_rules_list_is_run():
 @pytest.mark.parametrize("path,rule,needle", LATER_RULES,
                          ids=[f"{p.stem.split('_')[-1]}: {r}" for p, r, _ in LATER_RULES])
 def test_rule_found_by_a_later_holdout(path, rule, needle):
-    found = [c for c in load_cases(path) if needle in c["source"]]
+    # the needle names one source ("issues/15" not also "issues/153")
+    found = [c for c in load_cases(path) if re.search(re.escape(needle) + r"(?!\d)", c["source"])]
     assert len(found) == 1, needle
     c = found[0]
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])

@@ -26,6 +26,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")   # LiteLLM: no do
 
 from byok_reporter import Reporter, extract_error, fingerprint_key  # noqa: E402
 from tests import reporting  # noqa: E402
+from functions.classify import classify  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas/byok-error-event.v1.json").read_text())
@@ -392,6 +393,15 @@ def test_error_dict_is_kept_and_redacted():
                            "message": f"bad key {OPENAI_KEY}", "body": {"api_key": OPENAI_KEY, "n": 1}})
     assert error == {"status_code": 401, "type": "AuthenticationError", "code": "invalid_api_key",
                      "message": "bad key [REDACTED]", "body": {"api_key": "[REDACTED]", "n": 1}}
+
+
+def test_a_numeric_code_reaches_the_event_as_text():
+    """The contract's `code` is a string; a provider's numeric code an app kept as a number (iFlytek's 11200,
+    Alibaba Cloud's 40000010) reaches the notifier as its digits, and the verdict is the same as classified directly."""
+    error = {"code": 40000010, "message": "Gateway:FREE TRIAL EXPIRED:The free trial has expired!"}
+    assert extract_error(error)["code"] == "40000010"
+    assert classify("aliyun_nls", extract_error(error)) == classify("aliyun_nls", error) == "quota_exhausted"
+    assert "code" not in extract_error({"code": True, "message": "x"})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -252,7 +252,9 @@ def _quick(error: Any) -> tuple[Any, int | None, str | None]:
         status = error.get("status_code")
         status = status if type(status) is int and 1000 <= status <= 4999 else _as_status(status)
         code = error.get("code")
-        if not isinstance(code, str):
+        if type(code) is int:
+            code = str(code)        # a provider's numeric code (iFlytek's 11200): the event carries it as text
+        elif not isinstance(code, str):
             code = _code_in_body(error.get("body"))
         return error, status, code
     return {"message": error if isinstance(error, str) else repr(error)}, None, None
