@@ -365,7 +365,8 @@ _GUARDS = (
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
         # Key not found. Please pass a valid API key." answers a key that came, and stays the key's
-        r"(?<=key )not found\W{1,3}(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b",
+        r"(?<=key )not found(?: for [`'\"]?[\w.-]+[`'\"]? provider)?\W{1,3}"
+        r"(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b",
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
@@ -463,6 +464,7 @@ _QUOTA = _rx(
     r"\bprepayment credits are depleted\b", r"\bspending (?:limit|cap)\b", r"\bspend limit\b",
     r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
     r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
+    r"\bcredit limit (?:reached|exceeded)\b", r"\bkey quota exceeded\b",   # a cap set on the key or account
     r"\bquota is not enough\b", r"\binsufficient_user_quota\b",   # one-api/new-api relays: the user's token quota
     r"\bpre-consumed quota failed, (?:user|token) quota\b", r"预扣费额度失败",   # new-api: the quota is below the request's cost
     r"\bquota_exceeded\b", r"\bexceeds your quota\b", r"\bnot[_ ]enough[_ ]balance\b",

@@ -255,6 +255,9 @@ LATER_SETS = [
     (HELD_OUT[28], "twenty-eighth held-out set", 137, 12,
      "137/160, 12 of 98 after its fixes (all thread-only; 122/127 where the text gives the label); before: 126/160 "
      "(78.8 %), 14 false alarms, 2 where the text gives the label"),
+    (HELD_OUT[29], "twenty-ninth held-out set", 112, 13,
+     "small: 112/130, 13 of 82 after its fixes (12 thread-only; 92/93 where the text gives the label); before: "
+     "109/130 (83.8 %), 14 false alarms, 2 where the text gives the label"),
 ]
 
 
@@ -401,6 +404,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r["alarms_alone"] == r["alarms_with_probe"] and r["key_malformed"] == 3
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert 128 not in [c["line"] for c in r["changed"]]
+    # the twenty-ninth: two false alarms settled (keys that worked at the same host), one right answer turned into a
+    # false alarm (line 49: an OAuth token its gatherer saw working only elsewhere, read as refused at this host)
+    r = module.estimate(load_cases(HELD_OUT[29]))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 1
+    assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [49]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -967,6 +975,30 @@ HOLDOUT28_RULES = [
     ("Cloudflare's challenge page without its markup is a gateway's", "litellm/issues/27755"),
     ("Vertex: a feature for allowlisted projects only is access", "generative-ai/issues/1018"),
 ]
+
+
+HOLDOUT29_RULES = [
+    ("An SDK's 'API key not found for `x` provider. Please set ...' is no key sent", "stagehand/issues/1084"),
+    ("A key's 'credit limit reached' is money, whatever status carried it", "aider/issues/2143"),
+    ("An app's 'API key quota exceeded' is a cap on the key", "PowerToys/issues/36551"),
+]
+
+
+LOOK_ALIKES["twenty-ninth"] = ([
+    # an SDK's refusal naming the provider is no key sent; a provider's "API key not found" stays the key's
+    ("anthropic", {"message": "StagehandError: API key not found for `anthropic` provider. Please set the "
+                   "ANTHROPIC_API_KEY environment variable or pass an apiKey in the options object."}, None),
+    ("gemini", {"status_code": 400, "message": "API Key not found. Please pass a valid API key."}, "invalid_key"),
+    # a credit limit reached is money; a rate limit reached is not
+    ("openai_compatible", {"status_code": 401, "message": "API key credit limit reached. You can change it on the "
+                           "keys page."}, "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit reached for requests"}, None),
+    # a key's quota exceeded is a cap; a per-minute quota stays a rate
+    ("openai", {"message": "API key quota exceeded"}, "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "Quota exceeded: 60 requests per minute"}, None),
+],
+    ["sdk-key-not-found-provider", "google-key-not-found", "credit-limit-reached", "rate-limit-reached",
+     "key-quota-exceeded", "minute-quota"])
 
 
 LOOK_ALIKES["twenty-eighth"] = ([

@@ -135,6 +135,9 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # The twenty-first set's line 64 (MiniMax's 1004), the twenty-eighth's line 112 (Alibaba Cloud's 40000010, its words
 # garbled by the page) and line 134 (Gemini's PERMISSION_DENIED over an account-verification page) are decided by the
 # error's own code field alone, a number or a status name: a wrapper that keeps only the text drops it.
+# The twenty-ninth set's lines 17 (Anthropic's "Request not allowed", the body's words under an app's own message) and
+# 49 (a GitHub Action's result whose `terminal_reason` names Anthropic's api_error) are decided by the body alone:
+# openai-node's form drops it.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -149,7 +152,8 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     (name, line, wrapper) for name, line in (("provider_errors_holdout21.jsonl", 64),
                                              ("provider_errors_holdout28.jsonl", 112),
                                              ("provider_errors_holdout28.jsonl", 134))
-    for wrapper in ("python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "relay_escaped", "app_500_envelope")}
+    for wrapper in ("python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "relay_escaped", "app_500_envelope")} | {
+    ("provider_errors_holdout29.jsonl", 17, "node_sdk"), ("provider_errors_holdout29.jsonl", 49, "node_sdk")}
 
 
 def _right_cases():
