@@ -575,15 +575,15 @@ _CLOSE_IN_TEXT = re.compile(
     r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
     r"|\breceived ([14]\d{3}) \(")                                   # python websockets ConnectionClosedError
 # Error codes and types wherever a body or an SDK's string form (JSON or Python repr) put them.
-_CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, err_code, error_code, __type, @type
-    r"""(?:code|type|status|reason)\\*["']?\s*[:=]\s*\\*["']([a-z0-9][a-z0-9_.:\-]{0,79})\\*["']""")  # JSON escaped once or more
+# A field's value as a string (JSON escaped once or more) or as a bare number (Alibaba Cloud's {"ErrCode": 40020503},
+# Baidu's {"error_code": 17}): the same code either way.
+_CODE_FIELD = re.compile(   # code/type/status/reason, and so errorCode, ErrCode, err_code, error_code, __type, @type
+    r"""(?:code|type|status|reason)\\*["']?\s*[:=]\s*(?:\\*["']([a-z0-9][a-z0-9_.:\-]{0,79})\\*["']|(\d{1,9})\b)""")
 # ...and where SDKs' string forms name them: botocore "An error occurred (AccessDeniedException) when calling",
 # gRPC "StatusCode.PERMISSION_DENIED", an exception class ahead of the text ("openai.RateLimitError: ...").
 _BOTOCORE_CODE = re.compile(r"an error occurred \(([a-z0-9_.:\-]{1,80})\) when calling")
 _GRPC_CODE = re.compile(r"\bstatuscode\.([a-z_]{3,40})\b")
 _CLASS_AHEAD = re.compile(r"(?:[a-z_][a-z0-9_]*\.){0,6}([a-z_][a-z0-9_]{0,60}(?:error|exception)):")
-# A number in an `ErrCode` field (Alibaba Cloud's token service answers {"ErrCode": 40020503, "ErrMsg": ...}).
-_ERRCODE_NUMBER = re.compile(r"""errcode\\*["']?\s*[:=]\s*(\d{3,9})\b""")
 
 
 # The text itself calls the key invalid (Fireworks' "Invalid API key or insufficient permissions").
@@ -617,9 +617,7 @@ def _codes(error: Mapping, hay: str, head: str = "") -> set[str]:
         elif type(value) is int:      # a provider's numeric code the app kept as a number (iFlytek's 11200)
             codes.add(str(value))
     if "code" in hay or "type" in hay or "status" in hay or "reason" in hay:
-        codes.update(_CODE_FIELD.findall(hay))
-    if "errcode" in hay:
-        codes.update(_ERRCODE_NUMBER.findall(hay))
+        codes.update(quoted or number for quoted, number in _CODE_FIELD.findall(hay))
     if "an error occurred (" in head:
         codes.update(_BOTOCORE_CODE.findall(head))
     if "statuscode." in head:
