@@ -236,6 +236,7 @@ _CODE_ONLY = {
     "google_cloud.access_token_expired": "Google's standard 401 text, which other causes also return",
     "tencent_cloud.speech_stopped": "'Service stopped.' alone",
     "aliyun_nls.no_permission": "'No permission!' alone, two words; the row reads the number in the ErrCode field",
+    "opencode.model_disabled": "'Model is disabled' alone, which any host may say of its own model",
 }
 
 

@@ -36,8 +36,9 @@ NEW = (
     # the twenty-fifth: translation and wake-word keys a BYOK app's users bring (DeepL, Picovoice's AccessKey); the
     # twenty-sixth: LiveKit Cloud's inference credits; written while the twenty-seventh was gathered: Soniox, Rev.ai;
     # the twenty-seventh's translation and speech keys: Youdao, Alibaba Cloud's speech service, Yandex
-    # and, written while the twenty-eighth was gathered, LMNT's speech session errors
-    "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex", "lmnt",
+    # and, written while the twenty-eighth was gathered, LMNT's speech session errors; written while the thirtieth
+    # was gathered, OpenCode's model gateway (Zen and Go), whose credit, limit and model errors answer HTTP 401
+    "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex", "lmnt", "opencode",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
