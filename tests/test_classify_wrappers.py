@@ -237,6 +237,7 @@ _CODE_ONLY = {
     "tencent_cloud.speech_stopped": "'Service stopped.' alone",
     "aliyun_nls.no_permission": "'No permission!' alone, two words; the row reads the number in the ErrCode field",
     "opencode.model_disabled": "'Model is disabled' alone, which any host may say of its own model",
+    "azure_translator.operation_not_allowed": "'The operation is not allowed.' alone",
 }
 
 

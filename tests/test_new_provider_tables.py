@@ -37,8 +37,10 @@ NEW = (
     # twenty-sixth: LiveKit Cloud's inference credits; written while the twenty-seventh was gathered: Soniox, Rev.ai;
     # the twenty-seventh's translation and speech keys: Youdao, Alibaba Cloud's speech service, Yandex
     # and, written while the twenty-eighth was gathered, LMNT's speech session errors; written while the thirtieth
-    # was gathered, OpenCode's model gateway (Zen and Go), whose credit, limit and model errors answer HTTP 401
+    # was gathered, OpenCode's model gateway (Zen and Go), whose credit, limit and model errors answer HTTP 401, and
+    # Azure AI Translator's six-digit codes
     "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex", "lmnt", "opencode",
+    "azure_translator",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
