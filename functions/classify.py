@@ -395,7 +395,7 @@ _INVALID_KEY = _rx(
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
     r"\binvalid subscription key\b", r"\binvalid or missing api[ _-]?key\b",
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
-    r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
+    r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b", r"\bkey (?:has |is )?expired\b",
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
     r"\bunauthenticated\b", r"\bunauthorized\b", r"\bnot authorized\b(?! to)",
 )
@@ -419,6 +419,9 @@ _PERMISSION = _rx(
     r"\bapi_key_(?:service|http_referrer|ip_address|android_app|ios_app)_blocked\b",
     r"\brequests (?:to this api .{0,120}|from this .{0,80})are blocked\b",
     r"\bconsumer_suspended\b", r"\bhas been suspended\b", r"\bteam is blocked\b", r"\bbeen denied access\b",
+    r"\b(?:account|user id)\b.{0,40}\bis temporarily suspended\b", r"\blocked your account\b",
+    # a credential its plan lets only the vendor's own client use (a relay's "only allows Codex official clients")
+    r"\bonly allows? (?:[\w-]+ ){0,2}official clients?\b",
     r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",
     r"\bprincipal does not have access\b",
     r"\bno endpoints (?:found|available) matching your (?:guardrail restrictions and )?data policy\b",
@@ -522,6 +525,7 @@ _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]
                  r"per[ _]?month", r"\bmonthly\b",
                  r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
+_NO_CREDITS = _rx(r"\bno (?:api )?credits? (?:available|remaining)\b")
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 # A quota that names its own window of seconds or minutes ("... within a 5-minute interval", ElevenLabs' burst cap)
 # clears by itself, whatever money words come with it; it is one of the short windows below.
@@ -534,7 +538,7 @@ _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b
 # A limit that asks for a wait of hours or days ("Please try again in 58 hours") is a cap over a window longer than
 # an hour, which the labelling rules count as quota; a wait given in seconds (Azure's "retry after 86400 seconds" on
 # a per-minute limit) is left to the limit's own words.
-_RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|days?)\b")
+_RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|h|days?|d)\b")
 
 
 def _long_wait(hay: str) -> bool:
@@ -770,6 +774,9 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
         return _gemini(status, hay)
 
     if _PLAN_GATED.search(hay):
+        if _NO_CREDITS.search(hay):
+            # the plan lacks it and the credits that would pay for it as used are gone: money
+            return QUOTA_EXHAUSTED, "text.quota"
         return PERMISSION_DENIED, "text.plan_gated"
     if _QUOTA.search(hay):
         if _SECONDS_WINDOW.search(hay):

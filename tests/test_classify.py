@@ -262,6 +262,9 @@ LATER_SETS = [
     (HELD_OUT[29], "twenty-ninth held-out set", 112, 13,
      "small: 112/130, 13 of 82 after its fixes (12 thread-only; 92/93 where the text gives the label); before: "
      "109/130 (83.8 %), 14 false alarms, 2 where the text gives the label"),
+    (HELD_OUT[30], "thirtieth held-out set", 126, 28,
+     "126/160, 28 of 99 after its fixes (all thread-only; 102/102 where the text gives the label); before: 118/160 "
+     "(73.8 %), 30 false alarms, 1 where the text gives the label"),
 ]
 
 
@@ -413,6 +416,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[29]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 1
     assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [49]
+    # the thirtieth: six false alarms settled (five keys that worked at the failed call's own host, one placeholder
+    # sent as a local server's "EMPTY"), none turned wrong
+    r = module.estimate(load_cases(HELD_OUT[30]))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 6 and r["key_malformed"] == 3
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -986,6 +994,51 @@ HOLDOUT29_RULES = [
     ("A key's 'credit limit reached' is money, whatever status carried it", "aider/issues/2143"),
     ("An app's 'API key quota exceeded' is a cap on the key", "PowerToys/issues/36551"),
 ]
+
+
+HOLDOUT30_RULES = [
+    ("MiniMax's 'Please carry the API secret key in the ... field' is no key sent, whichever header it names",
+     "openclaw/issues/110763"),
+    ("A gateway's '403 Key Expired' is the key's", "edgee/pull/127"),
+    ("Anthropic's 429 that would exceed the account's monthly spend limit is money", "oh-my-pi/pull/5418"),
+    ("A plan that lacks the request with no credits left to pay for it is money", "modeling-app/issues/13082"),
+    ("LiteLLM's 'Malformed API Key passed in. Ensure Key has `Bearer ` prefix' is the header, not the key",
+     "litellm/issues/5146"),
+    ("A quota whose reset is given as '140h 21m' is a cap, not a rate", "OmniRoute/issues/11859"),
+    ("An account 'temporarily suspended' and locked is the account's access", "Kiro/issues/8276"),
+    ("A key whose plan 'only allows Codex official clients' is access", "9router/issues/2912"),
+]
+
+
+LOOK_ALIKES["thirtieth"] = ([
+    # a key expired is the key's; an access token expired at an OAuth refresh stays as its table reads it
+    ("openai_compatible", {"status_code": 403, "message": "403 Key Expired"}, "invalid_key"),
+    ("openai_compatible", {"status_code": 403, "message": "403 Forbidden"}, None),
+    # a month's spend limit is money; Anthropic's per-minute 429 stays a rate
+    ("anthropic", {"status_code": 429, "type": "rate_limit_error", "message": "This request would exceed your "
+                   "account's monthly spend limit. Please try again later."}, "quota_exhausted"),
+    ("anthropic", {"status_code": 429, "type": "rate_limit_error", "message": "Number of request tokens has "
+                   "exceeded your per-minute rate limit"}, None),
+    # a plan that lacks the request with no credits to pay for it is money; a plan that lacks it alone is access
+    ("openai_compatible", {"message": "This request is not included in your current plan, and your account has no "
+                           "API credits available."}, "quota_exhausted"),
+    ("openai_compatible", {"message": "This feature is not available on the free plan"}, "permission_denied"),
+    # a reset days away in compact form is a cap; one in minutes is a rate
+    ("openai_compatible", {"status_code": 429, "message": "All accounts have exhausted their quota (reset after "
+                           "140h 21m 10s)"}, "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "Too many requests (reset after 1h 2m)"}, None),
+    # an account locked or temporarily suspended is access; a service temporarily unavailable is not
+    ("openai_compatible", {"status_code": 403, "message": "Your User ID (123) is temporarily suspended. We've "
+                           "locked your account as a security precaution."}, "permission_denied"),
+    ("openai_compatible", {"status_code": 503, "message": "Service temporarily suspended for maintenance"}, None),
+    # a plan's official-client-only key is access; LiteLLM's malformed Bearer header is ours
+    ("openai_compatible", {"status_code": 403, "message": "This account only allows Codex official clients"},
+     "permission_denied"),
+    ("litellm", {"status_code": 401, "message": "Authentication Error, Malformed API Key passed in. Ensure Key has "
+                 "`Bearer ` prefix. Passed in: bearer sk-1***"}, None),
+],
+    ["key-expired", "bare-403", "monthly-spend-limit", "minute-rate", "plan-without-credits", "plan-gated",
+     "reset-140h", "reset-1h", "account-locked", "service-suspended", "official-clients-only", "malformed-bearer"])
 
 
 LOOK_ALIKES["twenty-ninth"] = ([

@@ -137,7 +137,8 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # error's own code field alone, a number or a status name: a wrapper that keeps only the text drops it.
 # The twenty-ninth set's lines 17 (Anthropic's "Request not allowed", the body's words under an app's own message) and
 # 49 (a GitHub Action's result whose `terminal_reason` names Anthropic's api_error) are decided by the body alone:
-# openai-node's form drops it.
+# openai-node's form drops it. The thirtieth set's line 56 is OpenAI's invalid_api_key kept as the error's code
+# beside a plugin's own crash text ("attempt to index field 'choices' (a nil value)"): the code is the one evidence.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -153,7 +154,9 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
                                              ("provider_errors_holdout28.jsonl", 112),
                                              ("provider_errors_holdout28.jsonl", 134))
     for wrapper in ("python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "relay_escaped", "app_500_envelope")} | {
-    ("provider_errors_holdout29.jsonl", 17, "node_sdk"), ("provider_errors_holdout29.jsonl", 49, "node_sdk")}
+    ("provider_errors_holdout29.jsonl", 17, "node_sdk"), ("provider_errors_holdout29.jsonl", 49, "node_sdk")} | {
+    ("provider_errors_holdout30.jsonl", 56, wrapper) for wrapper in (
+        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")}
 
 
 def _right_cases():
