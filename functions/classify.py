@@ -390,12 +390,13 @@ _YIELDING = frozenset({"cdn_name"})
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b",
     r"\bapi[ _-]key not valid\b",
-    r"\bapi_key_invalid\b", r"\bapi key expired\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
+    r"\bapi_key_invalid\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
     r"\binvalid subscription key\b", r"\binvalid or missing api[ _-]?key\b",
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
-    r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b", r"\bkey (?:has |is )?expired\b",
+    r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
+    r"\bkey (?:has |is )?expired\b",   # "API key expired", a gateway's "403 Key Expired"
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
     r"\bunauthenticated\b", r"\bunauthorized\b", r"\bnot authorized\b(?! to)",
 )
@@ -493,6 +494,8 @@ _QUOTA = _rx(
 )
 # A feature or model the account's plan does not include: access, not spent credit (docs/classification.md), read
 # before the money words that usually come with it ("payment_required", "upgrade").
+# Credits that would pay for a request as used, gone: said beside a plan's refusal, the money is what is missing.
+_NO_CREDITS = _rx(r"\bno (?:api )?credits? (?:available|remaining)\b")
 _PLAN_GATED = _rx(
     r"\bpaid_plan_required\b", r"\bpaid[- ]only\b",
     r"\bnot available (?:on|in|for) (?:the |your )?(?:[a-z]+ )?(?:free|lite|trial) (?:plan|tier)\b",   # IBM: "Lite plan"
@@ -525,7 +528,6 @@ _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]
                  r"per[ _]?month", r"\bmonthly\b",
                  r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
-_NO_CREDITS = _rx(r"\bno (?:api )?credits? (?:available|remaining)\b")
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 # A quota that names its own window of seconds or minutes ("... within a 5-minute interval", ElevenLabs' burst cap)
 # clears by itself, whatever money words come with it; it is one of the short windows below.
