@@ -421,6 +421,7 @@ _PERMISSION = _rx(
     r"\brequests (?:to this api .{0,120}|from this .{0,80})are blocked\b",
     r"\bconsumer_suspended\b", r"\bhas been suspended\b", r"\bteam is blocked\b", r"\bbeen denied access\b",
     r"\b(?:account|user id)\b.{0,40}\bis temporarily suspended\b", r"\blocked your account\b",
+    r"\baccount is not authorized to (?:make|call|perform|use|access)\b",   # AWS "Your account is not authorized to make this call"
     # a credential its plan lets only the vendor's own client use (a relay's "only allows Codex official clients")
     r"\bonly allows? (?:[\w-]+ ){0,2}official clients?\b",
     r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",

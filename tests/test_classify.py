@@ -265,6 +265,9 @@ LATER_SETS = [
     (HELD_OUT[30], "thirtieth held-out set", 126, 28,
      "126/160, 28 of 99 after its fixes (all thread-only; 102/102 where the text gives the label); before: 118/160 "
      "(73.8 %), 30 false alarms, 1 where the text gives the label"),
+    (HELD_OUT[31], "thirty-first held-out set", 118, 19,
+     "118/150, 19 of 93 after its fixes (all thread-only; 96/99 where the text gives the label); before: 116/150 "
+     "(77.3 %), 19 false alarms, none where the text gives the label"),
 ]
 
 
@@ -421,6 +424,12 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[30]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 6 and r["key_malformed"] == 3
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the thirty-first: two false alarms settled (a key that worked at the same host, a key litellm left out of the
+    # header), one right answer turned into a false alarm (line 114: an app's own "Please enter a valid API Key" for a
+    # key its gatherer saw working only in other integrations, read as refused at the failed call's host)
+    r = module.estimate(load_cases(HELD_OUT[31]))
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 1 and r["key_malformed"] == 5
+    assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [114]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -1008,6 +1017,33 @@ HOLDOUT30_RULES = [
     ("An account 'temporarily suspended' and locked is the account's access", "Kiro/issues/8276"),
     ("A key whose plan 'only allows Codex official clients' is access", "9router/issues/2912"),
 ]
+
+
+HOLDOUT31_RULES = [
+    ("AWS's 'Your account is not authorized to make this call' is the account's access",
+     "amazon-translate-video-subtitles-captions-translation/issues/4"),
+    ("Google's legacy dailyLimitExceeded ('Daily Limit Exceeded') is a day's quota spent", "easy_translate/issues/46"),
+]
+
+
+LOOK_ALIKES["thirty-first"] = ([
+    # an account not authorized to make a call is access; a bare "Unauthorized" stays the key's
+    ("aws", {"code": "NotAuthorizedException", "message": "An error occurred (NotAuthorizedException) when calling "
+             "the StartTextTranslationJob operation: Your account is not authorized to make this call."},
+     "permission_denied"),
+    ("openai_compatible", {"status_code": 401, "message": "Unauthorized"}, "invalid_key"),
+    # Google's day spent is money; the same words for a call that carried no key are ours
+    ("google_cloud", {"message": "EasyTranslate::EasyTranslateException (Daily Limit Exceeded)"}, "quota_exhausted"),
+    ("google_cloud", {"status_code": 403, "message": "Daily Limit for Unauthenticated Use Exceeded. Continued use "
+                      "requires signup."}, None),
+    # Baidu Translate's codes under the `baidu` slug: balance, signature, a service not opened, a rate
+    ("baidu", {"body": {"error_code": "54004", "error_msg": "账户余额不足"}}, "quota_exhausted"),
+    ("baidu", {"body": {"error_code": "54001", "error_msg": "Invalid Sign"}}, "invalid_key"),
+    ("baidu", {"message": "52003 UNAUTHORIZED USER"}, "permission_denied"),
+    ("baidu", {"body": {"error_code": "54003", "error_msg": "Invalid Access Limit"}}, None),
+],
+    ["account-not-authorized", "bare-unauthorized", "daily-limit-exceeded", "daily-limit-unauthenticated",
+     "baidu-balance", "baidu-sign", "baidu-unauthorized-user", "baidu-rate"])
 
 
 LOOK_ALIKES["thirtieth"] = ([

@@ -139,6 +139,8 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # 49 (a GitHub Action's result whose `terminal_reason` names Anthropic's api_error) are decided by the body alone:
 # openai-node's form drops it. The thirtieth set's line 56 is OpenAI's invalid_api_key kept as the error's code
 # beside a plugin's own crash text ("attempt to index field 'choices' (a nil value)"): the code is the one evidence.
+# The thirty-first set's line 9 (Google's ipRefererBlocked, the code beside a message about Android fingerprints) and
+# line 139 (Youdao's errorCode 401, account in arrears, beside an extension's own words) are decided by the code alone.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -156,6 +158,10 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     for wrapper in ("python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "relay_escaped", "app_500_envelope")} | {
     ("provider_errors_holdout29.jsonl", 17, "node_sdk"), ("provider_errors_holdout29.jsonl", 49, "node_sdk")} | {
     ("provider_errors_holdout30.jsonl", 56, wrapper) for wrapper in (
+        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")} | {
+    ("provider_errors_holdout31.jsonl", 9, wrapper) for wrapper in (
+        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
+    ("provider_errors_holdout31.jsonl", 139, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")}
 
 

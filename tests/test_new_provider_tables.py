@@ -38,9 +38,10 @@ NEW = (
     # the twenty-seventh's translation and speech keys: Youdao, Alibaba Cloud's speech service, Yandex
     # and, written while the twenty-eighth was gathered, LMNT's speech session errors; written while the thirtieth
     # was gathered, OpenCode's model gateway (Zen and Go), whose credit, limit and model errors answer HTTP 401, and
-    # Azure AI Translator's six-digit codes
+    # Azure AI Translator's six-digit codes; the thirty-first's Baidu Translate codes (which `qianfan`, the `baidu` slug,
+    # inherits)
     "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex", "lmnt", "opencode",
-    "azure_translator",
+    "azure_translator", "baidu_translate",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
