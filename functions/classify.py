@@ -421,7 +421,6 @@ _PERMISSION = _rx(
     r"\brequests (?:to this api .{0,120}|from this .{0,80})are blocked\b",
     r"\bconsumer_suspended\b", r"\bhas been suspended\b", r"\bteam is blocked\b", r"\bbeen denied access\b",
     r"\b(?:account|user id)\b.{0,40}\bis temporarily suspended\b", r"\blocked your account\b",
-    r"\baccount is not authorized to (?:make|call|perform|use|access)\b",   # AWS "Your account is not authorized to make this call"
     # a credential its plan lets only the vendor's own client use (a relay's "only allows Codex official clients")
     r"\bonly allows? (?:[\w-]+ ){0,2}official clients?\b",
     r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",
@@ -440,6 +439,7 @@ _PERMISSION = _rx(
     r"\binsufficient (?:scopes?|privileges?)\b",
     r"\bnot authorized to (?:access|use|call|invoke) (?:this|the)(?: requested)? "
     r"(?:model|api|endpoint|resource|service)\b",
+    r"\baccount is not authorized to (?:make|call|perform|use|access)\b",   # AWS: "... to make this call"
     r"\bnot permitted to (?:access|use|call|invoke) (?:this|the) (?:model|api|endpoint|resource|service)\b",
     r"\black(?:s|ing)? the required\b",                   # Azure RBAC "lacks the required data action"
     r"\bpermissions?_error\b",                            # Groq's error type (Anthropic's is permission_error)
@@ -486,17 +486,18 @@ _QUOTA = _rx(
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
     # "don't have enough credit", with either apostrophe (one pattern each keeps a literal to anchor on)
     r"n't have enough (?:balance|credits?|funds)\b", r"n’t have enough (?:balance|credits?|funds)\b",
-    # a day's allowance spent, in words (Yandex Translate: "Exceeded the daily limit on the amount of translated text")
+    # a day's allowance spent, in words (Yandex Translate: "Exceeded the daily limit on the amount of translated
+    # text")
     r"\bexceeded (?:the |your )?daily (?:[a-z]+ )?(?:limit|quota)\b",
     r"\b(?:exhausted|depleted|insufficient|negative|zero) (?:account )?balance\b",
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
     r"\b(?:used up|exhausted|run out of|ran out of) (?:all )?(?:of )?(?:your |the )?(?:daily |weekly |monthly |free |included )*"
     r"(?:allocation|allowance|quota|credits?|balance)\b",
 )
-# A feature or model the account's plan does not include: access, not spent credit (docs/classification.md), read
-# before the money words that usually come with it ("payment_required", "upgrade").
 # Credits that would pay for a request as used, gone: said beside a plan's refusal, the money is what is missing.
 _NO_CREDITS = _rx(r"\bno (?:api )?credits? (?:available|remaining)\b")
+# A feature or model the account's plan does not include: access, not spent credit (docs/classification.md), read
+# before the money words that usually come with it ("payment_required", "upgrade").
 _PLAN_GATED = _rx(
     r"\bpaid_plan_required\b", r"\bpaid[- ]only\b",
     r"\bnot available (?:on|in|for) (?:the |your )?(?:[a-z]+ )?(?:free|lite|trial) (?:plan|tier)\b",   # IBM: "Lite plan"
