@@ -268,6 +268,9 @@ LATER_SETS = [
     (HELD_OUT[31], "thirty-first held-out set", 118, 19,
      "118/150, 19 of 93 after its fixes (all thread-only; 96/99 where the text gives the label); before: 116/150 "
      "(77.3 %), 19 false alarms, none where the text gives the label"),
+    (HELD_OUT[32], "thirty-second held-out set", 124, 23,
+     "124/159, 23 of 99 after its fixes (all thread-only; 106/108 where the text gives the label); before: 121/159 "
+     "(76.1 %), 25 false alarms, 1 where the text gives the label"),
 ]
 
 
@@ -430,6 +433,12 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[31]))
     assert r["alarms_alone"] - r["alarms_with_probe"] == 1 and r["key_malformed"] == 5
     assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [114]
+    # the thirty-second: one false alarm settled (line 21, a Gemini key that worked, behind an IDE's "Authentication
+    # failed"), none turned wrong; before its fixes a second (line 147, no Authorization header reached Zhipu, seen
+    # as a blank key), which its fixes now settle from the text alone
+    r = module.estimate(load_cases(HELD_OUT[32]))
+    assert [c["line"] for c in r["changed"]] == [21] and r["key_malformed"] == 4
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -1024,6 +1033,35 @@ HOLDOUT31_RULES = [
      "amazon-translate-video-subtitles-captions-translation/issues/4"),
     ("Google's legacy dailyLimitExceeded ('Daily Limit Exceeded') is a day's quota spent", "easy_translate/issues/46"),
 ]
+
+
+HOLDOUT32_RULES = [
+    ("IBM Cloud IAM's BXNIM0415E 'Provided API key could not be found' is the key's", "food-coach/issues/28"),
+    ("A credit limit over a '60-minute' window is a rate, not a cap", "Kiro/issues/7212"),
+    ("Zhipu's 1001 'Header中未收到Authorization参数' is no key sent, whichever header it names",
+     "kilocode/issues/3205"),
+]
+
+
+LOOK_ALIKES["thirty-second"] = ([
+    # IAM's unknown key is the key's; its missing header is ours; a Watson service's bare 401 is the key's
+    ("ibm_watson", {"status_code": 400, "body": {"errorCode": "BXNIM0415E", "errorMessage": "Provided API key could "
+                    "not be found."}}, "invalid_key"),
+    ("watsonx", {"message": "Failed to get access token: {\"errorCode\":\"BXNIM0415E\",\"errorMessage\":\"Provided API "
+                 "key could not be found.\"}"}, "invalid_key"),
+    ("ibm_watson", {"status_code": 401, "message": "BXNIM0308E: No authorization header found"}, None),
+    ("watson", {"status_code": 401, "body": {"error": "Unauthorized", "code": 401}}, "invalid_key"),
+    # a credit limit over minutes clears; over five hours it is a cap
+    ("openai_compatible", {"code": "ThrottlingException", "message": "60-minute credit limit exceeded"}, None),
+    ("openai_compatible", {"message": "5-hour credit limit exceeded"}, "quota_exhausted"),
+    # Zhipu's 1001 in either wording is ours; its 1002 (an illegal token) stays the key's
+    ("zhipu", {"status_code": 401, "message": "401 Header中未收到Authorization参数，无法进行身份验证。"}, None),
+    ("zhipu", {"status_code": 401, "message": "Header 中未收到 Authentication 参数，无法进行身份验证"}, None),
+    ("zhipu", {"status_code": 401, "body": {"error": {"code": "1002", "message": "Authorization Token非法，请确认"
+               "Authorization Token正确传递。"}}}, "invalid_key"),
+],
+    ["iam-key-not-found", "iam-key-not-found-in-text", "iam-no-header", "watson-bare-401", "credit-60-minute",
+     "credit-5-hour", "zhipu-1001-authorization", "zhipu-1001-documented", "zhipu-1002"])
 
 
 LOOK_ALIKES["thirty-first"] = ([

@@ -39,9 +39,10 @@ NEW = (
     # and, written while the twenty-eighth was gathered, LMNT's speech session errors; written while the thirtieth
     # was gathered, OpenCode's model gateway (Zen and Go), whose credit, limit and model errors answer HTTP 401, and
     # Azure AI Translator's six-digit codes; the thirty-first's Baidu Translate codes (which `qianfan`, the `baidu` slug,
-    # inherits)
+    # inherits); the thirty-second's IBM Watson services and the IAM token exchange every IBM key goes through (which
+    # `watsonx` inherits)
     "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex", "lmnt", "opencode",
-    "azure_translator", "baidu_translate",
+    "azure_translator", "baidu_translate", "ibm_watson",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
