@@ -371,6 +371,7 @@ _GUARDS = (
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
         r"\bx-api-key header is required\b",             # Anthropic's 401 to a request without its key header
+        r"\bmissing subscription key\b",                 # Azure API Management's 401 to a request without its key
         r"\bplease log ?in first\b")),                    # ComfyUI's API nodes run without a signed-in account or key
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(

@@ -271,6 +271,9 @@ LATER_SETS = [
     (HELD_OUT[32], "thirty-second held-out set", 124, 23,
      "124/159, 23 of 99 after its fixes (all thread-only; 106/108 where the text gives the label); before: 121/159 "
      "(76.1 %), 25 false alarms, 1 where the text gives the label"),
+    (HELD_OUT[33], "thirty-third held-out set", 127, 3,
+     "small: 127/142, 3 of 88 after its fixes (2 thread-only; 104/108 where the text gives the label); before: "
+     "125/142 (88.0 %), 4 false alarms, 1 where the text gives the label"),
 ]
 
 
@@ -438,6 +441,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     # as a blank key), which its fixes now settle from the text alone
     r = module.estimate(load_cases(HELD_OUT[32]))
     assert [c["line"] for c in r["changed"]] == [21] and r["key_malformed"] == 4
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the small thirty-third: two false alarms settled (line 43, an OpenAI key that worked at the same host; line 141,
+    # a Mistral key stored as "Bearer <key>", sent with the scheme twice), none turned wrong
+    r = module.estimate(load_cases(HELD_OUT[33]))
+    assert [c["line"] for c in r["changed"]] == [43, 141] and r["alarms_with_probe"] == 1
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
@@ -1041,6 +1049,30 @@ HOLDOUT32_RULES = [
     ("Zhipu's 1001 'Header中未收到Authorization参数' is no key sent, whichever header it names",
      "kilocode/issues/3205"),
 ]
+
+
+HOLDOUT33_RULES = [
+    ("Azure API Management's 'Access denied due to missing subscription key' is no key sent", "openai-apim-lb/issues/31"),
+    ("Azure's MissingSubscriptionRegistration (a resource provider not registered) is access",
+     "foundry-dev-tools/issues/762"),
+]
+
+
+LOOK_ALIKES["thirty-third"] = ([
+    # a subscription key missing is ours; one invalid stays the key's
+    ("azure_openai", {"status_code": 401, "body": {"statusCode": 401, "message": "Access denied due to missing "
+                      "subscription key. Make sure to include subscription key when making requests to an API."}}, None),
+    ("azure_openai", {"status_code": 401, "body": {"statusCode": 401, "message": "Access denied due to invalid "
+                      "subscription key. Make sure to provide a valid key for an active subscription."}},
+     "invalid_key"),
+    # a resource provider not registered is access, under the code or in the text alone
+    ("azure_ai_foundry", {"status_code": 409, "code": "MissingSubscriptionRegistration", "message": "The "
+                          "subscription is not registered to use namespace 'Microsoft.CognitiveServices'."},
+     "permission_denied"),
+    ("azure_openai", {"message": "Deployment failed: The subscription is not registered to use namespace "
+                      "'Microsoft.CognitiveServices'. See https://aka.ms/rps-not-found"}, "permission_denied"),
+],
+    ["apim-missing-key", "apim-invalid-key", "rp-not-registered", "rp-not-registered-in-text"])
 
 
 LOOK_ALIKES["thirty-second"] = ([

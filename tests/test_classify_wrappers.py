@@ -141,6 +141,9 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # beside a plugin's own crash text ("attempt to index field 'choices' (a nil value)"): the code is the one evidence.
 # The thirty-first set's line 9 (Google's ipRefererBlocked, the code beside a message about Android fingerprints) and
 # line 139 (Youdao's errorCode 401, account in arrears, beside an extension's own words) are decided by the code alone.
+# The thirty-third set's line 44 (OpenAI's insufficient_quota in the body under an app's "Please double-check your API
+# key") and line 117 (Azure's SpecialFeatureOrQuotaIdRequired among the inner details of an ARM deployment error) are
+# decided by the body alone: openai-node's form drops it.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -162,7 +165,8 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     ("provider_errors_holdout31.jsonl", 9, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
     ("provider_errors_holdout31.jsonl", 139, wrapper) for wrapper in (
-        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")}
+        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")} | {
+    ("provider_errors_holdout33.jsonl", 44, "node_sdk"), ("provider_errors_holdout33.jsonl", 117, "node_sdk")}
 
 
 def _right_cases():
