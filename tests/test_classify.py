@@ -271,8 +271,8 @@ LATER_SETS = [
     (HELD_OUT[32], "thirty-second held-out set", 124, 23,
      "124/159, 23 of 99 after its fixes (all thread-only; 106/108 where the text gives the label); before: 121/159 "
      "(76.1 %), 25 false alarms, 1 where the text gives the label"),
-    (HELD_OUT[33], "thirty-third held-out set", 127, 3,
-     "small: 127/142, 3 of 88 after its fixes (2 thread-only; 104/108 where the text gives the label); before: "
+    (HELD_OUT[33], "thirty-third held-out set", 128, 2,
+     "small: 128/142, 2 of 88 after its fixes (all thread-only; 105/108 where the text gives the label); before: "
      "125/142 (88.0 %), 4 false alarms, 1 where the text gives the label"),
 ]
 
@@ -445,7 +445,7 @@ def test_the_probe_estimate_on_the_held_out_sets():
     # the small thirty-third: two false alarms settled (line 43, an OpenAI key that worked at the same host; line 141,
     # a Mistral key stored as "Bearer <key>", sent with the scheme twice), none turned wrong
     r = module.estimate(load_cases(HELD_OUT[33]))
-    assert [c["line"] for c in r["changed"]] == [43, 141] and r["alarms_with_probe"] == 1
+    assert [c["line"] for c in r["changed"]] == [43, 141] and r["alarms_with_probe"] == 0
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
@@ -1055,6 +1055,7 @@ HOLDOUT33_RULES = [
     ("Azure API Management's 'Access denied due to missing subscription key' is no key sent", "openai-apim-lb/issues/31"),
     ("Azure's MissingSubscriptionRegistration (a resource provider not registered) is access",
      "foundry-dev-tools/issues/762"),
+    ("ElevenLabs' landing-page quota_exceeded is the allowance of requests without a key", "elevenlabs-docs/issues/302"),
 ]
 
 
@@ -1071,8 +1072,15 @@ LOOK_ALIKES["thirty-third"] = ([
      "permission_denied"),
     ("azure_openai", {"message": "Deployment failed: The subscription is not registered to use namespace "
                       "'Microsoft.CognitiveServices'. See https://aka.ms/rps-not-found"}, "permission_denied"),
+    # ElevenLabs' landing page's allowance is requests without a key; a key's own quota_exceeded stays money
+    ("elevenlabs", {"status_code": 401, "code": "quota_exceeded", "message": "Thanks for trying out our speech "
+                    "synthesis! You have reached the limit of available requests on the landing page."}, None),
+    ("elevenlabs", {"status_code": 401, "code": "quota_exceeded", "message": "This request exceeds your quota of "
+                    "10000. You have 0 credits remaining, while 91 credits are required for this request."},
+     "quota_exhausted"),
 ],
-    ["apim-missing-key", "apim-invalid-key", "rp-not-registered", "rp-not-registered-in-text"])
+    ["apim-missing-key", "apim-invalid-key", "rp-not-registered", "rp-not-registered-in-text", "landing-page-quota",
+     "key-quota-exceeded"])
 
 
 LOOK_ALIKES["thirty-second"] = ([
