@@ -536,8 +536,7 @@ _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 # clears by itself, whatever money words come with it; it is one of the short windows below.
 _SECONDS_WINDOW = _rx(r"within an? (?:\d+[- ]?)?(?:second|minute)s?[- ](?:interval|window)\b",
                       r"within (?:\d+[- ]?)(?:second|minute)s?\b",
-                      r"(?<=\d)-minute (?:\w+ )?(?:limit|window|cap|quota)\b",   # "60-minute credit limit"
-                      r"(?<=\d)-second (?:\w+ )?(?:limit|window|cap|quota)\b")
+                      r"(?<=\d)(?:-minute|-second) (?:\w+ )?(?:limit|window|cap|quota)\b")   # "60-minute credit limit"
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour",
                     *_SECONDS_WINDOW.parts)
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
