@@ -355,12 +355,14 @@ _GUARDS = (
         # "no key needed" value (also as OpenAI masks a long one: its first eight characters and last four) or the
         # auth scheme alone ("Incorrect API key provided: undefined.", "...: ''.", "...: Bearer.", "...: EMPTY.",
         # "...: sk-no-ke******ired.")
-        r"\bapi key provided: (?:''|\"\"|bearer|" + "|".join(
+        r"\bapi key provided: ['\"]?(?:''|\"\"|bearer|" + "|".join(
             [re.escape(v) for v in NON_VALUES + LOCAL_SERVER_KEYS]
             + [re.escape(v[:8]) + r"\*+" + re.escape(v[-4:]) for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12])
-        + r")(?=[\s.,;]|$)",
+        + r")(?=['\"\s.,;]|$)",
         r"\bno api key (?:was )?found\b",    # a gateway's 401 to a request without its key (Kong: "No API key found
                                              # in request")
+        r"\bno api key passed in\b",         # LiteLLM proxy's 401 to a request without its key (user_api_key_auth)
+        r"\bmissing_api_key\b",              # the error identifier for a request that carried no key
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
@@ -391,7 +393,7 @@ _YIELDING = frozenset({"cdn_name"})
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b",
     r"\bapi[ _-]key not valid\b",
-    r"\bapi_key_invalid\b", r"\bapi key not found\b", r"\binvalid x-api-key\b",
+    r"\bapi_key_invalid\b", r"\bapi key not found\b", r"\binvalid[ -]x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
     r"\binvalid subscription key\b", r"\binvalid or missing api[ _-]?key\b",
@@ -541,10 +543,10 @@ _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r
                     *_SECONDS_WINDOW.parts)
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
-# A limit that asks for a wait of hours or days ("Please try again in 58 hours") is a cap over a window longer than
-# an hour, which the labelling rules count as quota; a wait given in seconds (Azure's "retry after 86400 seconds" on
+# A limit that asks for a wait of hours or days ("Please try again in 58 hours", or as Go writes a duration: "Resets
+# in 71h15m27s") is a cap over a window longer than an hour, which the labelling rules count as quota; a wait given in seconds (Azure's "retry after 86400 seconds" on
 # a per-minute limit) is left to the limit's own words.
-_RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|h|days?|d)\b")
+_RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|h|days?|d)(?:\b|(?=\d))")
 
 
 def _long_wait(hay: str) -> bool:
@@ -796,7 +798,7 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
     if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay or "usage limit" in hay:
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED, "text.daily_cap"
-        if _long_wait(hay):
+        if _long_wait(hay) and not short:    # a window the limit names as short decides over its wait
             return QUOTA_EXHAUSTED, "text.long_wait"
         return None, "text.rate_limit"
     if "incorrect model id" in hay or _FOREIGN_MODEL.search(hay):
@@ -840,6 +842,8 @@ def _gemini(status: int | None, hay: str) -> tuple[str | None, str | None]:
         if _DAILY_CAP.search(hay):
             return QUOTA_EXHAUSTED, "google.text.daily_quota"
         if status == 429 or "resource_exhausted" in hay:
+            if _long_wait(hay) and not _SHORT_WINDOW.search(hay):   # Cloud Code Assist's "Resets in 71h15m27s"
+                return QUOTA_EXHAUSTED, "google.text.long_wait"
             return None, "google.text.rate_limit"
     if "invalid_argument" in hay and status in (None, 400) and "api key" not in hay:
         return None, "google.text.invalid_argument"

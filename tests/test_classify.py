@@ -228,9 +228,10 @@ LATER_SETS = [
      "gives the label, nothing there with a documented reading to add)"),
     (HELD_OUT[19], "nineteenth held-out set", 135, 8,
      "135/154, 8 of 93 after its fixes; before: 130/154 (84.4 %), 11 false alarms"),
-    (HELD_OUT[20], "twentieth held-out set", 129, 12,
+    (HELD_OUT[20], "twentieth held-out set", 130, 12,
      "128/160, 13 of 94 after its fixes (Imagen's billed-users refusal, new-api's rewrite of an upstream 429), 129 and "
-     "12 since the twenty-seventh set read ComfyUI's 'Please login first' as no key sent (line 85); before: 125/160 "
+     "12 since the twenty-seventh set read ComfyUI's 'Please login first' as no key sent (line 85), 130 since the "
+     "thirty-fourth read OpenAI's organization tied to the key as access (line 125); before: 125/160 "
      "(78.1 %), 15 false alarms, none where the text gives the label"),
     (HELD_OUT[21], "twenty-first held-out set", 136, 14,
      "135/161, 14 of 101 after its fixes (all fourteen thread-only), 136 since the twenty-eighth set read a numeric "
@@ -274,6 +275,9 @@ LATER_SETS = [
     (HELD_OUT[33], "thirty-third held-out set", 128, 2,
      "small: 128/142, 2 of 88 after its fixes (all thread-only; 105/108 where the text gives the label); before: "
      "125/142 (88.0 %), 4 false alarms, 1 where the text gives the label"),
+    (HELD_OUT[34], "thirty-fourth held-out set", 161, 23,
+     "161/202, 23 of 127 after its fixes (22 thread-only; 131/138 where the text gives the label); before: 154/202 "
+     "(76.2 %), 26 false alarms, 2 where the text gives the label"),
 ]
 
 
@@ -446,6 +450,13 @@ def test_the_probe_estimate_on_the_held_out_sets():
     # a Mistral key stored as "Bearer <key>", sent with the scheme twice), none turned wrong
     r = module.estimate(load_cases(HELD_OUT[33]))
     assert [c["line"] for c in r["changed"]] == [43, 141] and r["alarms_with_probe"] == 0
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the thirty-fourth: four false alarms settled (lines 57, 103 and 190, keys that worked at the failed call's own
+    # host; line 19, no key sent, seen as a blank one) and one miss found (line 134, a relay's HTML 401 page for a
+    # key it refused), none turned wrong; before its fixes three more false alarms, which its fixes settle from the
+    # text alone (lines 13, 69, 168)
+    r = module.estimate(load_cases(HELD_OUT[34]))
+    assert [c["line"] for c in r["changed"]] == [19, 57, 103, 134, 190] and r["key_malformed"] == 8
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
@@ -1057,6 +1068,68 @@ HOLDOUT33_RULES = [
      "foundry-dev-tools/issues/762"),
     ("ElevenLabs' landing-page quota_exceeded is the allowance of requests without a key", "elevenlabs-docs/issues/302"),
 ]
+
+
+HOLDOUT34_RULES = [
+    ("LiteLLM's 'No api key passed in' is no key sent", "deeperseeker/issues/2"),
+    ("An error identifier 'missing_api_key' is no key sent, whatever code wraps it", "memU/issues/320"),
+    ("OpenAI's echo of a key that begins with the auth scheme, quoted, is the scheme sent twice",
+     "go-chatgpt-api/issues/229"),
+    ("Nomic's SDK 'Your authorization token is no longer valid' is the key refused", "nomic/issues/199"),
+    ("A wait written as a Go duration ('Resets in 71h15m27s') is a cap over days", "9router/issues/1400"),
+    ("OpenAI's 'You do not have access to the organization tied to the API key' is access", "budibase/issues/17210"),
+    ("Anthropic's 'invalid x-api-key' with its words hyphenated is the key's", "griptape-nodes-engine/issues/337"),
+]
+
+
+LOOK_ALIKES["thirty-fourth"] = ([
+    # LiteLLM's proxy: no key is ours, a key it cannot find stays the key's
+    ("litellm", {"status_code": 401, "code": "401", "type": "auth_error",
+                 "message": "Authentication Error, No api key passed in."}, None),
+    ("litellm", {"status_code": 401, "message": "Authentication Error, Invalid proxy server token passed. Received API "
+                 "Key = sk-...abcd, Key Hash (Token) =1234. Unable to find token in cache or "
+                 "`LiteLLM_VerificationTokenTable`"}, "invalid_key"),
+    # the identifier says which: missing_api_key is ours, invalid_api_key the key's
+    ("openai_compatible", {"status_code": 401, "body": {"error": {"code": "invalid_api_key", "message":
+                           "missing_api_key", "type": "authentication_error"}}}, None),
+    ("openai_compatible", {"status_code": 401, "body": {"error": {"code": "invalid_api_key", "message":
+                           "invalid_api_key", "type": "authentication_error"}}}, "invalid_key"),
+    # OpenAI's echo, quoted: a placeholder or the scheme is ours, a key's masked value stays the key's
+    ("openai", {"status_code": 401, "code": "invalid_api_key", "message": "Incorrect API key provided: 'undefined'. "
+                "You can find your API key at https://platform.openai.com/account/api-keys."}, None),
+    ("openai", {"status_code": 401, "code": "invalid_api_key", "message": "Incorrect API key provided: 'sk-abc***wxyz'. "
+                "You can find your API key at https://platform.openai.com/account/api-keys."}, "invalid_key"),
+    ("openai", {"status_code": 401, "code": "invalid_api_key", "message": "Incorrect API key provided: "
+                "'nullabc**wxyz'."}, "invalid_key"),
+    # Nomic's SDK: a refused key is the key's; none configured and a 5xx are not
+    ("nomic", {"message": "ValueError: Your authorization token is no longer valid. Run `nomic login` to obtain a new "
+               "one."}, "invalid_key"),
+    ("nomic", {"message": "ValueError: Could not find an authorization token. Run `nomic login` to authorize this "
+               "client with the Nomic API."}, None),
+    ("nomic", {"message": "Exception: Cannot contact establish a connection with Nomic services."}, None),
+    # a Go duration: days are a cap, seconds a rate, in either dialect
+    ("openai_compatible", {"status_code": 429, "message": "Weekly limit reached. Resets in 71h15m27s."},
+     "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit exceeded. Resets in 0h0m27s."}, None),
+    ("openai_compatible", {"status_code": 429, "message": "Rate limit reached on tokens per min (TPM): Limit 100000. "
+                           "Please try again in 114h18m0s."}, None),
+    ("gemini", {"status_code": 429, "message": "Individual quota reached. Contact your administrator to enable "
+                "overages. Resets in 3h2m1s."}, "quota_exhausted"),
+    ("gemini", {"status_code": 429, "message": "You have exhausted your capacity on this model. Your quota will reset "
+                "after 0s."}, None),
+    # OpenAI's organization or project the key's user lost is access; the header of another organization is not
+    ("openai", {"status_code": 401, "code": "invalid_organization", "message": "You do not have access to the project "
+                "tied to the API key."}, "permission_denied"),
+    ("openai", {"message": "AuthenticationError: 401 You do not have access to the organization tied to the API "
+                "key."}, "permission_denied"),
+    ("openai", {"status_code": 401, "code": "invalid_api_key", "message": "Incorrect API key provided: sk-proj-***"
+                "abcd."}, "invalid_key"),
+    ("anthropic", {"message": "Invalid-x-api-key"}, "invalid_key"),
+],
+    ["litellm-no-key", "litellm-unknown-key", "missing-api-key-id", "invalid-api-key-id", "echo-quoted-undefined",
+     "echo-quoted-key", "echo-quoted-null-prefix", "nomic-token-refused", "nomic-no-token", "nomic-5xx",
+     "go-duration-days", "go-duration-seconds", "go-duration-per-minute-limit", "gemini-go-duration-hours", "gemini-reset-0s", "openai-project-access",
+     "openai-organization-access-in-text", "openai-incorrect-key", "anthropic-hyphenated"])
 
 
 LOOK_ALIKES["thirty-third"] = ([

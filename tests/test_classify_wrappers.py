@@ -143,7 +143,9 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # line 139 (Youdao's errorCode 401, account in arrears, beside an extension's own words) are decided by the code alone.
 # The thirty-third set's line 44 (OpenAI's insufficient_quota in the body under an app's "Please double-check your API
 # key") and line 117 (Azure's SpecialFeatureOrQuotaIdRequired among the inner details of an ARM deployment error) are
-# decided by the body alone: openai-node's form drops it.
+# decided by the body alone: openai-node's form drops it. The thirty-fourth set's line 112 (Z.ai's 1113 beside a 429
+# and an "Insufficient balance…" its quoter cut short) is decided by the code alone: a bare 429 whose text names
+# money stays a rate, since gateways answer it for their own upstream account (the fourth set's line 36).
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -166,7 +168,8 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
     ("provider_errors_holdout31.jsonl", 139, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")} | {
-    ("provider_errors_holdout33.jsonl", 44, "node_sdk"), ("provider_errors_holdout33.jsonl", 117, "node_sdk")}
+    ("provider_errors_holdout33.jsonl", 44, "node_sdk"), ("provider_errors_holdout33.jsonl", 117, "node_sdk"),
+    ("provider_errors_holdout34.jsonl", 112, "node_sdk")}
 
 
 def _right_cases():
