@@ -347,8 +347,11 @@ _GUARDS = (
     # No key reached the provider (an SDK's check before any request, or the provider's answer to a request that
     # carried none): our platform built the call without the user's key (docs/classification.md, labelling rules).
     ("no_key_sent", _rx(
-        r"\bdidn't provide an api key\b", r"\bdid not provide an api key\b", r"\bno api key (?:was )?provided\b",
-        r"\bmissing(?<!invalid or missing) (?:the )?api[ _-]?key\b",
+        r"\bdidn't provide an api key\b", r"\bdid not provide an api key\b",
+        # "No API key provided", a gateway's "No API key found in request" (Kong), LiteLLM proxy's "No api key passed
+        # in" (its user_api_key_auth, when no key came)
+        r"\bno api key (?:(?:was )?(?:provided|found)|passed in)\b",
+        r"\bmissing(?<!invalid or missing)[ _](?:the )?api[ _-]?key\b",   # and the identifier missing_api_key
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
         r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
         # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder, a local server's
@@ -359,10 +362,6 @@ _GUARDS = (
             [re.escape(v) for v in NON_VALUES + LOCAL_SERVER_KEYS]
             + [re.escape(v[:8]) + r"\*+" + re.escape(v[-4:]) for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12])
         + r")(?=['\"\s.,;]|$)",
-        r"\bno api key (?:was )?found\b",    # a gateway's 401 to a request without its key (Kong: "No API key found
-                                             # in request")
-        r"\bno api key passed in\b",         # LiteLLM proxy's 401 to a request without its key (user_api_key_auth)
-        r"\bmissing_api_key\b",              # the error identifier for a request that carried no key
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
