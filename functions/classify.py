@@ -382,7 +382,11 @@ _GUARDS = (
         r"could not automatically determine credentials",   # google-auth ADC
         r"missing key inputs argument",                     # google-genai without api_key
         r"openai or azure openai api key (?:or token provider )?not found",    # LangChain.js's OpenAI clients
-        r"api key must be provided either as argument")),   # Fish Audio's SDK ("... or via FISH_API_KEY ...")
+        r"api key must be provided either as argument",     # Fish Audio's SDK ("... or via FISH_API_KEY ...")
+        # LiteLLM's validate_environment: "Missing Anthropic API Key - A call is being made to anthropic but no key
+        # is set either in the environment variables or via params"
+        r"no key is set either in the environment variables",
+        r"openaikeynotfound")),                             # ragas' OpenAIKeyNotFound / AzureOpenAIKeyNotFound
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 # Guards whose evidence is a bare word rather than a shape: a provider's documented code in the same answer (a JSON
@@ -581,6 +585,11 @@ _UPSTREAM_STATUS = re.compile(
 _EMBEDDED_ANSWER = re.compile(r"error code:?\s*(4\d\d)\b(?:[^{}]{0,40}\{\s*['\"](?:error|detail)['\"]\s*:| - \S)")
 # ...or as Google's generative-ai JS SDK words a provider's answer: "Error fetching from <url>: [400 Bad Request] ..."
 _EMBEDDED_FETCH = re.compile(r"error fetching from \S+:? \[(4\d\d) [a-z][a-z ]{2,30}\]")
+# ...or carries the provider's own error object, whose type Anthropic documents with its 4xx status
+# ({"type": "error", "error": {"type": "invalid_request_error", ...}} is a 400), escaped or not.
+_TYPED_ANSWER = re.compile(r"""["\\]\s*:\s*\\*"error\\*"\s*,\s*\\*"error\\*"\s*:\s*\{\s*\\*"type\\*"\s*:\s*\\*"([a-z_]+)""")
+_TYPED_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+                 "permission_error": 403, "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429}
 # WebSocket close codes (1000-4999), where the event's status_code or a library's text put them.
 _CLOSE_IN_TEXT = re.compile(
     r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
@@ -691,10 +700,13 @@ def _explain(provider: Any, error: Any) -> Verdict:
         embedded = _EMBEDDED_ANSWER.search(hay) if "error code" in hay else None
         if embedded is None and "error fetching from" in hay:
             embedded = _EMBEDDED_FETCH.search(hay)
+        typed = _TYPED_ANSWER.search(hay) if embedded is None and '"type' in hay else None
         if m and (_INVALID_KEY.search(hay) or _QUOTA.search(hay) or _PERMISSION.search(hay)):
             status = int(m.group(1))   # an app's 5xx around the upstream's own key failure
         elif embedded:
             status = int(embedded.group(1))   # an app's 5xx around the provider's own 4xx answer
+        elif typed and typed.group(1) in _TYPED_STATUS:
+            status = _TYPED_STATUS[typed.group(1)]   # ...given as the provider's typed error object
         elif guessed and chain is not None:
             # A 5xx guessed from a wrapper's class name: the provider's documented refusal inside it decides.
             codes = _codes(err, hay, head)
