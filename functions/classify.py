@@ -547,8 +547,8 @@ _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
 # A limit that asks for a wait of hours or days ("Please try again in 58 hours", or as Go writes a duration: "Resets
-# in 71h15m27s") is a cap over a window longer than an hour, which the labelling rules count as quota; a wait given in seconds (Azure's "retry after 86400 seconds" on
-# a per-minute limit) is left to the limit's own words.
+# in 71h15m27s") is a cap over a window longer than an hour, which the labelling rules count as quota; a wait given
+# in seconds (Azure's "retry after 86400 seconds" on a per-minute limit) is left to the limit's own words.
 _RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|h|days?|d)(?:\b|(?=\d))")
 
 
@@ -587,7 +587,8 @@ _EMBEDDED_ANSWER = re.compile(r"error code:?\s*(4\d\d)\b(?:[^{}]{0,40}\{\s*['\"]
 _EMBEDDED_FETCH = re.compile(r"error fetching from \S+:? \[(4\d\d) [a-z][a-z ]{2,30}\]")
 # ...or carries the provider's own error object, whose type Anthropic documents with its 4xx status
 # ({"type": "error", "error": {"type": "invalid_request_error", ...}} is a 400), escaped or not.
-_TYPED_ANSWER = re.compile(r"""["\\]\s*:\s*\\*"error\\*"\s*,\s*\\*"error\\*"\s*:\s*\{\s*\\*"type\\*"\s*:\s*\\*"([a-z_]+)""")
+_TYPED_ANSWER = re.compile(r"""["\\]\s*:\s*\\*"error\\*"\s*,\s*\\*"error\\*"\s*:\s*\{"""
+                           r"""\s*\\*"type\\*"\s*:\s*\\*"([a-z_]+)""")
 _TYPED_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
                  "permission_error": 403, "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429}
 # WebSocket close codes (1000-4999), where the event's status_code or a library's text put them.

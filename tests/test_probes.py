@@ -1153,6 +1153,95 @@ def test_aws_credentials_that_cannot_make_the_read_are_not_probed(pipe, reporter
 
 
 # --------------------------------------------------------------------------------------------------
+# Reads added with the thirty-fourth and thirty-fifth held-out sets (docs/publisher.md): StepFun's model list (checked
+# without the key first, as its listing may be public), Firecrawl's credit read, Nomic's account read.
+
+FIRECRAWL_KEY = "fc-" + "3f9a2c7e1b5d4a8c9e0f1a2b3c4d5e6f"
+NOMIC_KEY = "nk-" + "Wq7Er2Ty5Ui8Op1As4Df6Gh9Jk3Lz0Xc2Vb5Nm8QwEr1"
+STEPFUN_KEY = "Zk4Lm8Np2Qr6St0Uv3Wx7Yz1Ab5Cd9Ef2Gh6Ij0Kl4Mn8Op"
+KEYS += [FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY]
+LATER_READS = {
+    # provider: (key, base path, failed call (path, 401 body), probe path, a keyless answer when the read is checked
+    # without the key first)
+    "stepfun": (STEPFUN_KEY, "/v1", ("/v1/chat/completions", {"error": {"message": "Incorrect API key provided",
+                                                                        "type": "invalid_api_key"}}),
+                "/v1/models", (401, {"error": {"message": "Missing API key", "type": "invalid_api_key"}})),
+    "firecrawl": (FIRECRAWL_KEY, "", ("/v1/scrape", {"success": False, "error": "Unauthorized: Invalid token"}),
+                  "/v1/team/credit-usage", None),
+    "nomic": (NOMIC_KEY, "", ("/v1/embedding/text", {"detail": "Could not validate credentials"}), "/v1/user", None),
+}
+LATER_ANSWERS = {
+    "stepfun": (((401, {"error": {"message": "Incorrect API key provided", "type": "invalid_api_key"}}),
+                 "key_rejected"), ((200, MODELS), "key_works")),
+    "firecrawl": (((401, {"success": False, "error": "Unauthorized: Invalid token"}), "key_rejected"),
+                  ((200, {"success": True, "data": {"remaining_credits": 480}}), "has_credit")),
+    "nomic": (((401, {"detail": "Could not validate credentials"}), "key_rejected"),
+              ((200, {"sub": "auth0|abc", "organizations": [], "default_organization": None}), "key_works")),
+}
+
+
+@pytest.mark.parametrize("provider, answer, verdict", [(p, a, v) for p, answers in LATER_ANSWERS.items()
+                                                       for a, v in answers])
+def test_each_read_added_for_the_thirty_fourth_and_fifth_sets(host, pipe, reporters, device, capsys, caplog,
+                                                               provider, answer, verdict):
+    """The failed call's 401 reads as a broken key; the read decides: a rejected key is one invalid-key push, a key
+    that authenticates none; a read checked without the key first sends the key only after a keyless refusal."""
+    import httpx
+
+    key, base, (failed_path, failed_body), probe_path, keyless = LATER_READS[provider]
+    host.route("POST", failed_path, 401, failed_body)
+    host.route("GET", probe_path, *answer, **({"keyless": keyless} if keyless else {}))
+    exc = raised(lambda: httpx.post(host.url + failed_path, headers={"Authorization": f"Bearer {key}"},
+                                    json={"model": "m"}).raise_for_status())
+    assert classify(provider, {"status_code": 401, "body": failed_body}) == "invalid_key"
+    outcome, reasons = ("sent", ["invalid_key"]) if verdict == "key_rejected" else ("not_actionable", [])
+    assert reported(pipe, reporters, device, provider, exc, key, host.url + base) == [outcome]
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+    hits = [hit for hit in host.hits_on(probe_path) if hit["method"] == "GET"]
+    if keyless:
+        assert len(hits) == 2 and "authorization" not in hits[0]["headers"]
+    assert hits[-1]["headers"]["authorization"] == f"Bearer {key}"
+    assert_no_key(pipe, capsys, caplog)
+
+
+@pytest.mark.parametrize("remaining, verdict, outcome, reasons", [
+    (0, "no_credit", "sent", ["quota_exhausted"]), (480, "has_credit", "not_actionable", [])])
+def test_firecrawl_402_against_its_remaining_credits(host, pipe, reporters, device, remaining, verdict, outcome,
+                                                     reasons):
+    """Firecrawl's 402 "Insufficient credits to perform this request" is money; its credit read says whether any is
+    left: none is one quota push, credits left (the request asked for more than remain) none."""
+    import httpx
+
+    body = {"success": False, "error": "Insufficient credits to perform this request. For more credits, you can "
+                                       "upgrade your plan at https://firecrawl.dev/pricing."}
+    host.route("POST", "/v1/crawl", 402, body)
+    host.route("GET", "/v1/team/credit-usage", 200, {"success": True, "data": {"remaining_credits": remaining}})
+    exc = raised(lambda: httpx.post(host.url + "/v1/crawl", headers={"Authorization": f"Bearer {FIRECRAWL_KEY}"},
+                                    json={"url": "https://example.com", "limit": 500}).raise_for_status())
+    assert classify("firecrawl", {"status_code": 402, "body": body}) == "quota_exhausted"
+    assert reported(pipe, reporters, device, "firecrawl", exc, FIRECRAWL_KEY, host.url) == [outcome]
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+
+
+@pytest.mark.parametrize("provider, base_url, plan", [
+    ("stepfun", None, None),                                                   # regional: .com and .ai keys do not mix
+    ("stepfun", "https://api.stepfun.ai/v1", ("api.stepfun.ai", "/v1/models")),
+    ("step_fun", "https://api.stepfun.com/v1", ("api.stepfun.com", "/v1/models")),
+    ("firecrawl", None, ("api.firecrawl.dev", "/v1/team/credit-usage")),
+    ("firecrawl", "https://api.firecrawl.dev/v2", ("api.firecrawl.dev", "/v1/team/credit-usage")),
+    ("nomic_embed", None, ("api-atlas.nomic.ai", "/v1/user")),
+])
+def test_the_later_reads_are_planned_at_the_call_host(provider, base_url, plan):
+    from byok_reporter.probe import ProbeTable, load_table
+
+    made, why = ProbeTable(load_table()).plan(provider, base_url, None)
+    if plan is None:
+        assert (made, why) == (None, "host_unknown")
+    else:
+        assert why == "" and (made.scheme, made.host, made.port, made.path) == ("https", *plan[:1], 443, plan[1])
+
+
+# --------------------------------------------------------------------------------------------------
 # Limits: time, count, hosts, switches.
 
 def test_a_probe_that_times_out_changes_nothing(host, pipe, reporters, device):
