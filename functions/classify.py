@@ -553,8 +553,10 @@ _RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) 
 
 
 def _long_wait(hay: str) -> bool:
+    """A wait of two hours or more, unless the limit names its own window as an hour or shorter: the window decides."""
     m = _RETRY_LONG.search(hay) if ("try again" in hay or "retry" in hay or "reset" in hay) else None
-    return m is not None and (m.group(2).startswith("d") or int(m.group(1)) >= 2)
+    return (m is not None and (m.group(2).startswith("d") or int(m.group(1)) >= 2)
+            and not _SHORT_WINDOW.search(hay))
 
 
 # A per-minute limit of 0 "for a region" (GenerateContentRequestsPerMinutePerProjectPerRegion) is where the call
@@ -585,12 +587,11 @@ _UPSTREAM_STATUS = re.compile(
 _EMBEDDED_ANSWER = re.compile(r"error code:?\s*(4\d\d)\b(?:[^{}]{0,40}\{\s*['\"](?:error|detail)['\"]\s*:| - \S)")
 # ...or as Google's generative-ai JS SDK words a provider's answer: "Error fetching from <url>: [400 Bad Request] ..."
 _EMBEDDED_FETCH = re.compile(r"error fetching from \S+:? \[(4\d\d) [a-z][a-z ]{2,30}\]")
-# ...or carries the provider's own error object, whose type Anthropic documents with its 4xx status
-# ({"type": "error", "error": {"type": "invalid_request_error", ...}} is a 400), escaped or not.
-_TYPED_ANSWER = re.compile(r"""["\\]\s*:\s*\\*"error\\*"\s*,\s*\\*"error\\*"\s*:\s*\{"""
-                           r"""\s*\\*"type\\*"\s*:\s*\\*"([a-z_]+)""")
-_TYPED_STATUS = {"invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
-                 "permission_error": 403, "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429}
+# ...or carries the provider's own typed error object ({"type": "error", "error": {"type": ...}}, Anthropic's shape),
+# escaped or not, of a type that is not a server error's (a provider's own 500 says api_error): the provider's answer
+# to the request is inside, whatever status the app gave its envelope.
+_TYPED_ANSWER = re.compile(r"""["\\]\s*:\s*\\*"error\\*"\s*,\s*\\*"error\\*"\s*:\s*\{\s*\\*"type\\*"\s*:"""
+                           r"""\s*\\*"(?!api_error|overloaded_error|timeout_error)[a-z_]+""")
 # WebSocket close codes (1000-4999), where the event's status_code or a library's text put them.
 _CLOSE_IN_TEXT = re.compile(
     r"\b(?:close[ds]?|closing)\b[^0-9\n]{0,30}?\b([14]\d{3})\b"      # "WebSocket closed with code 1008"
@@ -701,15 +702,13 @@ def _explain(provider: Any, error: Any) -> Verdict:
         embedded = _EMBEDDED_ANSWER.search(hay) if "error code" in hay else None
         if embedded is None and "error fetching from" in hay:
             embedded = _EMBEDDED_FETCH.search(hay)
-        typed = _TYPED_ANSWER.search(hay) if embedded is None and '"type' in hay else None
         if m and (_INVALID_KEY.search(hay) or _QUOTA.search(hay) or _PERMISSION.search(hay)):
             status = int(m.group(1))   # an app's 5xx around the upstream's own key failure
         elif embedded:
             status = int(embedded.group(1))   # an app's 5xx around the provider's own 4xx answer
-        elif typed and typed.group(1) in _TYPED_STATUS:
-            status = _TYPED_STATUS[typed.group(1)]   # ...given as the provider's typed error object
-        elif guessed and chain is not None:
-            # A 5xx guessed from a wrapper's class name: the provider's documented refusal inside it decides.
+        elif chain is not None and (guessed or ('"type' in hay and _TYPED_ANSWER.search(hay))):
+            # A 5xx guessed from a wrapper's class name, or an app's 5xx around the provider's own typed error object:
+            # the provider's documented refusal inside it decides (its api_error or overloaded_error stays a 5xx).
             codes = _codes(err, hay, head)
             row = chain.match(None, codes, hay)
             if row is not None and row.decision is not None:
@@ -810,7 +809,7 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
     if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay or "usage limit" in hay:
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED, "text.daily_cap"
-        if _long_wait(hay) and not short:    # a window the limit names as short decides over its wait
+        if _long_wait(hay):
             return QUOTA_EXHAUSTED, "text.long_wait"
         return None, "text.rate_limit"
     if "incorrect model id" in hay or _FOREIGN_MODEL.search(hay):
@@ -854,7 +853,7 @@ def _gemini(status: int | None, hay: str) -> tuple[str | None, str | None]:
         if _DAILY_CAP.search(hay):
             return QUOTA_EXHAUSTED, "google.text.daily_quota"
         if status == 429 or "resource_exhausted" in hay:
-            if _long_wait(hay) and not _SHORT_WINDOW.search(hay):   # Cloud Code Assist's "Resets in 71h15m27s"
+            if _long_wait(hay):   # Cloud Code Assist's "Resets in 71h15m27s"
                 return QUOTA_EXHAUSTED, "google.text.long_wait"
             return None, "google.text.rate_limit"
     if "invalid_argument" in hay and status in (None, 400) and "api key" not in hay:

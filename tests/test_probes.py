@@ -41,10 +41,13 @@ ARK_KEY = "6f2d8a1c-4b7e-4e9a-8c3d-2f1a0b9c8d7e"
 POLLINATIONS_KEY = "sk_" + "Hq4Rt8Yu2Io6Pa0Sd3Fg7Jk1Lz5Xc9Vb"
 CLOUDFLARE_TOKEN = "Zr8Kq2Wm6Xn4Lp0Tv7Yb3Hc9Jd5Gf1SaEu6IkOo"
 BEDROCK_API_KEY = "ABSKQmVkcm9ja0FQSUtleS10ZXN0LWF0LTEyMzQ1Njc4OTAxMjpRa3dUZXN0S2V5VmFsdWU="
+FIRECRAWL_KEY = "fc-" + "3f9a2c7e1b5d4a8c9e0f1a2b3c4d5e6f"
+NOMIC_KEY = "nk-" + "Wq7Er2Ty5Ui8Op1As4Df6Gh9Jk3Lz0Xc2Vb5Nm8QwEr1"
+STEPFUN_KEY = "Zk4Lm8Np2Qr6St0Uv3Wx7Yz1Ab5Cd9Ef2Gh6Ij0Kl4Mn8Op"
 KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
         MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY,
         AZURE_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY, SPEECH_KEY, ARK_KEY, POLLINATIONS_KEY,
-        CLOUDFLARE_TOKEN]
+        CLOUDFLARE_TOKEN, FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -519,7 +522,9 @@ def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device
 
 
 # Reads added before the seventeenth held-out set (docs/publisher.md): speech hosts, Volcengine Ark, Pollinations,
-# Gladia, Cloudflare Workers AI. Each: the failed call's 401 the classifier reads as a broken key, then the read.
+# Gladia, Cloudflare Workers AI; with the thirty-fourth and thirty-fifth: StepFun's model list (checked without the key
+# first), Firecrawl's credit read, Nomic's account read. Each: the failed call's 401 the classifier reads as a broken
+# key, then the read.
 
 CF_ACTIVE = {"success": True, "errors": [], "messages": [{"code": 10000, "message": "This API Token is valid and active"}],
              "result": {"id": "f267e341f3dd4697bd3b9f71dd96247f", "status": "active"}}
@@ -545,7 +550,16 @@ NEW_READS = {
         "/client/v4/accounts/0123abcd/ai/v1/chat/completions",
         {"success": False, "errors": [{"code": 10000, "message": "Authentication error"}]}),
         "/client/v4/user/tokens/verify", "authorization", f"Bearer {CLOUDFLARE_TOKEN}"),
+    "stepfun": (STEPFUN_KEY, "/v1", ("/v1/chat/completions", {"error": {"message": "Incorrect API key provided",
+                                                                        "type": "invalid_api_key"}}),
+                "/v1/models", "authorization", f"Bearer {STEPFUN_KEY}"),
+    "firecrawl": (FIRECRAWL_KEY, "", ("/v1/scrape", {"success": False, "error": "Unauthorized: Invalid token"}),
+                  "/v1/team/credit-usage", "authorization", f"Bearer {FIRECRAWL_KEY}"),
+    "nomic": (NOMIC_KEY, "", ("/v1/embedding/text", {"detail": "Could not validate credentials"}), "/v1/user",
+              "authorization", f"Bearer {NOMIC_KEY}"),
 }
+# reads checked without the key first: the keyless answer that lets the key be sent
+KEYLESS = {"stepfun": (401, {"error": {"message": "Missing API key", "type": "invalid_api_key"}})}
 NEW_ANSWERS = {
     # provider: ((answer, verdict), ...): the rejected key, the working key, and what the read cannot tell
     "speechmatics": (((401, {"code": 401, "error": "Permission Denied"}), "key_rejected"),
@@ -571,28 +585,36 @@ NEW_ANSWERS = {
                    ((200, CF_ACTIVE), "key_works"),
                    # refused here is no verdict: an account-owned token is verified at the account's path
                    ((401, {"success": False, "errors": [{"code": 1000, "message": "Invalid API Token"}]}), "unknown")),
+    "stepfun": (((401, {"error": {"message": "Incorrect API key provided", "type": "invalid_api_key"}}),
+                 "key_rejected"), ((200, MODELS), "key_works")),
+    "firecrawl": (((401, {"success": False, "error": "Unauthorized: Invalid token"}), "key_rejected"),
+                  ((200, {"success": True, "data": {"remaining_credits": 480}}), "has_credit")),
+    "nomic": (((401, {"detail": "Could not validate credentials"}), "key_rejected"),
+              ((200, {"sub": "auth0|abc", "organizations": [], "default_organization": None}), "key_works")),
 }
 
 
 @pytest.mark.parametrize("provider, answer, verdict", [(p, a, v) for p, answers in NEW_ANSWERS.items()
                                                        for a, v in answers])
-def test_each_read_added_for_the_seventeenth_set(host, pipe, reporters, device, capsys, caplog, provider, answer,
-                                                  verdict):
+def test_each_added_read(host, pipe, reporters, device, capsys, caplog, provider, answer, verdict):
     """The failed call's 401 reads as a broken key; the read decides: a rejected key is one invalid-key push, a
-    working key none, and an answer the read cannot tell leaves the classifier's reading."""
+    working key (or one with credit) none, and an answer the read cannot tell leaves the classifier's reading; a read
+    checked without the key first sends the key only after a keyless refusal."""
     import httpx
 
     key, base, (failed_path, failed_body), probe_path, header, value = NEW_READS[provider]
     host.route("POST", failed_path, 401, failed_body)
-    host.route("GET", probe_path.split("?")[0], *answer)
+    keyless = {"keyless": KEYLESS[provider]} if provider in KEYLESS else {}
+    host.route("GET", probe_path.split("?")[0], *answer, **keyless)
     exc = raised(lambda: httpx.post(host.url + failed_path, headers={"Authorization": f"Bearer {key}"},
                                     json={"model": "m"}).raise_for_status())
     assert classify(provider, {"status_code": 401, "body": failed_body}) == "invalid_key"
     outcome, reasons = {"key_rejected": ("sent", ["invalid_key"]), "key_works": ("not_actionable", []),
-                        "unknown": ("sent", ["invalid_key"])}[verdict]
+                        "has_credit": ("not_actionable", []), "unknown": ("sent", ["invalid_key"])}[verdict]
     assert reported(pipe, reporters, device, provider, exc, key, host.url + base) == [outcome]
     assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
-    (probe,) = [hit for hit in host.hits_on(probe_path.split("?")[0]) if hit["method"] == "GET"]
+    *unkeyed, probe = [hit for hit in host.hits_on(probe_path.split("?")[0]) if hit["method"] == "GET"]
+    assert len(unkeyed) == len(keyless) and all(header not in hit["headers"] for hit in unkeyed)
     assert probe["path"] == probe_path and probe["headers"][header] == value
     assert_no_key(pipe, capsys, caplog)
 
@@ -606,6 +628,7 @@ def test_each_read_added_for_the_seventeenth_set(host, pipe, reporters, device, 
     ("soniox", "https://stt-rt.soniox.com", "other_service"),
     ("pollinations", "https://text.pollinations.ai/openai", "other_service"),
     ("cloudflare", "https://gateway.ai.cloudflare.com/v1/acc/gw/openai", "other_service"),   # AI Gateway, not Workers AI
+    ("stepfun", None, "host_unknown"),                                        # regional: .com and .ai keys do not mix
 ])
 def test_the_added_reads_go_only_to_the_host_that_serves_them(provider, base_url, reason):
     from byok_reporter.probe import ProbeTable, load_table
@@ -622,6 +645,11 @@ def test_the_added_reads_go_only_to_the_host_that_serves_them(provider, base_url
     ("gladia", None, "api.gladia.io", "/v2/pre-recorded?limit=1"),
     ("workers_ai", "https://api.cloudflare.com/client/v4/accounts/acc/ai/v1", "api.cloudflare.com",
      "/client/v4/user/tokens/verify"),
+    ("stepfun", "https://api.stepfun.ai/v1", "api.stepfun.ai", "/v1/models"),
+    ("step_fun", "https://api.stepfun.com/v1", "api.stepfun.com", "/v1/models"),
+    ("firecrawl", None, "api.firecrawl.dev", "/v1/team/credit-usage"),
+    ("firecrawl", "https://api.firecrawl.dev/v2", "api.firecrawl.dev", "/v1/team/credit-usage"),
+    ("nomic_embed", None, "api-atlas.nomic.ai", "/v1/user"),
 ])
 def test_the_added_reads_are_planned_at_the_call_host(provider, base_url, host_name, path):
     from byok_reporter.probe import ProbeTable, load_table
@@ -1153,56 +1181,7 @@ def test_aws_credentials_that_cannot_make_the_read_are_not_probed(pipe, reporter
 
 
 # --------------------------------------------------------------------------------------------------
-# Reads added with the thirty-fourth and thirty-fifth held-out sets (docs/publisher.md): StepFun's model list (checked
-# without the key first, as its listing may be public), Firecrawl's credit read, Nomic's account read.
-
-FIRECRAWL_KEY = "fc-" + "3f9a2c7e1b5d4a8c9e0f1a2b3c4d5e6f"
-NOMIC_KEY = "nk-" + "Wq7Er2Ty5Ui8Op1As4Df6Gh9Jk3Lz0Xc2Vb5Nm8QwEr1"
-STEPFUN_KEY = "Zk4Lm8Np2Qr6St0Uv3Wx7Yz1Ab5Cd9Ef2Gh6Ij0Kl4Mn8Op"
-KEYS += [FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY]
-LATER_READS = {
-    # provider: (key, base path, failed call (path, 401 body), probe path, a keyless answer when the read is checked
-    # without the key first)
-    "stepfun": (STEPFUN_KEY, "/v1", ("/v1/chat/completions", {"error": {"message": "Incorrect API key provided",
-                                                                        "type": "invalid_api_key"}}),
-                "/v1/models", (401, {"error": {"message": "Missing API key", "type": "invalid_api_key"}})),
-    "firecrawl": (FIRECRAWL_KEY, "", ("/v1/scrape", {"success": False, "error": "Unauthorized: Invalid token"}),
-                  "/v1/team/credit-usage", None),
-    "nomic": (NOMIC_KEY, "", ("/v1/embedding/text", {"detail": "Could not validate credentials"}), "/v1/user", None),
-}
-LATER_ANSWERS = {
-    "stepfun": (((401, {"error": {"message": "Incorrect API key provided", "type": "invalid_api_key"}}),
-                 "key_rejected"), ((200, MODELS), "key_works")),
-    "firecrawl": (((401, {"success": False, "error": "Unauthorized: Invalid token"}), "key_rejected"),
-                  ((200, {"success": True, "data": {"remaining_credits": 480}}), "has_credit")),
-    "nomic": (((401, {"detail": "Could not validate credentials"}), "key_rejected"),
-              ((200, {"sub": "auth0|abc", "organizations": [], "default_organization": None}), "key_works")),
-}
-
-
-@pytest.mark.parametrize("provider, answer, verdict", [(p, a, v) for p, answers in LATER_ANSWERS.items()
-                                                       for a, v in answers])
-def test_each_read_added_for_the_thirty_fourth_and_fifth_sets(host, pipe, reporters, device, capsys, caplog,
-                                                               provider, answer, verdict):
-    """The failed call's 401 reads as a broken key; the read decides: a rejected key is one invalid-key push, a key
-    that authenticates none; a read checked without the key first sends the key only after a keyless refusal."""
-    import httpx
-
-    key, base, (failed_path, failed_body), probe_path, keyless = LATER_READS[provider]
-    host.route("POST", failed_path, 401, failed_body)
-    host.route("GET", probe_path, *answer, **({"keyless": keyless} if keyless else {}))
-    exc = raised(lambda: httpx.post(host.url + failed_path, headers={"Authorization": f"Bearer {key}"},
-                                    json={"model": "m"}).raise_for_status())
-    assert classify(provider, {"status_code": 401, "body": failed_body}) == "invalid_key"
-    outcome, reasons = ("sent", ["invalid_key"]) if verdict == "key_rejected" else ("not_actionable", [])
-    assert reported(pipe, reporters, device, provider, exc, key, host.url + base) == [outcome]
-    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
-    hits = [hit for hit in host.hits_on(probe_path) if hit["method"] == "GET"]
-    if keyless:
-        assert len(hits) == 2 and "authorization" not in hits[0]["headers"]
-    assert hits[-1]["headers"]["authorization"] == f"Bearer {key}"
-    assert_no_key(pipe, capsys, caplog)
-
+# Firecrawl's credit read (added with the thirty-fifth held-out set) against its 402.
 
 @pytest.mark.parametrize("remaining, verdict, outcome, reasons", [
     (0, "no_credit", "sent", ["quota_exhausted"]), (480, "has_credit", "not_actionable", [])])
@@ -1221,24 +1200,6 @@ def test_firecrawl_402_against_its_remaining_credits(host, pipe, reporters, devi
     assert classify("firecrawl", {"status_code": 402, "body": body}) == "quota_exhausted"
     assert reported(pipe, reporters, device, "firecrawl", exc, FIRECRAWL_KEY, host.url) == [outcome]
     assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
-
-
-@pytest.mark.parametrize("provider, base_url, plan", [
-    ("stepfun", None, None),                                                   # regional: .com and .ai keys do not mix
-    ("stepfun", "https://api.stepfun.ai/v1", ("api.stepfun.ai", "/v1/models")),
-    ("step_fun", "https://api.stepfun.com/v1", ("api.stepfun.com", "/v1/models")),
-    ("firecrawl", None, ("api.firecrawl.dev", "/v1/team/credit-usage")),
-    ("firecrawl", "https://api.firecrawl.dev/v2", ("api.firecrawl.dev", "/v1/team/credit-usage")),
-    ("nomic_embed", None, ("api-atlas.nomic.ai", "/v1/user")),
-])
-def test_the_later_reads_are_planned_at_the_call_host(provider, base_url, plan):
-    from byok_reporter.probe import ProbeTable, load_table
-
-    made, why = ProbeTable(load_table()).plan(provider, base_url, None)
-    if plan is None:
-        assert (made, why) == (None, "host_unknown")
-    else:
-        assert why == "" and (made.scheme, made.host, made.port, made.path) == ("https", *plan[:1], 443, plan[1])
 
 
 # --------------------------------------------------------------------------------------------------
