@@ -48,6 +48,9 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
 - mended after the twenty-eighth set was read (its estimate given both ways in docs/holdout28.md): the same holds
   where the classifier reads the failed call's answer as a genuine key's missing access or money (a plan's refusal
   of a feature at another endpoint of a host where the key works): the probe's authenticated read would not meet it;
+- mended after the thirty-fifth set was read (the twenty-ninth's and thirty-fifth's estimates are given both ways in
+  docs/holdout35.md): the same holds where the classifier reads the failed call's answer by a provider's documented
+  row as not the key's (a rate limit, our request's form, a token of another kind): that host did not refuse the key;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -129,10 +132,11 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict, alone
     state = case.get("key_state", "unknown")
     if state == "works" and case.get("same_host") is False:
         # it works elsewhere; here it meets the same refusal, if this host ever saw it and refused the key itself:
-        # where the answer says no key reached the host, or names a genuine key's missing access or money (the
-        # probe's read would authenticate), what the probe makes of the key is unknown
+        # where the answer says no key reached the host, names a genuine key's missing access or money (the
+        # probe's read would authenticate), or is a documented answer that is not about the key, what the probe
+        # makes of the key is unknown
         state = ("unknown" if alone.rule in _NO_KEY_RULES or alone.reason in _GENUINE_KEY_REASONS
-                 else "rejected")
+                 or (alone.reason is None and alone.evidence == "documented") else "rejected")
     rules = table["kinds"][entry["kind"]]["rules"]
     status = error.get("status_code")
     if state == "rejected" and any(rule["verdict"] == "unknown" and _answers(rule, status, doc)

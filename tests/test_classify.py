@@ -427,11 +427,14 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r["alarms_alone"] == r["alarms_with_probe"] and r["key_malformed"] == 3
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     assert 128 not in [c["line"] for c in r["changed"]]
-    # the twenty-ninth: two false alarms settled (keys that worked at the same host), one right answer turned into a
-    # false alarm (line 49: an OAuth token its gatherer saw working only elsewhere, read as refused at this host)
+    # the twenty-ninth: two false alarms settled (keys that worked at the same host); line 49 (an OAuth token its
+    # gatherer saw working only elsewhere, which Anthropic's documented api_error reads as not the key) was turned
+    # into a false alarm until the estimate stopped reading a key as refused by a host whose documented answer was
+    # not about the key (after the thirty-fifth set)
     r = module.estimate(load_cases(HELD_OUT[29]))
-    assert r["alarms_alone"] - r["alarms_with_probe"] == 1
-    assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [49]
+    assert r["alarms_alone"] - r["alarms_with_probe"] == 2
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    assert 49 not in [c["line"] for c in r["changed"]]
     # the thirtieth: six false alarms settled (five keys that worked at the failed call's own host, one placeholder
     # sent as a local server's "EMPTY"), none turned wrong
     r = module.estimate(load_cases(HELD_OUT[30]))
@@ -463,12 +466,13 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert [c["line"] for c in r["changed"]] == [5, 19, 57, 103, 134, 190] and r["key_malformed"] == 8
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     # the thirty-fifth: four false alarms settled (lines 25, 26, 45 and 114, keys that worked at the failed call's own
-    # host), one right answer turned into a false alarm (line 177: Google's "Multiple authentication credentials
-    # received" for a key its gatherer saw working only at the native endpoint, read as refused at this host); before
-    # its fixes two more settled as keys sent blank (lines 18, 113), which its fixes now settle from the text alone
+    # host), none turned wrong; line 177 (Google's "Multiple authentication credentials received", our request's form
+    # by gemini.overloaded_credentials, for a key its gatherer saw working only at the native endpoint) was read as
+    # refused at this host until the mend above; before its fixes two more settled as keys sent blank (lines 18,
+    # 113), which its fixes now settle from the text alone
     r = module.estimate(load_cases(HELD_OUT[35]))
-    assert [c["line"] for c in r["changed"]] == [25, 26, 45, 114, 177] and r["key_malformed"] == 12
-    assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [177]
+    assert [c["line"] for c in r["changed"]] == [25, 26, 45, 114] and r["key_malformed"] == 12
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
