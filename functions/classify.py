@@ -352,6 +352,10 @@ _GUARDS = (
         # in" (its user_api_key_auth, when no key came)
         r"\bno api key (?:(?:was )?(?:provided|found)|passed in)\b",
         r"\bmissing(?<!invalid or missing)[ _](?:the )?api[ _-]?key\b",   # and the identifier missing_api_key
+        # "API key is missing, please provide an API key in the header" (Unstructured's API); not a list of causes
+        # ("missing or invalid", "missing, wrong, or expired")
+        r"\bapi[ _-]?key (?:is )?missing\b(?!,? (?:or\b|wrong|invalid))",
+        r"(?:缺少|缺失)\s?(?:api[ _-]?key|api ?密钥)", r"api[ _-]?key\s?缺失(?!或)",   # "API key missing" in Chinese
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
         r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
         # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder, a local server's
@@ -370,6 +374,7 @@ _GUARDS = (
         r"(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b",
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
+        r"\bmissing bearer (?:or basic )?authentication\b",   # OpenAI's 401 to a request without an Authorization header
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
         r"\bx-api-key header is required\b",             # Anthropic's 401 to a request without its key header
         r"\bmissing subscription key\b",                 # Azure API Management's 401 to a request without its key
@@ -409,14 +414,16 @@ _INVALID_KEY = _rx(
 
 _PERMISSION = _rx(
     r"\bpermission_error\b", r"\bpermission_denied\b",
-    r"(?<!\()\bpermissiondenied\b(?<!401 permissiondenied)",   # not Azure's reason phrase "401 (PermissionDenied)"
+    # not Azure's 401 reason phrase, as "401 (PermissionDenied)" or requests' "401 Client Error: PermissionDenied for url"
+    r"(?<!\()\bpermissiondenied\b(?<!401 permissiondenied)(?<!401 client error: permissiondenied)",
     r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
     r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",
     r"\bmissing the permission\b", r"\bmissing scopes?\b", r"\binsufficient permissions for this operation\b",
     r"\bnot have access to (?:it|the model|this model|model|the requested model)\b",
     r"\bnot allowed to (?:sample|use|access)\b", r"\bnot have access to (?:model|the model)\b",
     r"\borganization (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b",
-    r"\baccount (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b", r"\baccount_deactivated\b",
+    r"\baccount (?:associated with (?:this|the|your) (?:api )?key )?(?:has been|is) "
+    r"(?:disabled|restricted|suspended|deactivated)\b", r"\baccount_deactivated\b",
     r"\bhas been disabled in this account\b",    # Google: "Gemini has been disabled in this account for violation ..."
     r"\bis not available for (?:this|your) account\b",   # Bedrock/Anthropic: a model the account cannot use
     r"\b(?:disabled|suspended|banned|terminated)\b.{0,60}\bfor (?:a )?violation of (?:the |our )?terms\b",
@@ -463,6 +470,8 @@ _PERMISSION = _rx(
     r"\b(?:doesn't|does not) have api access\b",        # an account whose plan has no API access (HeyGen)
     r"\bno access to (?:the )?model\b", r"\baccess to (?:the )?model (?:is )?denied\b",   # "No access to model: x"
     r"\bnot authorized to operate on\b",                # Alibaba Cloud RAM "not authorized to operate on the ..."
+    # a member whose role lacks a scope (Anthropic: "Account role 'user' does not meet requirements for scope ...")
+    r"\bdoes not meet (?:the )?(?:requirements for scope|scope requirements?)\b",
 )
 
 _QUOTA = _rx(
@@ -513,6 +522,7 @@ _PLAN_GATED = _rx(
     r"\bplan does not (?:yet )?include access\b",       # "Your current subscription plan does not yet include access"
     r"\bnot included in your (?:current )?(?:plan|subscription)\b",
     r"\bsubscription is required to (?:use|access)\b",     # "An active ... subscription is required to use ..."
+    r"\bneed an? (?:active,? )?(?:paid )?subscription to (?:use|access)\b",   # "You need an active, paid subscription"
     r"\bonly available (?:on|for|in|with) (?:the |a )?standard s0\b",   # Azure AI services' paid tier (F0 is free)
 )
 # Hints of money that count only when nothing says the window is short.
@@ -549,13 +559,16 @@ _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b
 # A limit that asks for a wait of hours or days ("Please try again in 58 hours", or as Go writes a duration: "Resets
 # in 71h15m27s") is a cap over a window longer than an hour, which the labelling rules count as quota; a wait given
 # in seconds (Azure's "retry after 86400 seconds" on a per-minute limit) is left to the limit's own words.
-_RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|h|days?|d)(?:\b|(?=\d))")
+_RETRY_LONG = re.compile(r"(?:try again|retry|resets?)(?: in| after)? (\d{1,4}) ?(hours?|hrs?|h|days?|d)"
+                         r"(?:\s?(\d{1,2})\s?m(?:in(?:ute)?s?)?(?:\b|(?=\d))|\b|(?=\d))")
 
 
 def _long_wait(hay: str) -> bool:
-    """A wait of two hours or more, unless the limit names its own window as an hour or shorter: the window decides."""
+    """A wait longer than an hour (no hourly limit asks for one), unless the limit names its own window as an hour or
+    shorter: the window decides."""
     m = _RETRY_LONG.search(hay) if ("try again" in hay or "retry" in hay or "reset" in hay) else None
-    return (m is not None and (m.group(2).startswith("d") or int(m.group(1)) >= 2)
+    return (m is not None and (m.group(2).startswith("d") or int(m.group(1)) >= 2
+                               or (int(m.group(1)) == 1 and int(m.group(3) or 0) > 0))
             and not _SHORT_WINDOW.search(hay))
 
 

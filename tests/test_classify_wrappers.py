@@ -146,6 +146,9 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # decided by the body alone: openai-node's form drops it. The thirty-fourth set's line 112 (Z.ai's 1113 beside a 429
 # and an "Insufficient balance…" its quoter cut short) is decided by the code alone: a bare 429 whose text names
 # money stays a rate, since gateways answer it for their own upstream account (the fourth set's line 36).
+# The thirty-sixth set's line 3 (OpenAI's insufficient_quota under a Siri Shortcut's own "no value was found for
+# dictionary choices") and line 10 (OpenAI's "Your organization must be verified to stream this model" under the
+# Python SDK's bare "Error code: 400") are decided by the body alone: openai-node's form drops it.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -169,7 +172,8 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     ("provider_errors_holdout31.jsonl", 139, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")} | {
     ("provider_errors_holdout33.jsonl", 44, "node_sdk"), ("provider_errors_holdout33.jsonl", 117, "node_sdk"),
-    ("provider_errors_holdout34.jsonl", 112, "node_sdk")}
+    ("provider_errors_holdout34.jsonl", 112, "node_sdk"), ("provider_errors_holdout36.jsonl", 3, "node_sdk"),
+    ("provider_errors_holdout36.jsonl", 10, "node_sdk")}
 
 
 def _right_cases():
