@@ -354,8 +354,10 @@ _GUARDS = (
         r"\bmissing(?<!invalid or missing)[ _](?:the )?api[ _-]?key\b",   # and the identifier missing_api_key
         # "API key is missing, please provide an API key in the header" (Unstructured's API); not a list of causes
         # ("missing or invalid", "missing, wrong, or expired")
-        r"\bapi[ _-]?key (?:is )?missing\b(?!,? (?:or\b|wrong|invalid))",
-        r"(?:缺少|缺失)\s?(?:api[ _-]?key|api ?密钥)", r"api[ _-]?key\s?缺失(?!或)",   # "API key missing" in Chinese
+        r"(?<=api.key )missing\b(?!,? (?:or\b|wrong|invalid))",
+        r"(?<=api.key is )missing\b(?!,? (?:or\b|wrong|invalid))",
+        # the same in Chinese ("缺少 API 密钥", "API_KEY缺失"), not "缺失或无效" (missing or invalid)
+        r"(?:缺少|缺失)\s?(?:api[ _-]?key|api ?密钥)", r"(?<=api.key)缺失(?!或)", r"(?<=api.key )缺失(?!或)",
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
         r"\bapi key: is invalid\b",           # an echo of the key with nothing in it ("Your api key:  is invalid")
         # the provider's echo of the key it got shows no key: empty, a JavaScript/Python placeholder, a local server's
@@ -374,7 +376,8 @@ _GUARDS = (
         r"(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b",
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
-        r"\bmissing bearer (?:or basic )?authentication\b",   # OpenAI's 401 to a request without an Authorization header
+        # OpenAI's 401 to a request without an Authorization header
+        r"\bmissing bearer (?:or basic )?authentication\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
         r"\bx-api-key header is required\b",             # Anthropic's 401 to a request without its key header
         r"\bmissing subscription key\b",                 # Azure API Management's 401 to a request without its key
@@ -414,7 +417,8 @@ _INVALID_KEY = _rx(
 
 _PERMISSION = _rx(
     r"\bpermission_error\b", r"\bpermission_denied\b",
-    # not Azure's 401 reason phrase, as "401 (PermissionDenied)" or requests' "401 Client Error: PermissionDenied for url"
+    # not Azure's 401 reason phrase, as "401 (PermissionDenied)" or in requests' form ("401 Client Error:
+    # PermissionDenied for url")
     r"(?<!\()\bpermissiondenied\b(?<!401 permissiondenied)(?<!401 client error: permissiondenied)",
     r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
     r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",

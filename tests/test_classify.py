@@ -1383,7 +1383,8 @@ LOOK_ALIKES["thirtieth"] = ([
                  "`Bearer ` prefix. Passed in: bearer sk-1***"}, None),
 ],
     ["key-expired", "bare-403", "monthly-spend-limit", "minute-rate", "plan-without-credits", "plan-gated",
-     "reset-140h", "reset-1h", "reset-58m", "account-locked", "service-suspended", "official-clients-only", "malformed-bearer"])
+     "reset-140h", "reset-1h", "reset-58m", "account-locked", "service-suspended", "official-clients-only",
+     "malformed-bearer"])
 
 
 LOOK_ALIKES["twenty-ninth"] = ([
