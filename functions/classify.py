@@ -375,7 +375,7 @@ _GUARDS = (
         r"(?<=key )not found(?: for [`'\"]?[\w.-]+[`'\"]? provider)?\W{1,3}"
         r"(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b",
         # OpenRouter's 401s to a request that carried no credential at all
-        r"\bmissing (?:the )?(?:authentication|authorization) header\b", r"\bno auth credentials found\b",
+        r"\bmissing (?:the )?(?:authentication(?: header)?|authorization header)\b", r"\bno auth credentials found\b",
         # OpenAI's 401 to a request without an Authorization header
         r"\bmissing bearer (?:or basic )?authentication\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
@@ -394,7 +394,8 @@ _GUARDS = (
         # LiteLLM's validate_environment: "Missing Anthropic API Key - A call is being made to anthropic but no key
         # is set either in the environment variables or via params"
         r"no key is set either in the environment variables",
-        r"openaikeynotfound")),                             # ragas' OpenAIKeyNotFound / AzureOpenAIKeyNotFound
+        r"openaikeynotfound",                               # ragas' OpenAIKeyNotFound / AzureOpenAIKeyNotFound
+        r"please use only base64 credentials")),            # GigaChat's SDK: not its Authorization data, before any call
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 # Guards whose evidence is a bare word rather than a shape: a provider's documented code in the same answer (a JSON
@@ -422,7 +423,7 @@ _PERMISSION = _rx(
     r"(?<!\()\bpermissiondenied\b(?<!401 permissiondenied)(?<!401 client error: permissiondenied)",
     r"\bdoes not have permission\b", r"\bdo not have permission\b", r"\bdon't have permission\b",
     r"\bcaller does not have permission\b", r"\binsufficient[_ ]permissions?\b", r"\bmissing[_ ]permissions?\b",
-    r"\bmissing the permission\b", r"\bmissing scopes?\b", r"\binsufficient permissions for this operation\b",
+    r"\bmissing the permission\b", r"\bmissing[_ ]scopes?\b", r"\binsufficient permissions for this operation\b",
     r"\bnot have access to (?:it|the model|this model|model|the requested model)\b",
     r"\bnot allowed to (?:sample|use|access)\b", r"\bnot have access to (?:model|the model)\b",
     r"\borganization (?:has been|is) (?:disabled|restricted|suspended|deactivated)\b",
@@ -476,6 +477,7 @@ _PERMISSION = _rx(
     r"\bnot authorized to operate on\b",                # Alibaba Cloud RAM "not authorized to operate on the ..."
     # a member whose role lacks a scope (Anthropic: "Account role 'user' does not meet requirements for scope ...")
     r"\bdoes not meet (?:the )?(?:requirements for scope|scope requirements?)\b",
+    r"\baccount is (?:not eligible|ineligible)\b",      # Google's Antigravity: "account is not eligible for ..."
 )
 
 _QUOTA = _rx(
@@ -532,7 +534,7 @@ _PLAN_GATED = _rx(
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
     r"\bno credits\b", r"\bplan limit\b",
-    r"\bmonthly (?:usage |spend(?:ing)? |token |request |character |call )?(?:limit|quota|cap|allowance)\b",
+    r"\bmonthly[ _](?:(?:usage|spend(?:ing)?|token|request|character|call)[ _])?(?:limit|quota|cap|allowance|count)\b",
     r"\bpurchase (?:more )?credits\b",
     r"\badd (?:more )?credits\b", r"\btop up\b", r"\brecharge\b", r"exceeded your current quota",
     r"\binsufficient quota\b",                 # insufficient_quota reworded by an app (Codex CLI)
@@ -589,10 +591,12 @@ _GOOGLE_ZERO_LIMIT = _rx(
 # text is not ASCII.
 _ZH_INVALID_KEY = _rx(r"无效的\s?(?:api[-_ ]?key|令牌|密钥|token)", r"(?:api[-_ ]?key|令牌|密钥|token)\s?(?:无效|错误|不正确|已过期)",
                       r"身份验证失败", r"认证失败", r"鉴权失败")
-_ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不足", r"配额(?:已)?用尽")
+_ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不足", r"配额(?:已)?用尽",
+                r"请充值", r"请先充值", r"充值后(?:使用|重试|再试)")   # "please recharge (before use)": top up
 _ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
 _ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号|用户)(?:已)?被(?:禁用|封禁|冻结)",
-                     r"(?:未开放|未开通)[^，。,.]{0,30}权限")   # "套餐暂未开放GLM-5权限": the plan has not opened the model
+                     r"(?:未开放|未开通)[^，。,.]{0,30}权限",
+                     r"只允许特定(?:账户|账号|用户)", r"仅允许特定(?:账户|账号|用户)")   # "called by specific accounts only"   # "套餐暂未开放GLM-5权限": the plan has not opened the model
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
 # Where an app envelope (a 500/502 of its own) names the upstream's status.
@@ -723,6 +727,8 @@ def _explain(provider: Any, error: Any) -> Verdict:
             status = int(m.group(1))   # an app's 5xx around the upstream's own key failure
         elif embedded:
             status = int(embedded.group(1))   # an app's 5xx around the provider's own 4xx answer
+        elif "incorrect api key provided" in hay:
+            status = 401   # ...or around OpenAI's 401 wording (its look-alikes' too), which no server error carries
         elif chain is not None and (guessed or ('"type' in hay and _TYPED_ANSWER.search(hay))):
             # A 5xx guessed from a wrapper's class name, or an app's 5xx around the provider's own typed error object:
             # the provider's documented refusal inside it decides (its api_error or overloaded_error stays a 5xx).
