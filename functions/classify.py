@@ -395,7 +395,8 @@ _GUARDS = (
         # is set either in the environment variables or via params"
         r"no key is set either in the environment variables",
         r"openaikeynotfound",                               # ragas' OpenAIKeyNotFound / AzureOpenAIKeyNotFound
-        r"please use only base64 credentials")),            # GigaChat's SDK: not its Authorization data, before any call
+        # GigaChat's SDK: a credential that is not its base64 Authorization data, checked before any call
+        r"please use only base64 credentials")),
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 # Guards whose evidence is a bare word rather than a shape: a provider's documented code in the same answer (a JSON
@@ -595,8 +596,9 @@ _ZH_QUOTA = _rx(r"余额不足", r"欠费", r"额度(?:已)?用尽", r"额度不
                 r"请充值", r"请先充值", r"充值后(?:使用|重试|再试)")   # "please recharge (before use)": top up
 _ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"秒内")   # per minute/second/hour
 _ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号|用户)(?:已)?被(?:禁用|封禁|冻结)",
-                     r"(?:未开放|未开通)[^，。,.]{0,30}权限",
-                     r"只允许特定(?:账户|账号|用户)", r"仅允许特定(?:账户|账号|用户)")   # "called by specific accounts only"   # "套餐暂未开放GLM-5权限": the plan has not opened the model
+                     r"(?:未开放|未开通)[^，。,.]{0,30}权限",   # "套餐暂未开放GLM-5权限": the plan has not opened the model
+                     # "该接口只允许特定账户调用": the API may be called by specific accounts only
+                     r"只允许特定(?:账户|账号|用户)", r"仅允许特定(?:账户|账号|用户)")
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
 # Where an app envelope (a 500/502 of its own) names the upstream's status.
