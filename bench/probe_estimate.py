@@ -51,6 +51,9 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
 - mended after the thirty-fifth set was read (the twenty-ninth's and thirty-fifth's estimates are given both ways in
   docs/holdout35.md): the same holds where the classifier reads the failed call's answer by a provider's documented
   row as not the key's (a rate limit, our request's form, a token of another kind): that host did not refuse the key;
+- added with DashScope's model list, after the thirty-seventh set was read (each set's estimate with and without it
+  is in the README): that read runs only at DashScope's hosts, so a case on its slugs whose text names another
+  Alibaba Cloud product's host (machine translation, speech) is not probed;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -78,7 +81,9 @@ _NAMES_SERVICE = {"azure_speech_voices": re.compile(r"tts|synthes|text.to.speech
 _OTHER_SERVICE = {"speechmatics_jobs": re.compile(r"real.?time|\brt\b|\.rt\.|websocket|wss://", re.I),
                   "soniox_files": re.compile(r"real.?time|stt-rt|websocket|wss://", re.I),
                   "pollinations_profile": re.compile(r"(?:text|image)\.pollinations\.ai", re.I),
-                  "cloudflare_token_verify": re.compile(r"gateway\.ai\.cloudflare|ai.gateway", re.I)}
+                  "cloudflare_token_verify": re.compile(r"gateway\.ai\.cloudflare|ai.gateway", re.I),
+                  # Alibaba Cloud's other products under DashScope's slugs (machine translation, speech)
+                  "dashscope_models": re.compile(r"\b(?:mt|nls[\w-]*)\.[\w.-]*aliyuncs\.com|machine.translat", re.I)}
 _OTHER_KEY_FORM = {"google_tts_voices": re.compile(r"oauth|service.account|access.token|application.default|"
                                                    r"\badc\b|ya29\.", re.I)}
 

@@ -44,10 +44,11 @@ BEDROCK_API_KEY = "ABSKQmVkcm9ja0FQSUtleS10ZXN0LWF0LTEyMzQ1Njc4OTAxMjpRa3dUZXN0S
 FIRECRAWL_KEY = "fc-" + "3f9a2c7e1b5d4a8c9e0f1a2b3c4d5e6f"
 NOMIC_KEY = "nk-" + "Wq7Er2Ty5Ui8Op1As4Df6Gh9Jk3Lz0Xc2Vb5Nm8QwEr1"
 STEPFUN_KEY = "Zk4Lm8Np2Qr6St0Uv3Wx7Yz1Ab5Cd9Ef2Gh6Ij0Kl4Mn8Op"
+DASHSCOPE_KEY = "sk-" + "7c1e9a4b2d8f4e6a9b3c5d7e1f2a4b6c"
 KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
         MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY,
         AZURE_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY, SPEECH_KEY, ARK_KEY, POLLINATIONS_KEY,
-        CLOUDFLARE_TOKEN, FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY]
+        CLOUDFLARE_TOKEN, FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY, DASHSCOPE_KEY]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -523,9 +524,12 @@ def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device
 
 # Reads added before the seventeenth held-out set (docs/publisher.md): speech hosts, Volcengine Ark, Pollinations,
 # Gladia, Cloudflare Workers AI; with the thirty-fourth and thirty-fifth: StepFun's model list (checked without the key
-# first), Firecrawl's credit read, Nomic's account read. Each: the failed call's 401 the classifier reads as a broken
+# first), Firecrawl's credit read, Nomic's account read; after the thirty-seventh: DashScope's model list (checked
+# without the key first, at DashScope's hosts only). Each: the failed call's 401 the classifier reads as a broken
 # key, then the read.
 
+DASHSCOPE_BAD_KEY = {"error": {"message": "Incorrect API key provided. ", "type": "invalid_request_error",
+                               "code": "invalid_api_key"}}
 CF_ACTIVE = {"success": True, "errors": [], "messages": [{"code": 10000, "message": "This API Token is valid and active"}],
              "result": {"id": "f267e341f3dd4697bd3b9f71dd96247f", "status": "active"}}
 NEW_READS = {
@@ -557,9 +561,12 @@ NEW_READS = {
                   "/v1/team/credit-usage", "authorization", f"Bearer {FIRECRAWL_KEY}"),
     "nomic": (NOMIC_KEY, "", ("/v1/embedding/text", {"detail": "Could not validate credentials"}), "/v1/user",
               "authorization", f"Bearer {NOMIC_KEY}"),
+    "qwen": (DASHSCOPE_KEY, "/compatible-mode/v1", ("/compatible-mode/v1/chat/completions", DASHSCOPE_BAD_KEY),
+             "/compatible-mode/v1/models", "authorization", f"Bearer {DASHSCOPE_KEY}"),
 }
 # reads checked without the key first: the keyless answer that lets the key be sent
-KEYLESS = {"stepfun": (401, {"error": {"message": "Missing API key", "type": "invalid_api_key"}})}
+KEYLESS = {"stepfun": (401, {"error": {"message": "Missing API key", "type": "invalid_api_key"}}),
+           "qwen": (401, DASHSCOPE_BAD_KEY)}
 NEW_ANSWERS = {
     # provider: ((answer, verdict), ...): the rejected key, the working key, and what the read cannot tell
     "speechmatics": (((401, {"code": 401, "error": "Permission Denied"}), "key_rejected"),
@@ -591,6 +598,8 @@ NEW_ANSWERS = {
                   ((200, {"success": True, "data": {"remaining_credits": 480}}), "has_credit")),
     "nomic": (((401, {"detail": "Could not validate credentials"}), "key_rejected"),
               ((200, {"sub": "auth0|abc", "organizations": [], "default_organization": None}), "key_works")),
+    "qwen": (((401, DASHSCOPE_BAD_KEY), "key_rejected"),
+             ((200, {"object": "list", "data": [{"id": "qwen-plus", "object": "model"}]}), "key_works")),
 }
 
 
@@ -629,6 +638,8 @@ def test_each_added_read(host, pipe, reporters, device, capsys, caplog, provider
     ("pollinations", "https://text.pollinations.ai/openai", "other_service"),
     ("cloudflare", "https://gateway.ai.cloudflare.com/v1/acc/gw/openai", "other_service"),   # AI Gateway, not Workers AI
     ("stepfun", None, "host_unknown"),                                        # regional: .com and .ai keys do not mix
+    ("dashscope", None, "host_unknown"),                                      # regional: Beijing, Singapore, US keys
+    ("aliyun", "https://mt.cn-hangzhou.aliyuncs.com/", "other_service"),      # Alibaba's machine translation
 ])
 def test_the_added_reads_go_only_to_the_host_that_serves_them(provider, base_url, reason):
     from byok_reporter.probe import ProbeTable, load_table
@@ -650,6 +661,11 @@ def test_the_added_reads_go_only_to_the_host_that_serves_them(provider, base_url
     ("firecrawl", None, "api.firecrawl.dev", "/v1/team/credit-usage"),
     ("firecrawl", "https://api.firecrawl.dev/v2", "api.firecrawl.dev", "/v1/team/credit-usage"),
     ("nomic_embed", None, "api-atlas.nomic.ai", "/v1/user"),
+    ("dashscope", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "dashscope-intl.aliyuncs.com",
+     "/compatible-mode/v1/models"),
+    ("qwen", "https://dashscope.aliyuncs.com/api/v1", "dashscope.aliyuncs.com", "/api/v1/models"),
+    ("bailian", "https://ws-1a2b.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1",
+     "ws-1a2b.ap-southeast-1.maas.aliyuncs.com", "/compatible-mode/v1/models"),
 ])
 def test_the_added_reads_are_planned_at_the_call_host(provider, base_url, host_name, path):
     from byok_reporter.probe import ProbeTable, load_table
