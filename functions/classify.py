@@ -405,6 +405,7 @@ _YIELDING = frozenset({"cdn_name"})
 
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b",
+    r"\bincorrect model credentials provided\b",   # Dify's InvokeAuthorizationError: the provider refused the key
     r"\bapi[ _-]key not valid\b",
     r"\bapi_key_invalid\b", r"\bapi key not found\b", r"\binvalid[ -]x-api-key\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
@@ -493,6 +494,10 @@ _QUOTA = _rx(
     r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
     r"\bcredit limit (?:reached|exceeded)\b", r"\bkey quota exceeded\b",   # a cap set on the key or account
     r"\bquota is not enough\b", r"\binsufficient_user_quota\b",   # one-api/new-api relays: the user's token quota
+    # ...in their pre-consume form ("user [3446] quota [-20847155]preConsumedQuota [743]is not enough") and a fork's
+    # "[sk-***] Token count has been exhausted token.RemainCount = 0"
+    r"preconsumedquota \[-?\d+\] ?is not enough", r"(?<=token count )has been exhausted",
+    r"(?<=token amount )has been exhausted",
     r"\bpre-consumed quota failed, (?:user|token) quota\b", r"预扣费额度失败",   # new-api: the quota is below the request's cost
     r"\bquota_exceeded\b", r"\bexceeds your quota\b", r"\bnot[_ ]enough[_ ]balance\b",
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
@@ -530,6 +535,9 @@ _PLAN_GATED = _rx(
     r"\bnot included in your (?:current )?(?:plan|subscription)\b",
     r"\bsubscription is required to (?:use|access)\b",     # "An active ... subscription is required to use ..."
     r"\bneed an? (?:active,? )?(?:paid )?subscription to (?:use|access)\b",   # "You need an active, paid subscription"
+    # a relay's free key that serves named models only ("limit to use gpt-3.5-turbo and embeddings ... purchase a
+    # premium key", GPT_API_free and its clones)
+    r"\blimit to use\b", r"\blimited to use\b",
     r"\bonly available (?:on|for|in|with) (?:the |a )?standard s0\b",   # Azure AI services' paid tier (F0 is free)
 )
 # Hints of money that count only when nothing says the window is short.
