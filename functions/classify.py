@@ -495,9 +495,8 @@ _QUOTA = _rx(
     r"\bcredit limit (?:reached|exceeded)\b", r"\bkey quota exceeded\b",   # a cap set on the key or account
     r"\bquota is not enough\b", r"\binsufficient_user_quota\b",   # one-api/new-api relays: the user's token quota
     # ...in their pre-consume form ("user [3446] quota [-20847155]preConsumedQuota [743]is not enough") and a fork's
-    # "[sk-***] Token count has been exhausted token.RemainCount = 0"
-    r"preconsumedquota \[-?\d+\] ?is not enough", r"(?<=token count )has been exhausted",
-    r"(?<=token amount )has been exhausted",
+    # "[sk-***] Token count has been exhausted token.RemainCount = 0" (or "Token amount ... token.RemainQuota")
+    r"preconsumedquota \[-?\d+\] ?is not enough", r"has been exhausted token\.remain",
     r"\bpre-consumed quota failed, (?:user|token) quota\b", r"预扣费额度失败",   # new-api: the quota is below the request's cost
     r"\bquota_exceeded\b", r"\bexceeds your quota\b", r"\bnot[_ ]enough[_ ]balance\b",
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
