@@ -53,7 +53,8 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   row as not the key's (a rate limit, our request's form, a token of another kind): that host did not refuse the key;
 - added with DashScope's model list, after the thirty-seventh set was read (each set's estimate with and without it
   is in the README): that read runs only at DashScope's hosts, so a case on its slugs whose text names another
-  Alibaba Cloud product's host (machine translation, speech) is not probed;
+  Alibaba Cloud product's host (machine translation, speech) is not probed; the same for DeepL's usage read, added
+  with it, and a case that names DeepL's web translator or DeepLX;
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -83,7 +84,9 @@ _OTHER_SERVICE = {"speechmatics_jobs": re.compile(r"real.?time|\brt\b|\.rt\.|web
                   "pollinations_profile": re.compile(r"(?:text|image)\.pollinations\.ai", re.I),
                   "cloudflare_token_verify": re.compile(r"gateway\.ai\.cloudflare|ai.gateway", re.I),
                   # Alibaba Cloud's other products under DashScope's slugs (machine translation, speech)
-                  "dashscope_models": re.compile(r"\b(?:mt|nls[\w-]*)\.[\w.-]*aliyuncs\.com|machine.translat", re.I)}
+                  "dashscope_models": re.compile(r"\b(?:mt|nls[\w-]*)\.[\w.-]*aliyuncs\.com|machine.translat", re.I),
+                  # DeepL's web translator and the unofficial servers that wrap it (DeepLX) take no API key
+                  "deepl_usage": re.compile(r"www2?\.deepl\.com|jsonrpc|deeplx", re.I)}
 _OTHER_KEY_FORM = {"google_tts_voices": re.compile(r"oauth|service.account|access.token|application.default|"
                                                    r"\badc\b|ya29\.", re.I)}
 

@@ -45,10 +45,11 @@ FIRECRAWL_KEY = "fc-" + "3f9a2c7e1b5d4a8c9e0f1a2b3c4d5e6f"
 NOMIC_KEY = "nk-" + "Wq7Er2Ty5Ui8Op1As4Df6Gh9Jk3Lz0Xc2Vb5Nm8QwEr1"
 STEPFUN_KEY = "Zk4Lm8Np2Qr6St0Uv3Wx7Yz1Ab5Cd9Ef2Gh6Ij0Kl4Mn8Op"
 DASHSCOPE_KEY = "sk-" + "7c1e9a4b2d8f4e6a9b3c5d7e1f2a4b6c"
+DEEPL_KEY = "9b2e4c7a-1d3f-4a5b-8c6d-0e1f2a3b4c5d:fx"
 KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
         MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY,
         AZURE_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY, SPEECH_KEY, ARK_KEY, POLLINATIONS_KEY,
-        CLOUDFLARE_TOKEN, FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY, DASHSCOPE_KEY]
+        CLOUDFLARE_TOKEN, FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY, DASHSCOPE_KEY, DEEPL_KEY]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -1216,6 +1217,59 @@ def test_firecrawl_402_against_its_remaining_credits(host, pipe, reporters, devi
     assert classify("firecrawl", {"status_code": 402, "body": body}) == "quota_exhausted"
     assert reported(pipe, reporters, device, "firecrawl", exc, FIRECRAWL_KEY, host.url) == [outcome]
     assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+
+
+# --------------------------------------------------------------------------------------------------
+# DeepL's usage read (added after the thirty-seventh held-out set): its own auth scheme, at the host of the failed call.
+
+DEEPL_REFUSED = {"message": "Authorization failed. Please supply a valid auth_key parameter."}
+
+
+@pytest.mark.parametrize("failed, reading, answer, verdict, outcome, reasons", [
+    ((403, DEEPL_REFUSED), "invalid_key", (403, DEEPL_REFUSED), "key_rejected", "sent", ["invalid_key"]),
+    ((403, DEEPL_REFUSED), "invalid_key", (200, {"character_count": 1200, "character_limit": 500000}), "key_works",
+     "not_actionable", []),
+    # a key of the other plan at this host: the read cannot tell, the classifier's reading stands
+    ((403, DEEPL_REFUSED), "invalid_key", (403, {"message": "Wrong endpoint. Use https://api.deepl.com"}), "unknown",
+     "sent", ["invalid_key"]),
+    # DeepL's 456 is money (a trigger since this read); the account's characters all used confirm it
+    ((456, {"message": "Quota exceeded"}), "quota_exhausted",
+     (200, {"character_count": 500000, "character_limit": 500000}), "no_credit", "sent", ["quota_exhausted"]),
+])
+def test_deepl_against_its_usage_read(host, pipe, reporters, device, capsys, caplog, failed, reading, answer, verdict,
+                                      outcome, reasons):
+    """DeepL refuses a key with 403 on every endpoint and counts the account's characters at GET /v2/usage, which
+    takes the key only in its own `DeepL-Auth-Key` scheme: the read is made at the failed call's host (Free and Pro
+    keys live on different hosts) with that scheme, and the key goes nowhere else."""
+    import httpx
+
+    host.route("POST", "/v2/translate", *failed)
+    host.route("GET", "/v2/usage", *answer)
+    exc = raised(lambda: httpx.post(host.url + "/v2/translate",
+                                    headers={"Authorization": f"DeepL-Auth-Key {DEEPL_KEY}"},
+                                    data={"text": "Hallo", "target_lang": "EN"}).raise_for_status())
+    assert classify("deepl", {"status_code": failed[0], "body": failed[1]}) == reading
+    assert reported(pipe, reporters, device, "deepl_free", exc, DEEPL_KEY, host.url + "/v2") == [outcome]
+    assert pushed_reasons(pipe) == reasons and pipe.events[0]["verification"]["verdict"] == verdict
+    (probe,) = [hit for hit in host.hits_on("/v2/usage") if hit["method"] == "GET"]
+    assert probe["headers"]["authorization"] == f"DeepL-Auth-Key {DEEPL_KEY}"
+    assert_no_key(pipe, capsys, caplog)
+
+
+@pytest.mark.parametrize("provider, base_url, plan", [
+    ("deepl", None, (None, "host_unknown")),                       # Free and Pro keys live on different hosts
+    ("deepl", "https://www2.deepl.com/jsonrpc", (None, "other_service")),   # the web translator's host, not the API
+    ("deepl_free", "https://api-free.deepl.com/v2", ("api-free.deepl.com", "/v2/usage")),
+    ("deepl_pro", "https://api.deepl.com", ("api.deepl.com", "/v2/usage")),
+])
+def test_deepls_read_is_planned_at_the_call_host(provider, base_url, plan):
+    from byok_reporter.probe import ProbeTable, load_table
+
+    made, why = ProbeTable(load_table()).plan(provider, base_url, None)
+    if plan[0] is None:
+        assert (made, why) == plan
+    else:
+        assert why == "" and (made.host, made.path, made.auth) == (*plan, "deepl-auth-key")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ class ProbePlan:
     port: int
     path: str                      # path and query as requested
     method: str
-    auth: str                      # bearer | token | the name of a header that carries the key
+    auth: str                      # bearer | token | deepl-auth-key | the name of a header that carries the key
     headers: tuple[tuple[str, str], ...]
     rules: tuple[Mapping, ...]
     aws: tuple[str, str | None, bool] | None = None   # signing name, region from the host, Bearer too
@@ -289,6 +289,8 @@ def _auth_header(auth: str, key: str) -> tuple[str, str]:
         return "Authorization", f"Bearer {key}"
     if auth == "token":
         return "Authorization", f"Token {key}"
+    if auth == "deepl-auth-key":
+        return "Authorization", f"DeepL-Auth-Key {key}"
     return auth, key
 
 
