@@ -412,6 +412,7 @@ _INVALID_KEY = _rx(
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
     r"\binvalid subscription key\b", r"\binvalid or missing api[ _-]?key\b",
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
+    r"\baccess tokens are not supported for this endpoint\b",   # GitHub: a token of the wrong kind for the endpoint
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
     r"\bkey (?:has |is )?expired\b",   # "API key expired", a gateway's "403 Key Expired"
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
@@ -477,6 +478,7 @@ _PERMISSION = _rx(
     r"\b(?:doesn't|does not) have api access\b",        # an account whose plan has no API access (HeyGen)
     r"\bno access to (?:the )?model\b", r"\baccess to (?:the )?model (?:is )?denied\b",   # "No access to model: x"
     r"\bnot authorized to operate on\b",                # Alibaba Cloud RAM "not authorized to operate on the ..."
+    r"\baccess to [\w.-]+ is (?:currently )?restricted\b",   # "Access to nanobanana is currently restricted"
     # a member whose role lacks a scope (Anthropic: "Account role 'user' does not meet requirements for scope ...")
     r"\bdoes not meet (?:the )?(?:requirements for scope|scope requirements?)\b",
     r"\baccount is (?:not eligible|ineligible)\b",      # Google's Antigravity: "account is not eligible for ..."
@@ -556,6 +558,7 @@ _FOREIGN_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
 _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]?week", r"\bweekly\b",
                  r"\blifetime\b",                                 # a trial key's lifetime allowance never resets
+                 r"\btrial quota\b",                              # ...nor a trial's quota ("Maxed out trial quota")
                  r"\b(?:24-hour|24 hour)s?\b",                     # "resets over a rolling 24-hour window": a day
                  r"per[ _]?month", r"\bmonthly\b",
                  r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"

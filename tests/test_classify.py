@@ -232,25 +232,28 @@ LATER_SETS = [
      "fixes read a gateway's Chinese 'API key missing' as no key sent"
      "; 138/175 and 18 after the thirty-seventh set: a relay fork's 'Token count has been exhausted' is money (lines"
      " 43, 44), Dify's 'Incorrect model credentials provided' the key's (line 54, thread-only, a false alarm)"),
-    (HELD_OUT[19], "nineteenth held-out set", 138, 8,
+    (HELD_OUT[19], "nineteenth held-out set", 139, 8,
      "135/154, 8 of 93 after its fixes; before: 130/154 (84.4 %), 11 false alarms"
-     "; 138 after the thirty-seventh set: OpenAI's 'Check your plan and billing details' alone is money (line 129)"),
+     "; 138 after the thirty-seventh set: OpenAI's 'Check your plan and billing details' alone is money (line 129)"
+     "; 139 since GitHub Models' daily limit by its header (line 95)"),
     (HELD_OUT[20], "twentieth held-out set", 133, 12,
      "128/160, 13 of 94 after its fixes (Imagen's billed-users refusal, new-api's rewrite of an upstream 429), 129 and "
      "12 since the twenty-seventh set read ComfyUI's 'Please login first' as no key sent (line 85), 130 since the "
      "thirty-fourth read OpenAI's organization tied to the key as access (line 125); before: 125/160 "
      "(78.1 %), 15 false alarms, none where the text gives the label"
      "; 133 after the thirty-seventh set: Dify's 'Incorrect model credentials provided' is the key's (lines 49, 61)"),
-    (HELD_OUT[21], "twenty-first held-out set", 136, 14,
+    (HELD_OUT[21], "twenty-first held-out set", 137, 14,
      "135/161, 14 of 101 after its fixes (all fourteen thread-only), 136 since the twenty-eighth set read a numeric "
      "code the app kept as a number (line 64, MiniMax's 1004); before: 126/161 (78.3 %), 14 false alarms, none where "
-     "the text gives the label"),
-    (HELD_OUT[22], "twenty-second held-out set", 128, 20,
+     "the text gives the label"
+     "; 137 since Bedrock's use-case form in the console's words (line 90)"),
+    (HELD_OUT[22], "twenty-second held-out set", 129, 20,
      "128/160, 19 of 96 since the twenty-third set's masked echo of sk-no-key-required (line 40), 127 and 20 since the "
      "twenty-seventh set's yandex table read ERR_KEY_INVALID as the key's (line 86, thread-only: a Yandex Cloud key "
      "the app sent to the legacy Translate API); 127/160 and 20 after its fixes (19 of them thread-only); before: "
      "113/160 (70.6 %), 20 false alarms, 2 where the text gives the label"
-     "; 128 after the thirty-seventh set: a free relay key 'limit to use' named models is access (line 31)"),
+     "; 128 after the thirty-seventh set: a free relay key 'limit to use' named models is access (line 31)"
+     "; 129 since a ChatGPT plan's usage_limit_reached (line 132)"),
     (HELD_OUT[23], "twenty-third held-out set", 128, 22,
      "128/160, 22 of 98 after its fixes (21 of them thread-only); before: 125/160 (78.1 %), 25 false alarms, 2 where "
      "the text gives the label"),
@@ -260,9 +263,10 @@ LATER_SETS = [
     (HELD_OUT[25], "twenty-fifth held-out set", 140, 10,
      "140/160, 10 of 98 after its fixes (9 thread-only; 133/135 where the text gives the label); before: 127/160 "
      "(79.4 %), 12 false alarms, 3 where the text gives the label"),
-    (HELD_OUT[26], "twenty-sixth held-out set", 124, 24,
+    (HELD_OUT[26], "twenty-sixth held-out set", 125, 24,
      "124/160, 24 of 98 after its fixes (23 thread-only; 105/109 where the text gives the label); before: 119/160 "
-     "(74.4 %), 25 false alarms, 2 where the text gives the label"),
+     "(74.4 %), 25 false alarms, 2 where the text gives the label"
+     "; 125 since a trial's quota (line 63)"),
     (HELD_OUT[27], "twenty-seventh held-out set", 123, 22,
      "123/160, 22 of 98 after its fixes (all thread-only; 100/103 where the text gives the label); before: 116/160 "
      "(72.5 %), 23 false alarms, 1 where the text gives the label"),
@@ -285,9 +289,11 @@ LATER_SETS = [
     (HELD_OUT[33], "thirty-third held-out set", 128, 2,
      "small: 128/142, 2 of 88 after its fixes (all thread-only; 105/108 where the text gives the label); before: "
      "125/142 (88.0 %), 4 false alarms, 1 where the text gives the label"),
-    (HELD_OUT[34], "thirty-fourth held-out set", 161, 23,
+    (HELD_OUT[34], "thirty-fourth held-out set", 163, 23,
      "161/202, 23 of 127 after its fixes (22 thread-only; 131/138 where the text gives the label); before: 154/202 "
-     "(76.2 %), 26 false alarms, 2 where the text gives the label"),
+     "(76.2 %), 26 false alarms, 2 where the text gives the label"
+     "; 163 since access restricted to a model (line 29) and a token of the wrong kind for a GitHub endpoint (line "
+     "152)"),
     (HELD_OUT[35], "thirty-fifth held-out set", 177, 13,
      "177/197, 13 of 126 after its fixes (all thread-only; 153/157 where the text gives the label); before: 173/197 "
      "(87.8 %), 16 false alarms, 3 where the text gives the label"),
@@ -1205,6 +1211,23 @@ LOOK_ALIKES["thirty-seventh"] = ([
      "permission_denied"),
     ("openai_compatible", {"status_code": 429, "message": "Rate limit reached: your key is limited to 3 requests per "
                            "minute"}, None),
+    # and documented answers no row read yet: GitHub Models' daily limit by its header (its per-minute one stays a
+    # rate), Bedrock's use-case form in the console's words, a ChatGPT plan's usage_limit_reached (Codex), a trial's
+    # quota, access restricted to a model, a token of the wrong kind for a GitHub endpoint
+    ("github_models", {"status_code": 429, "message": "Too Many Requests",
+                       "body": "x-ratelimit-type: UserByModelByDay\nretry-after: 24367"}, "quota_exhausted"),
+    ("github_models", {"status_code": 429, "message": "Too Many Requests",
+                       "body": "x-ratelimit-type: UserByModelByMinute\nretry-after: 24"}, None),
+    ("bedrock", {"status_code": 400, "message": "You have not filled out the required use-case form for this model."},
+     "permission_denied"),
+    ("openai", {"status_code": 429, "type": "usage_limit_reached", "message": "The usage limit has been reached"},
+     "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "Maxed out trial quota. Please sign up for the paid plan."},
+     "quota_exhausted"),
+    ("pollinations", {"message": "Access to nanobanana is currently restricted. Please contact support for access."},
+     "permission_denied"),
+    ("github_copilot", {"message": "bad request: Personal Access Tokens are not supported for this endpoint"},
+     "invalid_key"),
 ],
     ["qianfan-sk-not-correct", "model-name-not-correct", "aliyun-access-key-not-found", "aliyun-access-key-text",
      "deepl-auth-header", "deepl-wrong-endpoint", "yandex-folder-id", "yandex-token-invalid", "gigachat-base64",
@@ -1212,7 +1235,8 @@ LOOK_ALIKES["thirty-seventh"] = ([
      "antigravity-not-eligible", "request-not-eligible", "tencent-specific-accounts", "recharge-before-use",
      "per-minute-recharge", "kiro-monthly-count", "kiro-per-minute", "dify-model-credentials",
      "one-api-preconsume", "fork-token-count-exhausted", "billing-sentence-alone", "free-relay-limit-to-use",
-     "limited-per-minute"])
+     "limited-per-minute", "github-models-day-header", "github-models-minute-header", "bedrock-use-case-form",
+     "codex-plan-usage-limit", "trial-quota", "model-access-restricted", "github-pat-wrong-endpoint"])
 
 
 HOLDOUT36_RULES = [

@@ -152,7 +152,8 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # The thirty-seventh set's line 53 (Google's PERMISSION_DENIED with SUBSCRIPTION_REQUIRED, in the body beside a 403
 # whose message names a missing Code Assist licence) is decided by the body alone: openai-node's form drops it. Its
 # line 136 is an app's own words about a restricted key beside the code `missing_scope`: the code is the one evidence
-# of access, and every form that keeps only the message leaves a bare 401.
+# of access, and every form that keeps only the message leaves a bare 401. The nineteenth set's line 95 (GitHub Models'
+# daily limit named only by the x-ratelimit-type header its gatherer kept as the body) is decided by the body alone.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -177,7 +178,8 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk")} | {
     ("provider_errors_holdout33.jsonl", 44, "node_sdk"), ("provider_errors_holdout33.jsonl", 117, "node_sdk"),
     ("provider_errors_holdout34.jsonl", 112, "node_sdk"), ("provider_errors_holdout36.jsonl", 3, "node_sdk"),
-    ("provider_errors_holdout36.jsonl", 10, "node_sdk"), ("provider_errors_holdout37.jsonl", 53, "node_sdk")} | {
+    ("provider_errors_holdout36.jsonl", 10, "node_sdk"), ("provider_errors_holdout37.jsonl", 53, "node_sdk"),
+    ("provider_errors_holdout19.jsonl", 95, "node_sdk")} | {
     ("provider_errors_holdout37.jsonl", 136, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")}
 
