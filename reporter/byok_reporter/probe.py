@@ -284,14 +284,13 @@ def key_fits(plan: ProbePlan, key: Any) -> bool:
     return type(key) is str and plan.aws[2]
 
 
+# `auth` values that name an Authorization scheme; any other value is the name of a header that carries the key bare
+_SCHEMES = {"bearer": "Bearer", "token": "Token", "deepl-auth-key": "DeepL-Auth-Key"}
+
+
 def _auth_header(auth: str, key: str) -> tuple[str, str]:
-    if auth == "bearer":
-        return "Authorization", f"Bearer {key}"
-    if auth == "token":
-        return "Authorization", f"Token {key}"
-    if auth == "deepl-auth-key":
-        return "Authorization", f"DeepL-Auth-Key {key}"
-    return auth, key
+    scheme = _SCHEMES.get(auth)
+    return ("Authorization", f"{scheme} {key}") if scheme else (auth, key)
 
 
 def _credentials(plan: ProbePlan, key: str | AwsKey) -> dict[str, str]:
