@@ -356,6 +356,9 @@ _GUARDS = (
         # ("missing or invalid", "missing, wrong, or expired")
         r"(?<=api.key )missing\b(?!,? (?:or\b|wrong|invalid))",
         r"(?<=api.key is )missing\b(?!,? (?:or\b|wrong|invalid))",
+        # "API key (is) not provided", as "No API key provided" (not "a valid API key is not provided")
+        r"(?<=api.key )(?<!valid api key )not provided\b(?!,? (?:or\b|wrong|invalid))",
+        r"(?<=api.key is )(?<!valid api key is )not provided\b(?!,? (?:or\b|wrong|invalid))",
         # the same in Chinese ("缺少 API 密钥", "API_KEY缺失"), not "缺失或无效" (missing or invalid)
         r"(?:缺少|缺失)\s?(?:api[ _-]?key|api ?密钥)", r"(?<=api.key)缺失(?!或)", r"(?<=api.key )缺失(?!或)",
         r"\bapi key(?<!valid api key) (?:is )?required\b", r"\bapi_key_required\b",
@@ -482,12 +485,14 @@ _PERMISSION = _rx(
     # a member whose role lacks a scope (Anthropic: "Account role 'user' does not meet requirements for scope ...")
     r"\bdoes not meet (?:the )?(?:requirements for scope|scope requirements?)\b",
     r"\baccount is (?:not eligible|ineligible)\b",      # Google's Antigravity: "account is not eligible for ..."
+    r"\bassign (?:an? |the )?(?:rbac |azure )?role\b",   # Azure: "Please assign RBAC role 'X' to ..." (a missing grant)
 )
 
 _QUOTA = _rx(
     r"\binsufficient_quota\b", r"\bbilling_hard_limit_reached\b", r"\bbilling hard limit\b",
     r"\bbilling_not_active\b", r"\baccount is not active\b", r"\bcredit balance is too low\b",
     r"\bbilling_error\b", r"\binsufficient[_ ](?:credits?|balance|funds)\b", r"\bout of credits?\b",
+    r"\binsufficient [a-z]+ credits?\b",                # a service's own credits ("Insufficient ConnectOnion Credits")
     r"\bnot enough credits?\b", r"\brequires more credits\b", r"\bcan only afford\b",
     r"\bused all available credits\b", r"\bdoesn't have any credits\b", r"\bdoes not have any credits\b",
     r"\b0 credits remaining\b", r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b",
@@ -508,7 +513,7 @@ _QUOTA = _rx(
     r"(?<=[2-9])-hour usage limit\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex): hours, not minutes
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
     r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b",
-    r"\bin arrears\b",
+    r"\bin arrears\b", r"\bpayment is past due\b",    # "your subscription payment is past due" (Ollama)
     # a day's cap as a code ("daily-transaction-limit-exceeded")
     r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
@@ -571,6 +576,8 @@ _SECONDS_WINDOW = _rx(r"within an? (?:\d+[- ]?)?(?:second|minute)s?[- ](?:interv
                       r"(?<=\d)(?:-minute|-second) (?:\w+ )?(?:limit|window|cap|quota)\b")   # "60-minute credit limit"
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour",
                     *_SECONDS_WINDOW.parts)
+# A limit hit, in words with no status or "rate" ("You've hit your weekly limit · resets Sep 23"): its window decides.
+_LIMIT_HIT = _rx(r"\b(?:hit|reached) your (?:[a-z-]+ )?limit\b")
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
 # A limit that asks for a wait of hours or days ("Please try again in 58 hours", or as Go writes a duration: "Resets
@@ -841,7 +848,8 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
         return QUOTA_EXHAUSTED, "text.quota_hint"
     if _TERMINATED.search(hay):
         return PERMISSION_DENIED, "text.terminated"
-    if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay or "usage limit" in hay:
+    if status == 429 or "rate limit" in hay or "rate_limit" in hay or "ratelimit" in hay or "usage limit" in hay \
+            or _LIMIT_HIT.search(hay):
         if _DAILY_CAP.search(hay) and not short and not _RETRY_SECONDS.search(hay):
             return QUOTA_EXHAUSTED, "text.daily_cap"
         if _long_wait(hay):

@@ -282,10 +282,11 @@ LATER_SETS = [
     (HELD_OUT[31], "thirty-first held-out set", 118, 19,
      "118/150, 19 of 93 after its fixes (all thread-only; 96/99 where the text gives the label); before: 116/150 "
      "(77.3 %), 19 false alarms, none where the text gives the label"),
-    (HELD_OUT[32], "thirty-second held-out set", 125, 23,
+    (HELD_OUT[32], "thirty-second held-out set", 124, 24,
      "124/159, 23 of 99 after its fixes (all thread-only; 106/108 where the text gives the label); before: 121/159 "
      "(76.1 %), 25 false alarms, 1 where the text gives the label"
-     "; 125 after the thirty-seventh set: the same relay wording (line 9)"),
+     "; 125 after the thirty-seventh set: the same relay wording (line 9); 124 and 24 after the thirty-eighth: "
+     "Picovoice's device-limit words read as the activation limit they are (lines 117, 118, both thread-only)"),
     (HELD_OUT[33], "thirty-third held-out set", 128, 2,
      "small: 128/142, 2 of 88 after its fixes (all thread-only; 105/108 where the text gives the label); before: "
      "125/142 (88.0 %), 4 false alarms, 1 where the text gives the label"),
@@ -304,6 +305,9 @@ LATER_SETS = [
      "166/192, 17 of 121 after its fixes (all thread-only; 151/155 where the text gives the label); before: 154/192 "
      "(80.2 %), 19 false alarms, 2 where the text gives the label"
      "; 167 after the review of every set's text-given misses that followed it (line 116, the free relay key)"),
+    (HELD_OUT[38], "thirty-eighth held-out set", 166, 13,
+     "166/193, 13 of 120 after its fixes (all thread-only; 149/152 where the text gives the label); before: 158/193 "
+     "(81.9 %), 13 false alarms, none where the text gives the label"),
 ]
 
 
@@ -524,6 +528,12 @@ def test_the_probe_estimate_on_the_held_out_sets():
         assert [c["line"] for c in settled] == lines and all(c["with_probe"] == c["expected"] for c in settled)
     r = module.estimate(load_cases(HELD_OUT[37]))
     assert 186 not in [c["line"] for c in r["changed"]]
+    # the thirty-eighth set: two keys that worked at the failed call's own host and one sent as a serialized value
+    # settled, none turned wrong; its line 21 ("api key is not provided", a key that worked only in other plugins)
+    # turned wrong as measured, and no longer does since the no-key guard reads that wording (docs/holdout38.md)
+    r = module.estimate(load_cases(HELD_OUT[38]))
+    assert [c["line"] for c in r["changed"]] == [2, 19, 159] and r["key_malformed"] == 6
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -1134,6 +1144,70 @@ HOLDOUT33_RULES = [
      "foundry-dev-tools/issues/762"),
     ("ElevenLabs' landing-page quota_exceeded is the allowance of requests without a key", "elevenlabs-docs/issues/302"),
 ]
+
+
+HOLDOUT38_RULES = [
+    ("A ChatGPT workspace deactivated (deactivated_workspace) is access, whatever its 402", "llm-for-zotero/issues/74"),
+    ("Picovoice's demo words for its activation limit are the plan's device allowance", "porcupine/issues/1433"),
+    ("Azure's ExpiredAuthenticationToken is the credential expired", "microsoft-foundry-for-vscode/issues/590"),
+    ("An Azure refusal that asks to assign an RBAC role is access", "llmops-gha-demo/issues/7"),
+    ("A weekly limit hit is a cap", "amd/gaia/issues/4080"),
+    ("A service's own credits insufficient are money", "connectonion/pull/544"),
+    ("Gemini's File Search store at its storage limit is a cap", "python-genai/issues/1774"),
+    ("OpenAI's phone_number_required is access", "sora2api/issues/54"),
+]
+
+
+LOOK_ALIKES["thirty-eighth"] = ([
+    # the ChatGPT backend's deactivated workspace by its code or its words; a workspace not found stays ours
+    ("openai", {"status_code": 402, "code": "deactivated_workspace", "message": "HTTP 402"}, "permission_denied"),
+    ("openai", {"status_code": 403, "message": "This workspace has been deactivated and can no longer be used."},
+     "permission_denied"),
+    ("openai", {"status_code": 404, "message": "Workspace not found"}, None),
+    # a phone to verify is the account's; a phone number in a request's parameter is ours
+    ("openai", {"status_code": 400, "code": "phone_number_required", "type": "server_error",
+                "message": "You must verify a phone number before continuing."}, "permission_denied"),
+    ("openai", {"status_code": 400, "code": "invalid_phone_number", "message": "Invalid phone number format"}, None),
+    # Picovoice's device limit in the demos' words (Python, Unity) is the activation limit; throttling stays a rate
+    ("picovoice", {"message": "AccessKey 'abc***' has reached it's temporary device limit"}, "quota_exhausted"),
+    ("picovoice", {"message": "AccessKey reached its device limit"}, "quota_exhausted"),
+    ("picovoice", {"message": "PorcupineActivationThrottledError: AccessKey has been throttled"}, None),
+    # Azure: an expired access token is the credential's; a role to assign is access; a throttled ARM call stays a rate
+    ("azure_openai", {"code": "ExpiredAuthenticationToken", "message": "The access token expiry UTC time '5/11/2026 "
+                      "5:47:35 AM' is earlier than current UTC time '5/11/2026 5:56:12 AM'."}, "invalid_key"),
+    ("azure_openai", {"message": "The access token expiry UTC time '1/2/2026 1:00:00 AM' is earlier than current UTC "
+                      "time '1/2/2026 1:05:00 AM'."}, "invalid_key"),
+    ("azure_ml", {"code": "UserError", "message": "Access denied due to invalid authentication. Please assign RBAC "
+                  "role 'AzureML Data Scientist' to the endpoint."}, "permission_denied"),
+    ("azure_openai", {"status_code": 429, "code": "TooManyRequests", "message": "Number of requests for subscription "
+                      "exceeded the limit. Please retry after 17 seconds."}, None),
+    # a week's limit hit is a cap, an hour's or a minute's stays a rate; a service's own credits short are money
+    ("anthropic", {"message": "You've hit your weekly limit · resets Sep 23, 8am (America/Los_Angeles)"},
+     "quota_exhausted"),
+    ("openai_compatible", {"status_code": 429, "message": "You've hit your per-minute limit, retry in 20 seconds"},
+     None),
+    ("connectonion", {"message": "Insufficient ConnectOnion Credits\nBalance: $0.0018   Required: $0.0025"},
+     "quota_exhausted"),
+    ("ollama_cloud", {"status_code": 403, "message": "your subscription payment is past due. update your payment "
+                      "method: https://ollama.com/settings/billing"}, "quota_exhausted"),
+    # Gemini's File Search store full is a cap; a per-minute RESOURCE_EXHAUSTED stays a rate
+    ("gemini", {"status_code": 429, "message": "429 RESOURCE_EXHAUSTED. {'error': {'code': 429, 'message': 'Corpus "
+                "has reached the storage limit of 1000000000 bytes.', 'status': 'RESOURCE_EXHAUSTED'}}"},
+     "quota_exhausted"),
+    ("gemini", {"status_code": 429, "message": "Resource has been exhausted (e.g. check quota).",
+                "body": {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED"}}}, None),
+    # "API key (is) not provided" is no key sent, as "No API key provided"; "a valid API key is not provided" and
+    # "not provided or invalid" stay the key's
+    ("openai", {"message": "error: api key is not provided for the model"}, None),
+    ("openai_compatible", {"status_code": 401, "message": "A valid API key is not provided"}, "invalid_key"),
+    ("openai_compatible", {"status_code": 401, "message": "API key not provided or invalid"}, "invalid_key"),
+],
+    ["workspace-deactivated-code", "workspace-deactivated-words", "workspace-not-found", "phone-number-required",
+     "phone-number-parameter", "picovoice-temporary-device-limit", "picovoice-unity-device-limit",
+     "picovoice-throttled", "azure-expired-token-code", "azure-expired-token-words", "azure-assign-rbac-role",
+     "azure-arm-throttled", "weekly-limit-hit", "per-minute-limit-hit", "service-credits-insufficient",
+     "subscription-payment-past-due", "gemini-file-search-storage", "gemini-per-minute-exhausted",
+     "api-key-not-provided", "valid-api-key-not-provided", "not-provided-or-invalid"])
 
 
 HOLDOUT37_RULES = [
