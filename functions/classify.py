@@ -14,6 +14,7 @@ docs/classification.md.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -206,27 +207,40 @@ class _Rules:
     speed-up from the engine, so a `search` would try every position of a long body). A pattern with no known
     literal is searched."""
 
-    __slots__ = ("_items", "parts")
+    __slots__ = ("_anchored", "_searched", "parts")
 
     def __init__(self, parts: tuple[str, ...]) -> None:
         self.parts = parts
-        self._items = tuple((_anchors(part), re.compile(part)) for part in parts)
+        # each literal scanned once, however many patterns start with it (a tuple of literals: one entry each)
+        by_anchor: dict[str, list[re.Pattern]] = {}
+        searched = []
+        for part in parts:
+            anchors, pattern = _anchors(part), re.compile(part)
+            if not anchors:
+                searched.append(pattern)
+                continue
+            for anchor in (anchors,) if isinstance(anchors, str) else anchors:
+                by_anchor.setdefault(anchor, []).append(pattern)
+        # literals that share their first four characters are scanned behind their common prefix: where it is
+        # absent (most texts), none of them is
+        groups: dict[str, list[tuple[str, tuple[re.Pattern, ...]]]] = {}
+        for anchor, patterns in by_anchor.items():
+            groups.setdefault(anchor[:4], []).append((anchor, tuple(patterns)))
+        self._anchored = tuple((members[0][0] if len(members) == 1 else os.path.commonprefix([a for a, _ in members]),
+                                tuple(members)) for members in groups.values())
+        self._searched = tuple(searched)
 
     def search(self, text: str) -> bool:
-        for anchors, pattern in self._items:
-            if type(anchors) is str:
-                if not anchors:
-                    if pattern.search(text):
-                        return True
-                    continue
-                if anchors not in text:
-                    continue
-                if _matches_at(pattern, text, anchors):
-                    return True
-                continue
-            for anchor in anchors:
-                if anchor in text and _matches_at(pattern, text, anchor):
-                    return True
+        for head, members in self._anchored:
+            if head in text:
+                for anchor, patterns in members:
+                    if anchor is head or anchor in text:
+                        for pattern in patterns:
+                            if _matches_at(pattern, text, anchor):
+                                return True
+        for pattern in self._searched:
+            if pattern.search(text):
+                return True
         return False
 
 
