@@ -143,16 +143,33 @@ _LIBRARY_TEXT_HINTS = ("client error", "server error", "(no body)", ", message="
                        "bad gateway", "service unavailable", "gateway timeout")
 _BODY_CODE = re.compile(r"""["']code["']\s*:\s*(\d{3})\b""")           # {"error": {"code": 429, ...}}
 
-# Exception class names that stand for a status when a wrapper (LangChain, LiteLLM...) dropped it.
-_CLASS_STATUS = re.compile(
-    r"(?P<s401>authenticationerror|unauthenticated|unauthorizederror|invalidapikeyerror)"
-    r"|(?P<s403>permissiondeniederror|permissiondenied|forbiddenerror)"
-    r"|(?P<s402>paymentrequirederror|insufficientcreditserror)"
-    r"|(?P<s429>ratelimiterror|resourceexhausted|toomanyrequestserror)"
-    r"|(?P<s503>internalservererror|serviceunavailable|overloadederror|badgatewayerror|gatewaytimeout|"
-    r"deadlineexceeded|apiconnectionerror|apitimeouterror|timeouterror|readtimeout|connecttimeout|"
-    r"connecterror|connectionerror|remoteprotocolerror|\btimeout\b)"
-)
+# Exception class names that stand for a status when a wrapper (LangChain, LiteLLM...) dropped it: the leftmost
+# name in the text decides, and at one place the first listed (one `find` each: an alternation of thirty literals
+# has no literal prefix for the regex engine to skip by, and was tried at every position).
+_CLASS_STATUS = tuple((name, status) for status, names in (
+    (401, ("authenticationerror", "unauthenticated", "unauthorizederror", "invalidapikeyerror")),
+    (403, ("permissiondeniederror", "permissiondenied", "forbiddenerror")),
+    (402, ("paymentrequirederror", "insufficientcreditserror")),
+    (429, ("ratelimiterror", "resourceexhausted", "toomanyrequestserror")),
+    (503, ("internalservererror", "serviceunavailable", "overloadederror", "badgatewayerror", "gatewaytimeout",
+           "deadlineexceeded", "apiconnectionerror", "apitimeouterror", "timeouterror", "readtimeout",
+           "connecttimeout", "connecterror", "connectionerror", "remoteprotocolerror")),
+) for name in names)
+_TIMEOUT_WORD = re.compile(r"\btimeout\b")      # ...and "timeout" as a word of its own (503)
+
+
+def _class_status(names: str) -> int | None:
+    """The status the leftmost exception class name in `names` stands for."""
+    best_at, best = len(names), None
+    for name, status in _CLASS_STATUS:
+        at = names.find(name, 0, best_at - 1 + len(name))     # only where it would start left of the best so far
+        if at >= 0:
+            best_at, best = at, status
+    if "timeout" in names:
+        m = _TIMEOUT_WORD.search(names)
+        if m is not None and m.start() < best_at:
+            best = 503
+    return best
 
 
 def _error_status_in(pattern: re.Pattern, head: str) -> int | None:
@@ -189,9 +206,9 @@ def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool
             return found, False
     kind = error.get("type")
     names = f"{kind.lower()[:100] if isinstance(kind, str) else ''} {head[:300]}"
-    m = _CLASS_STATUS.search(names)
-    if m:
-        return int(m.lastgroup[1:]), True
+    found = _class_status(names)
+    if found is not None:
+        return found, True
     return status, False
 
 

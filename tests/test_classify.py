@@ -2376,3 +2376,21 @@ def test_the_anchored_rule_sets_answer_as_a_plain_search():
 def test_the_anchored_rule_sets_hold_on_any_text(text):
     for name, rules in _all_rule_sets().items():
         assert rules.search(text) == _searched_everywhere(rules, text), name
+
+
+@pytest.mark.parametrize("names,status", [
+    ("openai.ratelimiterror wrapped as authenticationerror", 429),   # the leftmost name decides
+    ("x unauthenticatedratelimiterror", 401),      # a name that starts first wins, though another starts inside it
+    ("apiconnectionerror: connection refused", 503),
+    ("request timeout after 30s, then authenticationerror", 503),   # "timeout" as a word of its own
+    ("readtimeouterror", 503),
+    ("timeouts are set to 30 seconds", None),      # ...and not as part of a longer word
+    ("timeoutauthenticationerror", 401),
+    ("permissiondeniederror", 403),
+    ("nothing here", None),
+])
+def test_an_exception_class_name_stands_for_its_status(names, status):
+    """A wrapper that dropped the status keeps the exception's class name (docs/classification.md): the leftmost
+    name decides, at one place the first listed, as the single regex over all names did."""
+    from functions.classify import _class_status
+    assert _class_status(names) == status
