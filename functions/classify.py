@@ -110,18 +110,18 @@ def _as_status(value: Any) -> int | None:
 # the message; the leftmost plausible error status wins).
 _STATUS_HEAD = 1024
 _AT_START = r"\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)"   # a status that opens the text
-_STATUS_IN_TEXT = re.compile(
-    r"error code:?\s*(\d{3})\b"                              # openai/anthropic Python SDK
-    r"|\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b"              # Fern SDKs, Deepgram v3 "(Status: 401)", httpx
-    r"|\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"  # WebSocket rejections, HTTPError
-    r"|\bunexpected (?:server )?response(?: code)?:?\s*(\d{3})\b"  # ws (Node) / browser WebSocket handshakes
-    r"|\bupgrade failed\b[^(\n]{0,60}\((\d{3})\)"            # Azure Speech SDK "WebSocket upgrade failed: ... (401)"
-    r"|\bapi error:?\s*(\d{3})\b"                          # app wrappers "API error 402: {...}", "API Error: 400 {...}"
-    r"|^" + _AT_START                                      # Node SDK "429 {...}", google "400 X."
-)
-# What every match of _STATUS_IN_TEXT holds: one of these words (an `http` that is not a URL's), or the status at
-# the very start. Texts with none (about half) skip the regex, whose seven unanchored alternatives are tried at
-# every position of the head otherwise.
+# Each form starts with its own literal, so it is tried only where that literal stands (one alternation of all of
+# them was tried at every position of the head).
+_STATUS_FORMS = tuple((literal, re.compile(form)) for literal, form in (
+    ("error code", r"error code:?\s*(\d{3})\b"),                            # openai/anthropic Python SDK
+    ("status", r"\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b"),            # Fern SDKs, Deepgram v3 "(Status: 401)", httpx
+    ("http", r"\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"),  # WebSocket rejections, HTTPError
+    ("unexpected", r"\bunexpected (?:server )?response(?: code)?:?\s*(\d{3})\b"),   # ws (Node) / browsers
+    ("upgrade failed", r"\bupgrade failed\b[^(\n]{0,60}\((\d{3})\)"),   # Azure Speech "WebSocket upgrade failed: (401)"
+    ("api error", r"\bapi error:?\s*(\d{3})\b"),                 # app wrappers "API error 402: {...}", "API Error: 400"
+))
+# What every match of the forms holds: one of these words (an `http` that is not a URL's), or the status at the very
+# start (Node SDK "429 {...}", google "400 X."). Texts with none (about half) skip them.
 _STATUS_WORDS = ("error code", "status", "unexpected", "upgrade failed", "api error")
 _HTTP_NOT_URL = re.compile(r"http(?!s?://)")
 _STATUS_AT_START = re.compile(_AT_START)
@@ -181,6 +181,33 @@ def _error_status_in(pattern: re.Pattern, head: str) -> int | None:
     return None
 
 
+def _text_status(head: str) -> int | None:
+    """The first plausible 4xx/5xx of the forms' matches, read left to right as one alternation would: at one place
+    the first form, a status opening the text last, and a match that is not a status (a 200, a decimal's tail
+    "1.403") passed over whole."""
+    pos = 0
+    while True:
+        best_at, best = len(head), None
+        for literal, form in _STATUS_FORMS:
+            at = head.find(literal, pos, best_at - 1 + len(literal))   # only where it would start left of the best
+            while at >= 0:
+                m = form.match(head, at)
+                if m is not None:
+                    best_at, best = at, m
+                    break
+                at = head.find(literal, at + 1, best_at - 1 + len(literal))
+        if pos == 0 and best_at > 0:
+            m = _STATUS_AT_START.match(head)
+            if m is not None:
+                best_at, best = 0, m
+        if best is None:
+            return None
+        found = _as_status(best.group(1))
+        if found is not None and found >= 400 and head[best_at - 1:best_at] not in (".", ","):
+            return found
+        pos = best.end()
+
+
 def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool]:
     """The HTTP status: the event's field, else where an SDK's string form put it, else the body's
     error code, else what the exception class name stands for. `head` is the lower-cased message start.
@@ -194,7 +221,7 @@ def _status(error: Mapping, head: str, body_text: str) -> tuple[int | None, bool
     found = None
     if any(word in head for word in _STATUS_WORDS) or ("http" in head and _HTTP_NOT_URL.search(head)) \
             or _STATUS_AT_START.match(head):
-        found = _error_status_in(_STATUS_IN_TEXT, head)
+        found = _text_status(head)
     if found is None and (head[:1] in "[( " or any(hint in head for hint in _LIBRARY_TEXT_HINTS)):
         found = _error_status_in(_STATUS_IN_LIBRARY_TEXT, head)
     if found is not None:

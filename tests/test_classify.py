@@ -2325,7 +2325,7 @@ def test_the_status_prefilter_never_skips_a_status_the_scan_would_find():
     heads += ["error code: 401 - {...}", "(status: 429)", "http/1.1 403 forbidden", "http 502", "http: 401",
               "unexpected server response: 401", "websocket upgrade failed: authentication error (401)",
               "api error 402: {}", "429 {\"error\": 1}", "google.api_core.exceptions: 400 bad", "x - y: 403 no"]
-    found = [h for h in heads if c._error_status_in(c._STATUS_IN_TEXT, h) is not None]
+    found = [h for h in heads if c._text_status(h) is not None]
     assert len(found) > 300
     assert [h for h in found if not _prefilter_passes(h)] == []
     assert sum(not _prefilter_passes(h) for h in heads) > len(heads) / 3   # and it does skip most of the rest
@@ -2335,8 +2335,35 @@ def test_the_status_prefilter_never_skips_a_status_the_scan_would_find():
 @settings(max_examples=400, deadline=None)
 def test_the_status_prefilter_holds_on_any_text(text):
     from functions import classify as c
-    if c._error_status_in(c._STATUS_IN_TEXT, text) is not None:
+    if c._text_status(text) is not None:
         assert _prefilter_passes(text)
+
+
+# The status forms were one alternation searched at every position of the head; each is now tried only where its own
+# literal stands. Same answer: the leftmost plausible status, at one place the first form, a status opening the text
+# last.
+_ONE_ALTERNATION = re.compile(
+    r"error code:?\s*(\d{3})\b|\bstatus(?:[ _-]?code)?\W{0,3}(\d{3})\b|\bhttp(?:/[\d.]+)?(?: error| status)?:?\s*(\d{3})\b"
+    r"|\bunexpected (?:server )?response(?: code)?:?\s*(\d{3})\b|\bupgrade failed\b[^(\n]{0,60}\((\d{3})\)"
+    r"|\bapi error:?\s*(\d{3})\b|^\s*(?:[\w.]++(?: -)?:\s*)*(\d{3})\b(?![.,:]\d)")
+
+
+def test_the_status_forms_answer_as_one_alternation_on_every_corpus_text():
+    from functions import classify as c
+    heads = [str(case["error"].get("message") or "").lower()[:c._STATUS_HEAD]
+             for path in sorted((ROOT / "tests" / "fixtures").glob("provider_errors*.jsonl")) for case in load_cases(path)]
+    assert [h for h in heads if c._text_status(h) != c._error_status_in(_ONE_ALTERNATION, h)] == []
+
+
+@given(st.lists(st.sampled_from(["error code: ", "status ", "status_code=", "http ", "http/1.1 ", "http error: ",
+                                 "unexpected server response: ", "upgrade failed: x (", "api error ", "401", "200",
+                                 "429", "503", "1.403", ", ", ": ", " - ", ") ", "x", "openai.error", "\n"]),
+                max_size=8))
+@settings(max_examples=600, deadline=None)
+def test_the_status_forms_answer_as_one_alternation_on_any_text(parts):
+    from functions import classify as c
+    text = "".join(parts)
+    assert c._text_status(text) == c._error_status_in(_ONE_ALTERNATION, text)
 
 
 # The rule sets run each pattern only as an anchored match where one of its literals stands (classify._Rules): the
