@@ -442,6 +442,7 @@ _GUARDS = (
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
         r"\bx-api-key header is required\b",             # Anthropic's 401 to a request without its key header
         r"\bmissing subscription key\b",                 # Azure API Management's 401 to a request without its key
+        r"\bmethod=\"?options\b",                          # a CORS preflight, which never carries credentials (Fetch)
         r"\bplease log ?in first\b")),                    # ComfyUI's API nodes run without a signed-in account or key
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
     ("sdk_setup", _rx(
@@ -468,7 +469,7 @@ _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b",
     r"\bincorrect model credentials provided\b",   # Dify's InvokeAuthorizationError: the provider refused the key
     r"\bapi[ _-]key not valid\b",
-    r"\bapi_key_invalid\b", r"\bapi key not found\b", r"\binvalid[ -]x-api-key\b",
+    r"\bapi_key_invalid\b", r"\bapi key not found\b", r"\binvalid[ -]x-api-key\b", r"\bx-api-key header is invalid\b",
     r"\bauthentication_error\b", r"\binvalid authentication\b", r"\binvalid_auth\b",
     r"\binvalid credentials\b", r"\bauthentication fail(?:s|ed)\b",
     r"\binvalid subscription key\b", r"\binvalid or missing api[ _-]?key\b",
@@ -564,6 +565,7 @@ _QUOTA = _rx(
     r"preconsumedquota \[-?\d+\] ?is not enough", r"has been exhausted token\.remain",
     r"\bpre-consumed quota failed, (?:user|token) quota\b", r"预扣费额度失败",   # new-api: the quota is below the request's cost
     r"\bquota_exceeded\b", r"\bexceeds your quota\b", r"\bnot[_ ]enough[_ ]balance\b",
+    r"\breached (?:your|their) quota(?: limit)?\b",     # Copilot: "has reached their quota limit"
     r"\bexceeded your monthly included credits\b",   # Hugging Face Inference Providers
     # Google's BILLING_DISABLED in words, whatever slug carried it (the labelling rules: money, not access)
     r"\brequires billing to be enabled\b",
@@ -631,7 +633,9 @@ _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 # clears by itself, whatever money words come with it; it is one of the short windows below.
 _SECONDS_WINDOW = _rx(r"within an? (?:\d+[- ]?)?(?:second|minute)s?[- ](?:interval|window)\b",
                       r"within (?:\d+[- ]?)(?:second|minute)s?\b",
-                      r"(?<=\d)(?:-minute|-second) (?:\w+ )?(?:limit|window|cap|quota)\b")   # "60-minute credit limit"
+                      r"(?<=\d)(?:-minute|-second) (?:\w+ )?(?:limit|window|cap|quota)\b",   # "60-minute credit limit"
+                      # ...or as a JSON field ({"error": "quota_exceeded", "window": "hour"}): an hour is a rate too
+                      r"""window\\?["']\s*:\s*\\?["'](?:second|minute|hour)s?\\?["']""")
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour",
                     *_SECONDS_WINDOW.parts)
 # A limit hit, in words with no status or "rate" ("You've hit your weekly limit · resets Sep 23"): its window decides.

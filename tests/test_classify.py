@@ -308,6 +308,9 @@ LATER_SETS = [
     (HELD_OUT[38], "thirty-eighth held-out set", 166, 13,
      "166/193, 13 of 120 after its fixes (all thread-only; 149/152 where the text gives the label); before: 158/193 "
      "(81.9 %), 13 false alarms, none where the text gives the label"),
+    (HELD_OUT[39], "thirty-ninth held-out set", 133, 22,
+     "133/162, 22 of 114 after its fixes (21 thread-only; 110/113 where the text gives the label); before: 125/162 "
+     "(77.2 %), 25 false alarms, 4 where the text gives the label"),
 ]
 
 
@@ -534,6 +537,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[38]))
     assert [c["line"] for c in r["changed"]] == [2, 19, 159] and r["key_malformed"] == 6
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the thirty-ninth: five keys that worked at the failed call's own host and a local server's key settled; line 137
+    # (an app's own key test for a key its gatherer saw working only in other software) turns wrong, as measured
+    r = module.estimate(load_cases(HELD_OUT[39]))
+    assert [c["line"] for c in r["changed"]] == [28, 97, 131, 137, 141, 153, 159] and r["key_malformed"] == 11
+    assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [137]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -1144,6 +1152,54 @@ HOLDOUT33_RULES = [
      "foundry-dev-tools/issues/762"),
     ("ElevenLabs' landing-page quota_exceeded is the allowance of requests without a key", "elevenlabs-docs/issues/302"),
 ]
+
+
+HOLDOUT39_RULES = [
+    ("Codex's 'reached your Codex usage limits' is a plan's window spent", "openai/codex/issues/38405"),
+    ("Copilot's 'has reached their quota limit' is money", "git-workflow-skill/pull/184"),
+    ("A quota that names its window as an hour is a rate", "tavily-hikari/issues/251"),
+    ("'x-api-key header is invalid' is the key's", "composio/issues/1238"),
+    ("Tavily's 432 is the plan's usage limit", "alerts_and_ha_dashboard_defaults.rs"),
+    ("Anthropic's browser-access header missing is our request, however CORS is rendered", "textgenerator-plugin/issues/315"),
+    ("A 401 to a CORS preflight (OPTIONS) is not the key", "LocalAI/issues/6216"),
+]
+
+
+LOOK_ALIKES["thirty-ninth"] = ([
+    # Codex's plan windows by their words; a per-minute limit stays a rate
+    ("openai", {"message": "You have reached your Codex usage limits for security reviews. Please try again later."},
+     "quota_exhausted"),
+    ("openai", {"status_code": 429, "message": "Rate limit reached for codex-mini-latest on tokens per min (TPM)"},
+     None),
+    # a quota reached by their words is money; a window of an hour or less in a JSON field is a rate
+    ("github_copilot", {"message": "Copilot was unable to review this pull request because the user who requested "
+                        "the review has reached their quota limit"}, "quota_exhausted"),
+    ("tavily", {"body": {"error": "quota_exceeded", "window": "hour", "hourly": {"limit": 100, "used": 100}}},
+     None),
+    ("tavily", {"body": {"error": "quota_exceeded", "window": "month", "monthly": {"limit": 1000, "used": 1000}}},
+     "quota_exhausted"),
+    # Exa's wording of a refused key; a missing header stays ours
+    ("exa", {"status_code": 400, "message": "{\"error\":\"x-api-key header is invalid\"}"}, "invalid_key"),
+    ("exa", {"status_code": 401, "message": "x-api-key header is required"}, None),
+    # Tavily's own statuses: 432 the plan, 433 the pay-as-you-go cap, 429 a rate, 401 the key
+    ("tavily", {"status_code": 432, "message": "This request exceeds your plan's set usage limit."}, "quota_exhausted"),
+    ("tavily", {"message": "ForbiddenError: This request exceeds your plan's set usage limit. Please upgrade your "
+                "plan"}, "quota_exhausted"),
+    ("tavily", {"status_code": 433, "message": "This request exceeds the pay-as-you-go limit."}, "quota_exhausted"),
+    ("tavily", {"status_code": 429, "message": "Your request has been blocked due to excessive requests."}, None),
+    ("tavily", {"status_code": 401, "message": "Unauthorized: invalid API key."}, "invalid_key"),
+    # Anthropic's browser header, however the page broke "CORS"; the organization's CORS setting stays access
+    ("anthropic", {"status_code": 401, "type": "authentication_error", "message": "C  ORS requests must set "
+                   "'anthropic-dangerous-direct-browser-access' header"}, None),
+    # a CORS preflight refused is not the key; a POST refused is
+    ("openai_compatible", {"status_code": 401, "message": "WRN Client error ip=1 method=OPTIONS status=401 "
+                           "url=/v1/models"}, None),
+    ("openai_compatible", {"status_code": 401, "message": "WRN Client error ip=1 method=POST status=401 "
+                           "url=/v1/chat/completions"}, "invalid_key"),
+],
+    ["codex-usage-limits", "codex-per-minute", "copilot-quota-limit", "quota-window-hour", "quota-window-month",
+     "exa-header-invalid", "exa-header-required", "tavily-432", "tavily-432-words", "tavily-433", "tavily-429",
+     "tavily-401", "anthropic-browser-header", "cors-preflight-options", "post-refused"])
 
 
 HOLDOUT38_RULES = [
