@@ -41,9 +41,10 @@ NEW = (
     # Azure AI Translator's six-digit codes; the thirty-first's Baidu Translate codes (which `qianfan`, the `baidu` slug,
     # inherits); the thirty-second's IBM Watson services and the IAM token exchange every IBM key goes through (which
     # `watsonx` inherits); the thirty-fourth's Nomic (Atlas and Nomic Embed), whose SDK words a refused key itself;
-    # the thirty-fifth's Firecrawl, a crawling API agents call with the user's key
+    # the thirty-fifth's Firecrawl, a crawling API agents call with the user's key; the thirty-ninth's Tavily, a search
+    # API the same agents call
     "deepl", "picovoice", "livekit", "soniox", "rev_ai", "youdao", "aliyun_nls", "yandex", "lmnt", "opencode",
-    "azure_translator", "baidu_translate", "ibm_watson", "nomic", "firecrawl",
+    "azure_translator", "baidu_translate", "ibm_watson", "nomic", "firecrawl", "tavily",
 )
 EXISTING = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "elevenlabs", "groq", "mistral", "xai",
             "deepseek", "azure_openai")
