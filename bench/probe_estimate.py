@@ -84,7 +84,7 @@ _OTHER_SERVICE = {"speechmatics_jobs": re.compile(r"real.?time|\brt\b|\.rt\.|web
                   "pollinations_profile": re.compile(r"(?:text|image)\.pollinations\.ai", re.I),
                   "cloudflare_token_verify": re.compile(r"gateway\.ai\.cloudflare|ai.gateway", re.I),
                   # Alibaba Cloud's other products under DashScope's slugs (machine translation, speech)
-                  "dashscope_models": re.compile(r"\b(?:mt|nls[\w-]*)\.[\w.-]*aliyuncs\.com|machine.translat", re.I),
+                  "dashscope": re.compile(r"\b(?:mt|nls[\w-]*)\.[\w.-]*aliyuncs\.com|machine.translat", re.I),
                   # DeepL's web translator and the unofficial servers that wrap it (DeepLX) take no API key
                   "deepl_usage": re.compile(r"www2?\.deepl\.com|jsonrpc|deeplx", re.I)}
 _OTHER_KEY_FORM = {"google_tts_voices": re.compile(r"oauth|service.account|access.token|application.default|"
@@ -129,7 +129,8 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict, alone
         return None
     if entry["kind"] in _NAMES_SERVICE and not _NAMES_SERVICE[entry["kind"]].search(named):
         return None
-    if entry["kind"] in _OTHER_SERVICE and _OTHER_SERVICE[entry["kind"]].search(named):
+    other = _OTHER_SERVICE.get(slug) or _OTHER_SERVICE.get(entry["kind"])   # a provider's own host limit, or its kind's
+    if other is not None and other.search(named):
         return None
     if entry["kind"] in _OTHER_KEY_FORM and _OTHER_KEY_FORM[entry["kind"]].search(named):
         return None

@@ -131,7 +131,10 @@ class ProbeTable:
         self.providers: dict[str, dict] = {}
         for provider, entry in (table.get("providers") or {}).items():
             if entry and entry.get("kind") in kinds:
-                self.providers[provider] = {**kinds[entry["kind"]], "base_url": entry["base_url"],
+                # a provider entry may narrow its kind's read to its own hosts (DashScope's model list is the
+                # OpenAI-compatible one, at DashScope's hosts only)
+                own = {"host": entry["host"]} if entry.get("host") else {}
+                self.providers[provider] = {**kinds[entry["kind"]], **own, "base_url": entry["base_url"],
                                             "regional": bool(entry.get("regional"))}
                 for field in ("host", "key_form"):
                     if self.providers[provider].get(field):
