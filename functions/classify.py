@@ -441,7 +441,9 @@ _GUARDS = (
         r"\bmissing bearer (?:or basic )?authentication\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
         r"\bx-api-key header is required\b",             # Anthropic's 401 to a request without its key header
-        r"\bmissing subscription key\b",                 # Azure API Management's 401 to a request without its key
+        # Azure API Management's 401 to a request without its key ("... due to missing subscription key", and where
+        # the API also takes a token, "... due to a missing application credentials or subscription key")
+        r"\bmissing (?:application credentials or )?subscription key\b",
         r"\bmethod=\"?options\b",                          # a CORS preflight, which never carries credentials (Fetch)
         r"\bplease log ?in first\b")),                    # ComfyUI's API nodes run without a signed-in account or key
     # SDK errors raised before any request: no key reached the client, which is our platform's bug.
@@ -544,9 +546,16 @@ _PERMISSION = _rx(
     # a member whose role lacks a scope (Anthropic: "Account role 'user' does not meet requirements for scope ...")
     r"\bdoes not meet (?:the )?(?:requirements for scope|scope requirements?)\b",
     r"\baccount is (?:not eligible|ineligible)\b",      # Google's Antigravity: "account is not eligible for ..."
-    r"\bassign (?:an? |the )?(?:rbac |azure )?role\b",   # Azure: "Please assign RBAC role 'X' to ..." (a missing grant)
+    r"\bassign (?:an? |the )?(?:rbac |azure )?role\b",
+    # a named IAM permission missing ("does not have `[storage.buckets.get]` IAM permission", Google's services)
+    r"\bdoes not have [`'\"\[]{0,3}[a-z]+(?:\.[a-z]+)+[`'\"\]]{0,3} (?:iam )?permissions?\b",
+    # an API the project has not enabled, as the Firebase AI SDK words Google's 403 SERVICE_DISABLED (its
+    # API_NOT_ENABLED: "requires the Firebase AI API ('firebasevertexai.googleapis.com') to be enabled")
+    r"\bapi (?:\(\W?[\w.-]+\W?\) )?to be enabled\b",   # Azure: "Please assign RBAC role 'X' to ..." (a missing grant)
 )
 
+# Prepaid credits used up: money in any dialect (Google's free tier has no credits to exhaust).
+_CREDITS_GONE = _rx(r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b")
 _QUOTA = _rx(
     r"\binsufficient_quota\b", r"\bbilling_hard_limit_reached\b", r"\bbilling hard limit\b",
     r"\bbilling_not_active\b", r"\baccount is not active\b", r"\bcredit balance is too low\b",
@@ -554,7 +563,7 @@ _QUOTA = _rx(
     r"\binsufficient [a-z]+ credits?\b",                # a service's own credits ("Insufficient ConnectOnion Credits")
     r"\bnot enough credits?\b", r"\brequires more credits\b", r"\bcan only afford\b",
     r"\bused all available credits\b", r"\bdoesn't have any credits\b", r"\bdoes not have any credits\b",
-    r"\b0 credits remaining\b", r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b",
+    r"\b0 credits remaining\b", *_CREDITS_GONE.parts,
     r"\bprepayment credits are depleted\b", r"\bspending (?:limit|cap)\b", r"\bspend limit\b",
     r"\breached your specified api usage limits\b", r"\bpayment[_ ]required\b",
     r"\bkey limit exceeded\b", r"\bfree-models-per-day\b",
@@ -573,7 +582,10 @@ _QUOTA = _rx(
     r"(?<=[2-9])-hour usage limit\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex): hours, not minutes
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
     r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b",
-    r"\bin arrears\b", r"\bpayment is past due\b",    # "your subscription payment is past due" (Ollama)
+    r"\bin arrears\b", r"\bpayment is past due\b",
+    # Azure API Management's quota policy (403 "Out of call volume quota. Quota will be replenished in 2.12 days."):
+    # calls over a renewal period, not its rate-limit policy ("Rate limit is exceeded. Try again in 26 seconds.")
+    r"\bout of call volume quota\b",    # "your subscription payment is past due" (Ollama)
     # a day's cap as a code ("daily-transaction-limit-exceeded")
     r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
@@ -608,6 +620,7 @@ _PLAN_GATED = _rx(
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
+    r"\bquota exceeded\W{1,3}(?:please )?check your (?:[a-z]+ )?billing\b",   # insufficient_quota reworded by an app
     r"\bno credits\b", r"\bplan limit\b",
     r"\bmonthly[ _](?:(?:usage|spend(?:ing)?|token|request|character|call)[ _])?(?:limit|quota|cap|allowance|count)\b",
     r"\bpurchase (?:more )?credits\b",
@@ -677,7 +690,10 @@ _ZH_SHORT_WINDOW = _rx(r"每分钟", r"每秒", r"每小时", r"分钟内", r"�
 _ZH_PERMISSION = _rx(r"权限不足", r"无权(?:访问|使用)", r"没有(?:访问)?权限", r"(?:账户|账号|用户)(?:已)?被(?:禁用|封禁|冻结)",
                      r"(?:未开放|未开通)[^，。,.]{0,30}权限",   # "套餐暂未开放GLM-5权限": the plan has not opened the model
                      # "该接口只允许特定账户调用": the API may be called by specific accounts only
-                     r"只允许特定(?:账户|账号|用户)", r"仅允许特定(?:账户|账号|用户)")
+                     r"只允许特定(?:账户|账号|用户)", r"仅允许特定(?:账户|账号|用户)",
+                     # "或者您没有获得体验资格": or you have not been granted the eligibility (OpenAI's "or you do
+                     # not have access to it", as gpt_academic translates it)
+                     r"没有获得[^，。,.]{0,8}资格", r"未获得[^，。,.]{0,8}资格")
 _ZH_RATE = _rx(r"请求过于频繁", r"限流", r"频率超(?:过|限)", r"速率限制", r"并发")
 
 # Where an app envelope (a 500/502 of its own) names the upstream's status.
@@ -947,7 +963,8 @@ def _gemini(status: int | None, hay: str) -> tuple[str | None, str | None]:
     if "reported as leaked" in hay:
         return INVALID_KEY, "google.text.leaked"
     if status == 429 or "resource_exhausted" in hay or "resource exhausted" in hay or "quota" in hay:
-        if "prepayment credits" in hay or "spending cap" in hay or "billing account" in hay:
+        if "prepayment credits" in hay or "spending cap" in hay or "billing account" in hay \
+                or _CREDITS_GONE.search(hay):
             return QUOTA_EXHAUSTED, "google.text.billing"
         if _GOOGLE_ZERO_LIMIT.search(hay):
             if _GOOGLE_REGION_MINUTE.search(hay):   # no quota from the region our servers call from

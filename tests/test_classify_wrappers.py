@@ -154,6 +154,8 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # line 136 is an app's own words about a restricted key beside the code `missing_scope`: the code is the one evidence
 # of access, and every form that keeps only the message leaves a bare 401. The nineteenth set's line 95 (GitHub Models'
 # daily limit named only by the x-ratelimit-type header its gatherer kept as the body) is decided by the body alone.
+# The fortieth set's line 126 (Vercel AI Gateway's 403 whose only words are "Forbidden." beside the type
+# `access_denied`) is decided by the type alone: openai-node's form drops it.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -179,7 +181,7 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     ("provider_errors_holdout33.jsonl", 44, "node_sdk"), ("provider_errors_holdout33.jsonl", 117, "node_sdk"),
     ("provider_errors_holdout34.jsonl", 112, "node_sdk"), ("provider_errors_holdout36.jsonl", 3, "node_sdk"),
     ("provider_errors_holdout36.jsonl", 10, "node_sdk"), ("provider_errors_holdout37.jsonl", 53, "node_sdk"),
-    ("provider_errors_holdout19.jsonl", 95, "node_sdk")} | {
+    ("provider_errors_holdout19.jsonl", 95, "node_sdk"), ("provider_errors_holdout40.jsonl", 126, "node_sdk")} | {
     ("provider_errors_holdout37.jsonl", 136, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")}
 
