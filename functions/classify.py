@@ -542,16 +542,26 @@ _PERMISSION = _rx(
     r"\b(?:doesn't|does not) have api access\b",        # an account whose plan has no API access (HeyGen)
     r"\bno access to (?:the )?model\b", r"\baccess to (?:the )?model (?:is )?denied\b",   # "No access to model: x"
     r"\bnot authorized to operate on\b",                # Alibaba Cloud RAM "not authorized to operate on the ..."
-    r"\baccess to [\w.-]+ is (?:currently )?restricted\b",   # "Access to nanobanana is currently restricted"
+    # "Access to nanobanana is currently restricted", "Access to model meta-llama/Meta-Llama-3-8B is restricted"; not
+    # Hugging Face's answer to a request without a token ("... is restricted. You must be authenticated to access it.")
+    r"\baccess to (?:model )?[\w./-]+ is (?:currently )?restricted\b(?!\W{1,3}you must (?:be|have access to it and be)"
+    r" authenticated)",
     # a member whose role lacks a scope (Anthropic: "Account role 'user' does not meet requirements for scope ...")
     r"\bdoes not meet (?:the )?(?:requirements for scope|scope requirements?)\b",
     r"\baccount is (?:not eligible|ineligible)\b",      # Google's Antigravity: "account is not eligible for ..."
-    r"\bassign (?:an? |the )?(?:rbac |azure )?role\b",
+    r"\bassign (?:an? |the )?(?:rbac |azure )?role\b",   # Azure: "Please assign RBAC role 'X' to ..." (a missing grant)
     # a named IAM permission missing ("does not have `[storage.buckets.get]` IAM permission", Google's services)
     r"\bdoes not have [`'\"\[]{0,3}[a-z]+(?:\.[a-z]+)+[`'\"\]]{0,3} (?:iam )?permissions?\b",
     # an API the project has not enabled, as the Firebase AI SDK words Google's 403 SERVICE_DISABLED (its
     # API_NOT_ENABLED: "requires the Firebase AI API ('firebasevertexai.googleapis.com') to be enabled")
-    r"\bapi (?:\(\W?[\w.-]+\W?\) )?to be enabled\b",   # Azure: "Please assign RBAC role 'X' to ..." (a missing grant)
+    r"\bapi (?:\(\W?[\w.-]+\W?\) )?to be enabled\b",
+    # a refusal for the account or the key's kind ("Access to Anthropic models is not allowed for this account", "Fire
+    # Pass API keys are not authorized for this route"), Yandex Cloud IAM's "Permission to [resource-manager.folder
+    # ...] denied" and a model licence refused ("you do not meet the criteria to obtain a license", Meta's Llama form)
+    r"\bnot allowed for (?:this|your) (?:account|organization|org|team|plan|key|api key)\b",
+    r"\bnot authorized for this (?:route|endpoint|api|operation|resource|model)\b",
+    r"\bpermission to \[[^\]]{1,300}\] denied\b",
+    r"\bnot meet the criteria to (?:obtain|access|use)\b",
 )
 
 # Prepaid credits used up: money in any dialect (Google's free tier has no credits to exhaust).
@@ -582,10 +592,10 @@ _QUOTA = _rx(
     r"(?<=[2-9])-hour usage limit\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex): hours, not minutes
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
     r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b",
-    r"\bin arrears\b", r"\bpayment is past due\b",
+    r"\bin arrears\b", r"\bpayment is past due\b",    # "your subscription payment is past due" (Ollama)
     # Azure API Management's quota policy (403 "Out of call volume quota. Quota will be replenished in 2.12 days."):
     # calls over a renewal period, not its rate-limit policy ("Rate limit is exceeded. Try again in 26 seconds.")
-    r"\bout of call volume quota\b",    # "your subscription payment is past due" (Ollama)
+    r"\bout of call volume quota\b",
     # a day's cap as a code ("daily-transaction-limit-exceeded")
     r"\b(?:daily_|daily-)(?:[a-z]+[_-])?limit[_-](?:exceeded|reached)\b",
     r"\bnot (?:have )?enough (?:balance|credits?|funds)\b",    # "does not have enough balance/credits"
@@ -617,6 +627,9 @@ _PLAN_GATED = _rx(
     # premium key", GPT_API_free and its clones)
     r"\blimit to use\b", r"\blimited to use\b",
     r"\bonly available (?:on|for|in|with) (?:the |a )?standard s0\b",   # Azure AI services' paid tier (F0 is free)
+    # a feature the account unlocks by adding a payment method (Hugging Face: "You must add a payment method to your
+    # account to upgrade" a Space's hardware)
+    r"\bmust add a payment method to (?:your account to )?(?:upgrade|use|access)\b",
 )
 # Hints of money that count only when nothing says the window is short.
 _QUOTA_WEAK = _rx(
@@ -948,6 +961,10 @@ def _auth(status: int | None, hay: str) -> tuple[str | None, str | None]:
         return INVALID_KEY, "status.401"
     if status == 402:
         return QUOTA_EXHAUSTED, "status.402"
+    if status == 403 and "quota exceeded" in hay and not _SHORT_WINDOW.search(hay):
+        # Azure AI services answer a spent quota with 403 and a rate with 429 (LUIS "403 (Quota Exceeded)", Speech's
+        # Forbidden "ran out of quota"): a quota that names no short window is the allowance
+        return QUOTA_EXHAUSTED, "text.quota_403"
     if status == 403:
         # A 403 that says nothing more is unclear (a WAF, a region, an edge rule, the key): it alarms only where
         # the provider's table documents a bare 403 as a permission refusal (Google's PERMISSION_DENIED,

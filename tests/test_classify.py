@@ -182,12 +182,14 @@ LATER_SETS = [
     (HELD_OUT[5], "fifth held-out set", 179, 15,
      "179/200, 15 of 125 (one label changed by the no-key rule); before: 155/200 (77.5 %), 21 false alarms"),
     (HELD_OUT[6], "sixth held-out set", 151, 36, "151/200, 36 of 128; before: 138/200 (69.0 %), 39 false alarms"),
-    (HELD_OUT[7], "seventh held-out set", 165, 25,
+    (HELD_OUT[7], "seventh held-out set", 164, 25,
      "168/200 and 22 of 125 after its fixes, 167 and 23 since the tenth set read Kimi For Coding's refusal as the "
      "user's (line 194 is that text from an allowed agent in a brief fault), 166 and 24 since the twenty-second set "
      "read a LiteLLM budget on the user's own proxy as money (line 184, a cost the proxy logged wrong), 165 and 25 "
      "since the twenty-fifth read Google's referrer refusal under any Google Cloud slug as the key's restriction "
-     "(line 91, thread-only: a demo key that needed the API Explorer's origin); before: 157/200 (78.5 %), 26"),
+     "(line 91, thread-only: a demo key that needed the API Explorer's origin), 164 since the forty-first read "
+     "Hugging Face's 'You must be authenticated to access it' as a request without a token (line 146, labelled the "
+     "key's before the no-key rule); before: 157/200 (78.5 %), 26"),
     (HELD_OUT[8], "eighth held-out set", 79, 14,
      "small, measured and not tuned on: 77/98, 16 of 58 (78 and 15 by later sets' rules); 79 and 14 since the "
      "nineteenth set read OpenRouter's 'No auth credentials found' as no key sent"),
@@ -201,14 +203,16 @@ LATER_SETS = [
      "free quota's end, line 33 being an old client's bug (thread-only); 164/200, 27 since the azure_translator table "
      "reads 403001 (the free quota spent) as the key's, lines 137 and 138 being apps' own shared keys (thread-only); "
      "before: 156/200 (78.0 %), 25 false alarms"),
-    (HELD_OUT[11], "eleventh held-out set", 174, 15,
+    (HELD_OUT[11], "eleventh held-out set", 175, 14,
      "173/200, 15 of 134 (one thread-only false alarm more: Claude Code's own credential text in a Claude Code "
-     "incident), 174 since the twenty-second set's LiteLLM budget rows (line 156); before: 167/200 (83.5 %), 14 false "
+     "incident), 174 since the twenty-second set's LiteLLM budget rows (line 156), 175 and 14 since the forty-first "
+     "set's reading of Hugging Face's anonymous gated-repo wording (line 128); before: 167/200 (83.5 %), 14 false "
      "alarms"),
-    (HELD_OUT[12], "twelfth held-out set", 160, 30,
+    (HELD_OUT[12], "twelfth held-out set", 162, 28,
      "158/200, 31 of 145 (one thread-only false alarm more: transformers' gated-repo text from a cookbook that passed "
-     "no token), 160 and 30 since the nineteenth set read OpenRouter's 'No auth credentials found' as no key sent; "
-     "before: 157/200 (78.5 %), 30 false alarms"),
+     "no token), 160 and 30 since the nineteenth set read OpenRouter's 'No auth credentials found' as no key sent, "
+     "162 and 28 since the forty-first read Hugging Face's anonymous gated-repo wording (lines 139, 143); before: "
+     "157/200 (78.5 %), 30 false alarms"),
     (HELD_OUT[13], "thirteenth held-out set", 165, 26,
      "163/200, 27 of 150 after its fixes, 164 and 26 since the fifteenth set's echo of no key ('provided: "
      "undefined'), 165 and 25 since Gemini's 402 row no longer reads a bare RESOURCE_EXHAUSTED without its status "
@@ -316,6 +320,9 @@ LATER_SETS = [
     (HELD_OUT[40], "fortieth held-out set", 157, 15,
      "157/189, 15 of 119 after its fixes (all thread-only; 130/138 where the text gives the label); before: 149/189 "
      "(78.8 %), 17 false alarms, 2 where the text gives the label"),
+    (HELD_OUT[41], "forty-first held-out set", 125, 24,
+     "125/170, 24 of 109 after its fixes (23 thread-only; 104/113 where the text gives the label); before: 114/170 "
+     "(67.1 %), 25 false alarms, 1 where the text gives the label"),
 ]
 
 
@@ -553,6 +560,12 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[40]))
     assert [c["line"] for c in r["changed"]] == [1, 47, 64, 66, 94, 142, 143, 150, 151, 185] and r["key_malformed"] == 7
     assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [142, 143]
+    # the forty-first: four keys that worked at the failed call's own host and one key sent blank settled, one account
+    # out of credit found; lines 38 and 66 (keys their gatherers saw working only elsewhere: Claude Code behind a
+    # gateway, an app's own key test) turn wrong, as measured
+    r = module.estimate(load_cases(HELD_OUT[41]))
+    assert [c["line"] for c in r["changed"]] == [18, 38, 53, 66, 135, 137, 148, 167] and r["key_malformed"] == 12
+    assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [38, 66]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -1163,6 +1176,63 @@ HOLDOUT33_RULES = [
      "foundry-dev-tools/issues/762"),
     ("ElevenLabs' landing-page quota_exceeded is the allowance of requests without a key", "elevenlabs-docs/issues/302"),
 ]
+
+
+HOLDOUT41_RULES = [
+    ("Yandex Cloud IAM's 'Permission to [...] denied' is access", "homeassistant-yandexgpt/pull/45"),
+    ("OpenCode Go's 'Subscription quota exceeded. You can continue using free models.' is the plan's window spent",
+     "OmniRoute/issues/1772"),
+    ("'not allowed for this account' is access", "llmgateway/pull/4012"),
+    ("A key kind 'not authorized for this route' is access, whatever a bare 403 row says", "OmniRoute/issues/2929"),
+    ("A feature unlocked by adding a payment method is the plan's", "gradio/issues/3804"),
+    ("Hugging Face's gated-repo request rejected by the repo's authors is access", "fairchem/issues/1439"),
+    ("'Access to model org/name is restricted' is access", "kimjammer/Neuro/issues/6"),
+    ("A model licence refused ('do not meet the criteria to obtain a license') is access", "llama3/issues/396"),
+    ("Hugging Face's 'You must be authenticated to access it' is a request without a token",
+     "prov-gigapath/issues/38"),
+    ("A 403 'Quota Exceeded' (Azure AI services) is the allowance", "botframework-sdk/issues/2298"),
+]
+
+
+LOOK_ALIKES["forty-first"] = ([
+    # Yandex Cloud IAM's refusal by its resources; a folder ID the request named wrong stays ours
+    ("yandex", {"message": "Permission to [resource-manager.folder b1g, resource-manager.cloud b1g] denied"},
+     "permission_denied"),
+    # OpenCode's subscription limit in both wordings; its rate limit stays a rate
+    ("opencode", {"status_code": 429, "message": "Subscription quota exceeded. You can continue using free models."},
+     "quota_exhausted"),
+    ("opencode", {"status_code": 429, "message": "Subscription quota exceeded. Retry in 4 hours."}, "quota_exhausted"),
+    ("opencode", {"status_code": 429, "message": "Rate limit exceeded. Please try again later."}, None),
+    # refusals for the account or the key's kind are access; a wrong key stays the key's
+    ("openai_compatible", {"status_code": 400, "message": "Access to Anthropic models is not allowed for this "
+                           "account"}, "permission_denied"),
+    ("fireworks", {"status_code": 403, "message": "Fire Pass API keys are not authorized for this route."},
+     "permission_denied"),
+    ("fireworks", {"status_code": 401, "message": "Invalid API key"}, "invalid_key"),
+    # Hugging Face: a payment method to add is the plan's; a gated repo refused or reset is access; the same repo
+    # asked for without a token is ours
+    ("huggingface", {"status_code": 403, "message": "You must add a payment method to your account to upgrade the "
+                     "hardware of this Space."}, "permission_denied"),
+    ("huggingface", {"status_code": 403, "message": "Your request to access model meta-llama/Llama-2-7b-hf has been "
+                     "rejected by the repo's authors."}, "permission_denied"),
+    ("huggingface", {"status_code": 403, "message": "Your request to access model meta-llama/Llama-3.1-8B has been "
+                     "reset by the repo's authors. Visit https://huggingface.co/meta-llama/Llama-3.1-8B to submit a new "
+                     "request."}, "permission_denied"),
+    ("huggingface", {"message": "Access to model meta-llama/Meta-Llama-3-8B is restricted"}, "permission_denied"),
+    ("huggingface", {"status_code": 401, "message": "GatedRepoError: 401 Client Error. Cannot access gated repo for "
+                     "url https://huggingface.co/x/y/resolve/main/config.json. Access to model x/y is restricted. You "
+                     "must be authenticated to access it."}, None),
+    # a licence refused is access
+    ("meta", {"message": "Thank you for your interest in using Llama. Unfortunately, you do not meet the criteria to "
+              "obtain a license at this time."}, "permission_denied"),
+    # a 403 quota with no short window is the allowance; one per minute stays a rate
+    ("luis", {"status_code": 403, "message": "Response status code does not indicate success: 403 (Quota Exceeded)."},
+     "quota_exhausted"),
+    ("azure_translator", {"status_code": 403, "message": "Quota exceeded per minute for this subscription"}, None),
+],
+    ["yandex-permission-denied", "opencode-go-limit", "opencode-retry-hours", "opencode-rate", "not-allowed-account",
+     "fire-pass-route", "fireworks-invalid-key", "hf-payment-method", "hf-gated-rejected", "hf-gated-reset",
+     "hf-access-restricted", "hf-anonymous-gated", "llama-licence", "luis-403-quota", "translator-403-per-minute"])
 
 
 HOLDOUT40_RULES = [

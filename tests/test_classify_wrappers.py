@@ -156,6 +156,8 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # daily limit named only by the x-ratelimit-type header its gatherer kept as the body) is decided by the body alone.
 # The fortieth set's line 126 (Vercel AI Gateway's 403 whose only words are "Forbidden." beside the type
 # `access_denied`) is decided by the type alone: openai-node's form drops it.
+# The forty-first set's line 42 (a relay's "The Free plan is temporarily disabled due to abuse" beside the type
+# `permission_error`) is decided by the type alone: openai-node's form drops it.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -181,7 +183,8 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     ("provider_errors_holdout33.jsonl", 44, "node_sdk"), ("provider_errors_holdout33.jsonl", 117, "node_sdk"),
     ("provider_errors_holdout34.jsonl", 112, "node_sdk"), ("provider_errors_holdout36.jsonl", 3, "node_sdk"),
     ("provider_errors_holdout36.jsonl", 10, "node_sdk"), ("provider_errors_holdout37.jsonl", 53, "node_sdk"),
-    ("provider_errors_holdout19.jsonl", 95, "node_sdk"), ("provider_errors_holdout40.jsonl", 126, "node_sdk")} | {
+    ("provider_errors_holdout19.jsonl", 95, "node_sdk"), ("provider_errors_holdout40.jsonl", 126, "node_sdk"),
+    ("provider_errors_holdout41.jsonl", 42, "node_sdk")} | {
     ("provider_errors_holdout37.jsonl", 136, wrapper) for wrapper in (
         "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")}
 
