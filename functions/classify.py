@@ -478,6 +478,7 @@ _INVALID_KEY = _rx(
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
     r"\baccess tokens are not supported for this endpoint\b",   # GitHub: a token of the wrong kind for the endpoint
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
+    r"\btoken_(?:revoked|invalidated)\b",   # the ChatGPT backend's codes for a sign-in that no longer works
     r"\bkey (?:has |is )?expired\b",   # "API key expired", a gateway's "403 Key Expired"
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
     r"\bunauthenticated\b", r"\bunauthorized\b", r"\bnot authorized\b(?! to)",
