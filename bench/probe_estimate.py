@@ -55,6 +55,10 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   is in the README): that read runs only at DashScope's hosts, so a case on its slugs whose text names another
   Alibaba Cloud product's host (machine translation, speech) is not probed; the same for DeepL's usage read, added
   with it, and a case that names DeepL's web translator or DeepLX;
+- added with the Hugging Face Hub's token read, after the forty-first set was read (each set's estimate with and
+  without it is in the README): that read runs only at the Hub, and only where the failed call's host is known, so a
+  case on Hugging Face's slugs counts as probed only when its text names a URL at the Hub itself (huggingface.co, not
+  Inference Providers' router, the serverless API or an Endpoint);
 - the notifier's functions.verification.apply then decides, as it does for a real event.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
@@ -78,7 +82,8 @@ _NO_KEY_RULES = frozenset({"guard.no_key_sent", "guard.sdk_setup"})
 # ...and its readings of a refusal of a genuine key: access the key lacks, money the account lacks
 _GENUINE_KEY_REASONS = frozenset({"permission_denied", "quota_exhausted"})
 # reads limited to some hosts or key forms: the case must name the host's service, or must not name another key form
-_NAMES_SERVICE = {"azure_speech_voices": re.compile(r"tts|synthes|text.to.speech|voice", re.I)}
+_NAMES_SERVICE = {"azure_speech_voices": re.compile(r"tts|synthes|text.to.speech|voice", re.I),
+                  "huggingface_whoami": re.compile(r"(?<![\w.-])huggingface\.co/", re.I)}
 _OTHER_SERVICE = {"speechmatics_jobs": re.compile(r"real.?time|\brt\b|\.rt\.|websocket|wss://", re.I),
                   "soniox_files": re.compile(r"real.?time|stt-rt|websocket|wss://", re.I),
                   "pollinations_profile": re.compile(r"(?:text|image)\.pollinations\.ai", re.I),

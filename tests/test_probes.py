@@ -46,10 +46,11 @@ NOMIC_KEY = "nk-" + "Wq7Er2Ty5Ui8Op1As4Df6Gh9Jk3Lz0Xc2Vb5Nm8QwEr1"
 STEPFUN_KEY = "Zk4Lm8Np2Qr6St0Uv3Wx7Yz1Ab5Cd9Ef2Gh6Ij0Kl4Mn8Op"
 DASHSCOPE_KEY = "sk-" + "7c1e9a4b2d8f4e6a9b3c5d7e1f2a4b6c"
 DEEPL_KEY = "9b2e4c7a-1d3f-4a5b-8c6d-0e1f2a3b4c5d:fx"
+HF_TOKEN = "hf_" + "Tq3Wm7Xn1Lp5Rv9Yb2Hc6Jd0GfKsEuIoPaZx"
 KEYS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY, DEEPGRAM_KEY, ELEVENLABS_KEY, OPENROUTER_KEY, DEEPSEEK_KEY,
         MOONSHOT_KEY, SILICONFLOW_KEY, REPLICATE_KEY, ASSEMBLYAI_KEY, COHERE_KEY, NOVITA_KEY, SAMBANOVA_KEY,
         AZURE_KEY, AWS_SECRET, AWS_TOKEN, BEDROCK_API_KEY, SPEECH_KEY, ARK_KEY, POLLINATIONS_KEY,
-        CLOUDFLARE_TOKEN, FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY, DASHSCOPE_KEY, DEEPL_KEY]
+        CLOUDFLARE_TOKEN, FIRECRAWL_KEY, NOMIC_KEY, STEPFUN_KEY, DASHSCOPE_KEY, DEEPL_KEY, HF_TOKEN]
 
 OPENAI_BAD_KEY = {"error": {"message": "Incorrect API key provided: sk-proj-****. You can find your API key at "
                                        "https://platform.openai.com/account/api-keys.",
@@ -526,8 +527,9 @@ def test_sambanova_bare_403_against_its_model_list(host, pipe, reporters, device
 # Reads added before the seventeenth held-out set (docs/publisher.md): speech hosts, Volcengine Ark, Pollinations,
 # Gladia, Cloudflare Workers AI; with the thirty-fourth and thirty-fifth: StepFun's model list (checked without the key
 # first), Firecrawl's credit read, Nomic's account read; after the thirty-seventh: DashScope's model list (checked
-# without the key first, at DashScope's hosts only). Each: the failed call's 401 the classifier reads as a broken
-# key, then the read.
+# without the key first, at DashScope's hosts only); after the forty-first: the Hugging Face Hub's token read (at the
+# Hub only, and only where the failed call's host is known). Each: the failed call's 401 the classifier reads as a
+# broken key, then the read.
 
 DASHSCOPE_BAD_KEY = {"error": {"message": "Incorrect API key provided. ", "type": "invalid_request_error",
                                "code": "invalid_api_key"}}
@@ -564,6 +566,8 @@ NEW_READS = {
               "authorization", f"Bearer {NOMIC_KEY}"),
     "qwen": (DASHSCOPE_KEY, "/compatible-mode/v1", ("/compatible-mode/v1/chat/completions", DASHSCOPE_BAD_KEY),
              "/compatible-mode/v1/models", "authorization", f"Bearer {DASHSCOPE_KEY}"),
+    "huggingface": (HF_TOKEN, "", ("/api/models/org/model", {"error": "Invalid credentials in Authorization header"}),
+                    "/api/whoami-v2", "authorization", f"Bearer {HF_TOKEN}"),
 }
 # reads checked without the key first: the keyless answer that lets the key be sent
 KEYLESS = {"stepfun": (401, {"error": {"message": "Missing API key", "type": "invalid_api_key"}}),
@@ -601,6 +605,9 @@ NEW_ANSWERS = {
               ((200, {"sub": "auth0|abc", "organizations": [], "default_organization": None}), "key_works")),
     "qwen": (((401, DASHSCOPE_BAD_KEY), "key_rejected"),
              ((200, {"object": "list", "data": [{"id": "qwen-plus", "object": "model"}]}), "key_works")),
+    "huggingface": (((401, {"error": "Invalid user token"}), "key_rejected"),
+                    ((200, {"type": "user", "name": "someone", "auth": {"accessToken": {"role": "read"}}}),
+                     "key_works")),
 }
 
 
@@ -641,6 +648,9 @@ def test_each_added_read(host, pipe, reporters, device, capsys, caplog, provider
     ("stepfun", None, "host_unknown"),                                        # regional: .com and .ai keys do not mix
     ("dashscope", None, "host_unknown"),                                      # regional: Beijing, Singapore, US keys
     ("aliyun", "https://mt.cn-hangzhou.aliyuncs.com/", "other_service"),      # Alibaba's machine translation
+    ("huggingface", None, "host_unknown"),                        # the Hub, Inference Providers or an Endpoint: unknown
+    ("hf", "https://router.huggingface.co/v1", "other_service"),  # Inference Providers serve no token read
+    ("huggingface", "https://api-inference.huggingface.co/models/gpt2", "other_service"),
 ])
 def test_the_added_reads_go_only_to_the_host_that_serves_them(provider, base_url, reason):
     from byok_reporter.probe import ProbeTable, load_table
@@ -667,6 +677,7 @@ def test_the_added_reads_go_only_to_the_host_that_serves_them(provider, base_url
     ("qwen", "https://dashscope.aliyuncs.com/api/v1", "dashscope.aliyuncs.com", "/api/v1/models"),
     ("bailian", "https://ws-1a2b.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1",
      "ws-1a2b.ap-southeast-1.maas.aliyuncs.com", "/compatible-mode/v1/models"),
+    ("hugging_face", "https://huggingface.co", "huggingface.co", "/api/whoami-v2"),
 ])
 def test_the_added_reads_are_planned_at_the_call_host(provider, base_url, host_name, path):
     from byok_reporter.probe import ProbeTable, load_table
