@@ -555,7 +555,7 @@ _PERMISSION = _rx(
     r"\bdoes not have [`'\"\[]{0,3}[a-z]+(?:\.[a-z]+)+[`'\"\]]{0,3} (?:iam )?permissions?\b",
     # an API the project has not enabled, as the Firebase AI SDK words Google's 403 SERVICE_DISABLED (its
     # API_NOT_ENABLED: "requires the Firebase AI API ('firebasevertexai.googleapis.com') to be enabled")
-    r"\bapi (?:\(\W?[\w.-]+\W?\) )?to be enabled\b",
+    r"(?<=api )to be enabled\b", r"(?<=\.googleapis\.com\W\) )to be enabled\b",   # anchored on the phrase, not "api"
     # a refusal for the account or the key's kind ("Access to Anthropic models is not allowed for this account", "Fire
     # Pass API keys are not authorized for this route"), Yandex Cloud IAM's "Permission to [resource-manager.folder
     # ...] denied" and a model licence refused ("you do not meet the criteria to obtain a license", Meta's Llama form)
