@@ -402,6 +402,11 @@ _GUARDS = (
     ("our_proxy", _rx(
         r"litellm\.(?:budgetexceedederror|contextwindowexceedederror|contentpolicyviolationerror)",
         r"budget has been exceeded")),          # a LiteLLM proxy budget is ours, not the user's
+    # omi's LLM gateway names the class of a failure it wraps as a 401 `credential_failure` ("provider request failed:
+    # byok_rate_limit"; its FailureClass): a BYOK key's rate limit, no BYOK key configured, a provider BYOK does not
+    # serve, or omi's own paid route failing are not the user's key (byok_auth and byok_quota are, and read as such)
+    ("omi_gateway", _rx(r"\bbyok_rate_limit\b", r"\bmissing_byok_key\b", r"\bbyok_unsupported_provider\b",
+                        r"\bprovider_(?:429|5xx)_omi_paid\b")),
     # No key reached the provider (an SDK's check before any request, or the provider's answer to a request that
     # carried none): our platform built the call without the user's key (docs/classification.md, labelling rules).
     ("no_key_sent", _rx(
@@ -479,6 +484,7 @@ _INVALID_KEY = _rx(
     r"\baccess tokens are not supported for this endpoint\b",   # GitHub: a token of the wrong kind for the endpoint
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
     r"\btoken_(?:revoked|invalidated)\b",   # the ChatGPT backend's codes for a sign-in that no longer works
+    r"\bbyok_auth\b",                      # omi's LLM gateway: the provider refused the user's own key
     r"\bkey (?:has |is )?expired\b",   # "API key expired", a gateway's "403 Key Expired"
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
     r"\bunauthenticated\b", r"\bunauthorized\b", r"\bnot authorized\b(?! to)",
@@ -866,6 +872,10 @@ def _explain(provider: Any, error: Any) -> Verdict:
             if row is not None and row.codes is not None and row.codes & codes:
                 return Verdict(row.decision, row.id, "documented")
         return Verdict(None, "guard." + name, "guard")
+    if "byok_quota" in hay:
+        # omi's LLM gateway wraps every BYOK failure as a 401 `credential_failure`; its class `byok_quota` (the user's
+        # own key out of quota or credit) is better evidence than that envelope's type
+        return Verdict(QUOTA_EXHAUSTED, "text.omi_gateway_quota", "heuristic")
 
     google = chain is not None and "gemini" in chain.tables
     if chain is not None:
