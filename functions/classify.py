@@ -406,7 +406,7 @@ _GUARDS = (
     # byok_rate_limit"; its FailureClass): a BYOK key's rate limit, no BYOK key configured, a provider BYOK does not
     # serve, or omi's own paid route failing are not the user's key (byok_auth and byok_quota are, and read as such)
     ("omi_gateway", _rx(r"\bbyok_rate_limit\b", r"\bmissing_byok_key\b", r"\bbyok_unsupported_provider\b",
-                        r"\bprovider_(?:429|5xx)_omi_paid\b")),
+                        r"(?<=provider_429|provider_5xx)_omi_paid\b")),   # anchored on "_omi_paid"
     # No key reached the provider (an SDK's check before any request, or the provider's answer to a request that
     # carried none): our platform built the call without the user's key (docs/classification.md, labelling rules).
     ("no_key_sent", _rx(
