@@ -158,6 +158,9 @@ WRAPPERS = [python_sdk_str, litellm, vercel_ai_sdk, node_sdk, app_prefix, app_50
 # `access_denied`) is decided by the type alone: openai-node's form drops it.
 # The forty-first set's line 42 (a relay's "The Free plan is temporarily disabled due to abuse" beside the type
 # `permission_error`) is decided by the type alone: openai-node's form drops it.
+# The forty-second set's line 3 (Azure's "401 PermissionDenied", a managed identity without the data-plane role) is
+# decided by the code `PermissionDenied` alone: its message is Azure's 401 reason phrase, which names no grant, and
+# every form that keeps only the message leaves a bare 401.
 KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_errors_holdout4.jsonl", 132, "python_sdk_str"),
          ("provider_errors_holdout10.jsonl", 37, "node_sdk"), ("provider_errors_holdout13.jsonl", 99, "litellm")} | {
     ("provider_errors_holdout13.jsonl", 156, wrapper) for wrapper in (
@@ -185,8 +188,9 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     ("provider_errors_holdout36.jsonl", 10, "node_sdk"), ("provider_errors_holdout37.jsonl", 53, "node_sdk"),
     ("provider_errors_holdout19.jsonl", 95, "node_sdk"), ("provider_errors_holdout40.jsonl", 126, "node_sdk"),
     ("provider_errors_holdout41.jsonl", 42, "node_sdk")} | {
-    ("provider_errors_holdout37.jsonl", 136, wrapper) for wrapper in (
-        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")}
+    (name, line, wrapper) for name, line in (("provider_errors_holdout37.jsonl", 136),
+                                             ("provider_errors_holdout42.jsonl", 3))
+    for wrapper in ("python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")}
 
 
 def _right_cases():
