@@ -402,11 +402,6 @@ _GUARDS = (
     ("our_proxy", _rx(
         r"litellm\.(?:budgetexceedederror|contextwindowexceedederror|contentpolicyviolationerror)",
         r"budget has been exceeded")),          # a LiteLLM proxy budget is ours, not the user's
-    # omi's LLM gateway names the class of a failure it wraps as a 401 `credential_failure` ("provider request failed:
-    # byok_rate_limit"; its FailureClass): a BYOK key's rate limit, no BYOK key configured, a provider BYOK does not
-    # serve, or omi's own paid route failing are not the user's key (byok_auth and byok_quota are, and read as such)
-    ("omi_gateway", _rx(r"\bbyok_rate_limit\b", r"\bmissing_byok_key\b", r"\bbyok_unsupported_provider\b",
-                        r"(?<=provider_429|provider_5xx)_omi_paid\b")),   # anchored on "_omi_paid"
     # No key reached the provider (an SDK's check before any request, or the provider's answer to a request that
     # carried none): our platform built the call without the user's key (docs/classification.md, labelling rules).
     ("no_key_sent", _rx(
@@ -484,7 +479,6 @@ _INVALID_KEY = _rx(
     r"\baccess tokens are not supported for this endpoint\b",   # GitHub: a token of the wrong kind for the endpoint
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
     r"\btoken_(?:revoked|invalidated)\b",   # the ChatGPT backend's codes for a sign-in that no longer works
-    r"\bbyok_auth\b",                      # omi's LLM gateway: the provider refused the user's own key
     r"\bkey (?:has |is )?expired\b",   # "API key expired", a gateway's "403 Key Expired"
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
     r"\bunauthenticated\b", r"\bunauthorized\b", r"\bnot authorized\b(?! to)",
@@ -571,6 +565,12 @@ _PERMISSION = _rx(
     r"\bnot meet the criteria to (?:obtain|access|use)\b",
 )
 
+# omi's LLM gateway's FailureClass values for a user's own key (backend/llm_gateway/gateway/schemas.py in
+# BasedHardware/omi): the provider refused the key, or its quota or credit is spent; the rest (a BYOK key's rate limit,
+# no BYOK key configured, a provider BYOK does not serve, omi's own paid route failing) are not the user's to act on.
+_OMI_GATEWAY_CLASS = re.compile(r"\b(byok_auth|byok_quota|byok_rate_limit|byok_unsupported_provider|missing_byok_key|"
+                                r"provider_(?:429|5xx)_omi_paid)\b")
+_OMI_GATEWAY_DECISIONS = {"byok_auth": INVALID_KEY, "byok_quota": QUOTA_EXHAUSTED}
 # Prepaid credits used up: money in any dialect (Google's free tier has no credits to exhaust).
 _CREDITS_GONE = _rx(r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b")
 _QUOTA = _rx(
@@ -872,10 +872,12 @@ def _explain(provider: Any, error: Any) -> Verdict:
             if row is not None and row.codes is not None and row.codes & codes:
                 return Verdict(row.decision, row.id, "documented")
         return Verdict(None, "guard." + name, "guard")
-    if "byok_quota" in hay:
-        # omi's LLM gateway wraps every BYOK failure as a 401 `credential_failure`; its class `byok_quota` (the user's
-        # own key out of quota or credit) is better evidence than that envelope's type
-        return Verdict(QUOTA_EXHAUSTED, "text.omi_gateway_quota", "heuristic")
+    if "byok_" in hay or "_omi_paid" in hay:
+        # omi's LLM gateway wraps every failure of a user's own key as a 401 `credential_failure` naming its class: the
+        # class, not that envelope's type, says what failed
+        m = _OMI_GATEWAY_CLASS.search(hay)
+        if m is not None:
+            return Verdict(_OMI_GATEWAY_DECISIONS.get(m.group(1)), "omi_gateway." + m.group(1), "documented")
 
     google = chain is not None and "gemini" in chain.tables
     if chain is not None:
