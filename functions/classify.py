@@ -393,7 +393,8 @@ _GUARDS = (
         r"requires moderation", r"responsibleaipolicyviolation")),
     # An HTML page is a gateway's, a proxy's or a CDN's, not the provider's API verdict on the key.
     ("html_page", _rx(r"<html", r"<!doctype",
-                      r"enable javascript and cookies to continue")),   # Cloudflare's challenge page, markup gone
+                      r"enable javascript and cookies to continue",   # Cloudflare's challenge page, markup gone
+                      r"\bsorry, you have been blocked\b")),             # ...and its block page's headline
     ("cdn_name", _rx(r"cloudflare")),   # a CDN's page or header quoted without its markup (weak: see _YIELDING)
     ("upstream_failed", _rx(r"provider returned error")),   # OpenRouter relaying its upstream's failure
     ("our_request", _rx(
@@ -429,6 +430,9 @@ _GUARDS = (
             [re.escape(v) for v in NON_VALUES + LOCAL_SERVER_KEYS]
             + [re.escape(v[:8]) + r"\*+" + re.escape(v[-4:]) for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12])
         + r")(?=['\"\s.,;]|$)",
+        # an app's own "OpenAI API Key not found" as the whole text, or "API key not found or is not formatted
+        # correctly" (its check of the setting); Google's "API Key not found. Please pass a valid API key." goes on
+        r"\bapi key not found(?=\W{0,3}(?:\||$)| or is not formatted\b)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
         # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
@@ -563,6 +567,11 @@ _PERMISSION = _rx(
     r"\bnot authorized for this (?:route|endpoint|api|operation|resource|model)\b",
     r"\bpermission to \[[^\]]{1,300}\] denied\b",
     r"\bnot meet the criteria to (?:obtain|access|use)\b",
+    # GitHub's refusals of a model or feature the account's plan or its organization's policy keeps off ("model access
+    # is not permitted per policy settings", "Your account type is not currently supported"), a preview open to
+    # "select customers only" (Stability's fine-tuning), an organization not entitled, a deactivated user
+    r"\bnot permitted per polic(?:y|ies)\b", r"\baccount type is not (?:currently )?supported\b",
+    r"\bselect customers only\b", r"\borganization is not authorized to access\b", r"\buser is inactive\b",
 )
 
 # omi's LLM gateway's FailureClass values for a user's own key (backend/llm_gateway/gateway/schemas.py in

@@ -268,9 +268,10 @@ LATER_SETS = [
     (HELD_OUT[24], "twenty-fourth held-out set", 121, 22,
      "121/150, 22 of 94 after its fixes (all thread-only; 100/100 where the text gives the label); before: 117/150 "
      "(78.0 %), 25 false alarms, 2 where the text gives the label"),
-    (HELD_OUT[25], "twenty-fifth held-out set", 140, 10,
+    (HELD_OUT[25], "twenty-fifth held-out set", 141, 9,
      "140/160, 10 of 98 after its fixes (9 thread-only; 133/135 where the text gives the label); before: 127/160 "
-     "(79.4 %), 12 false alarms, 3 where the text gives the label"),
+     "(79.4 %), 12 false alarms, 3 where the text gives the label"
+     "; 141 and 9 since the forty-third set read an app's 'API key not found' as no key sent (line 105)"),
     (HELD_OUT[26], "twenty-sixth held-out set", 125, 24,
      "124/160, 24 of 98 after its fixes (23 thread-only; 105/109 where the text gives the label); before: 119/160 "
      "(74.4 %), 25 false alarms, 2 where the text gives the label"
@@ -328,6 +329,9 @@ LATER_SETS = [
     (HELD_OUT[42], "forty-second held-out set", 41, 8,
      "small, measured and not tuned on (nothing it prompted was kept): 41/51 (80.4 %), 8 false alarms of 32, all "
      "thread-only; 38/40 where the text gives the label"),
+    (HELD_OUT[43], "forty-third held-out set", 183, 19,
+     "183/215, 19 of 160 after its fixes (18 thread-only; 162/169 where the text gives the label); before: 175/215 "
+     "(81.4 %), 22 false alarms, 4 where the text gives the label"),
 ]
 
 
@@ -578,6 +582,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     # answers it changes change nothing right or wrong
     r = module.estimate(load_cases(HELD_OUT[42]))
     assert r["right_with_probe"] == r["right_alone"] == 41 and r["alarms_with_probe"] == r["alarms_alone"] == 8
+    # the forty-third: two keys that worked at the failed call's own host settled (an Azure key Weaviate's module sent
+    # as it should, an app's key test), none turned wrong
+    r = module.estimate(load_cases(HELD_OUT[43]))
+    assert [c["line"] for c in r["changed"]] == [1, 120] and r["key_malformed"] == 9
+    assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -1188,6 +1197,47 @@ HOLDOUT33_RULES = [
      "foundry-dev-tools/issues/762"),
     ("ElevenLabs' landing-page quota_exceeded is the allowance of requests without a key", "elevenlabs-docs/issues/302"),
 ]
+
+
+HOLDOUT43_RULES = [
+    ("Cloudflare's block page ('Sorry, you have been blocked') is not the key, whatever status carried it",
+     "DB-GPT/issues/802"),
+    ("An app's own 'OpenAI API Key not found' is no key sent", "chatbot-ui/issues/1192"),
+    ("An app's 'API key not found or is not formatted correctly' is no key sent", "gptstudio/issues/39"),
+    ("GitHub's 'model access is not permitted per policy settings' is access", "CopilotChat.nvim/issues/433"),
+    ("GitHub's 'Your account type is not currently supported' is access, not the 'unauthorized' code's key",
+     "CopilotChat.nvim/issues/1052"),
+    ("A preview open to 'select customers only' is access", "stability-sdk/issues/282"),
+    ("'Organization is not authorized to access any resource' is access", "kibana/issues/283739"),
+    ("'This user is inactive.' is the account's access", "zammad/issues/5890"),
+]
+
+
+LOOK_ALIKES["forty-third"] = ([
+    # Cloudflare's block page is the edge's, not the key's
+    ("openai", {"status_code": 403, "message": "Please enable cookies.\nSorry, you have been blocked\nYou are unable to "
+                "access api.openai.com"}, None),
+    # an app's own "API key not found" is no key sent; Google's answer to a key it does not know stays the key's
+    ("openai", {"message": "Error: OpenAI API Key not found"}, None),
+    ("gemini", {"status_code": 400, "message": "API Key not found. Please pass a valid API key."}, "invalid_key"),
+    ("openai_compatible", {"status_code": 401, "message": "Invalid API key: a95***. Key not found in system."},
+     "invalid_key"),
+    # GitHub's plan and policy refusals are access; its bad credentials stay the key's
+    ("github_copilot", {"message": "{\"error\":{\"message\":\"model access is not permitted per policy settings\"}}"},
+     "permission_denied"),
+    ("github_copilot", {"code": "unauthorized", "message": "Your account type is not currently supported"},
+     "permission_denied"),
+    ("github_copilot", {"status_code": 401, "message": "Bad credentials"}, "invalid_key"),
+    # a preview for select customers, an organization not entitled, an inactive user: access
+    ("stability", {"message": "Fine-Tuning is currently available in Limited Preview for select customers only"},
+     "permission_denied"),
+    ("elastic", {"status_code": 403, "message": "Organization is not authorized to access any resource"},
+     "permission_denied"),
+    ("zammad_ai", {"body": {"error": "This user is inactive."}}, "permission_denied"),
+],
+    ["cloudflare-block-page", "app-key-not-found", "google-key-not-found", "key-not-found-in-system",
+     "copilot-policy", "account-type", "copilot-bad-credentials", "select-customers", "organization-not-authorized",
+     "user-inactive"])
 
 
 HOLDOUT41_RULES = [
