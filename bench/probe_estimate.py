@@ -52,11 +52,11 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   docs/holdout35.md): the same holds where the classifier reads the failed call's answer by a provider's documented
   row as not the key's (a rate limit, our request's form, a token of another kind): that host did not refuse the key;
 - added with DashScope's model list, after the thirty-seventh set was read (each set's estimate with and without it
-  is in the README): that read runs only at DashScope's hosts, so a case on its slugs whose text names another
+  is in docs/heldout.md): that read runs only at DashScope's hosts, so a case on its slugs whose text names another
   Alibaba Cloud product's host (machine translation, speech) is not probed; the same for DeepL's usage read, added
   with it, and a case that names DeepL's web translator or DeepLX;
 - added with the Hugging Face Hub's token read, after the forty-first set was read (each set's estimate with and
-  without it is in the README): that read runs only at the Hub, and only where the failed call's host is known, so a
+  without it is in docs/heldout.md): that read runs only at the Hub, and only where the failed call's host is known, so a
   case on Hugging Face's slugs counts as probed only when its text names a URL at the Hub itself (huggingface.co, not
   Inference Providers' router, the serverless API or an Endpoint);
 - the notifier's functions.verification.apply then decides, as it does for a real event.

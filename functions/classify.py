@@ -572,6 +572,9 @@ _PERMISSION = _rx(
     # "select customers only" (Stability's fine-tuning), an organization not entitled, a deactivated user
     r"\bnot permitted per polic(?:y|ies)\b", r"\baccount type is not (?:currently )?supported\b",
     r"\bselect customers only\b", r"\borganization is not authorized to access\b", r"\buser is inactive\b",
+    # ModelScope's API-Inference serves a token only once its account is bound to an Alibaba Cloud account
+    # (modelscope.cn/docs/accounts/aliyun-binding-and-authorization): "Please bind your Alibaba Cloud account before use."
+    r"\bbind your alibaba cloud account\b",
 )
 
 # omi's LLM gateway's FailureClass values for a user's own key (backend/llm_gateway/gateway/schemas.py in
