@@ -430,15 +430,14 @@ _GUARDS = (
             [re.escape(v) for v in NON_VALUES + LOCAL_SERVER_KEYS]
             + [re.escape(v[:8]) + r"\*+" + re.escape(v[-4:]) for v in NON_VALUES + LOCAL_SERVER_KEYS if len(v) > 12])
         + r")(?=['\"\s.,;]|$)",
-        # an app's own "OpenAI API Key not found" as the whole text, or "API key not found or is not formatted
-        # correctly" (its check of the setting); Google's "API Key not found. Please pass a valid API key." goes on
-        r"\bapi key not found(?=\W{0,3}(?:\||$)| or is not formatted\b)",
         r"\bauthentication_no_token\b", r"\bno bearer token\b",   # IBM: "due to no Bearer token in the request header"
         r"\bbearer token not found\b",       # a gateway's 401 to a header without the Bearer scheme or token
-        # an app's own refusal before any call ("API key not found. Please set it in the environment"); Google's "API
-        # Key not found. Please pass a valid API key." answers a key that came, and stays the key's
-        r"(?<=key )not found(?: for [`'\"]?[\w.-]+[`'\"]? provider)?\W{1,3}"
-        r"(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b",
+        # an app's own refusal before any call ("API key not found. Please set it in the environment", "OpenAI API Key
+        # not found" as the whole text, "API key not found or is not formatted correctly"); Google's "API Key not
+        # found. Please pass a valid API key." answers a key that came, and stays the key's
+        r"(?<=key )not found(?:(?: for [`'\"]?[\w.-]+[`'\"]? provider)?\W{1,3}"
+        r"(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b"
+        r"|(?<=api key not found)(?:\W{0,3}(?:\||$)| or is not formatted\b))",
         # OpenRouter's 401s to a request that carried no credential at all
         r"\bmissing (?:the )?(?:authentication(?: header)?|authorization header)\b", r"\bno auth credentials found\b",
         # OpenAI's 401 to a request without an Authorization header
