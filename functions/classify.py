@@ -462,6 +462,10 @@ _GUARDS = (
         # is set either in the environment variables or via params"
         r"no key is set either in the environment variables",
         r"openaikeynotfound",                               # ragas' OpenAIKeyNotFound / AzureOpenAIKeyNotFound
+        # the Node SDKs with no key option or variable ("The OPENAI_API_KEY environment variable is missing or empty;
+        # either provide it, or instantiate the OpenAI client with an apiKey option", Anthropic's the same) and an
+        # app's own check of the variable ("ANTHROPIC_API_KEY environment variable is required")
+        r"_api_key environment variable (?:is )?(?:missing|required|not set|empty)\b",
         # GigaChat's SDK: a credential that is not its base64 Authorization data, checked before any call
         r"please use only base64 credentials")),
 )
@@ -481,6 +485,9 @@ _INVALID_KEY = _rx(
     r"\bapi key (?:was )?reported as leaked\b", r"\bapi keys are not supported by this api\b",
     r"\baccess tokens are not supported for this endpoint\b",   # GitHub: a token of the wrong kind for the endpoint
     r"\binvalid bearer token\b", r"\btoken (?:is )?expired\b", r"\bexpired api key\b",
+    # AWS's refusal of a bearer token (a Bedrock API key, a Kiro/CodeWhisperer token), as of a signed request's
+    # "The security token included in the request is invalid"
+    r"\bbearer token included in the request is invalid\b",
     r"\btoken_(?:revoked|invalidated)\b",   # the ChatGPT backend's codes for a sign-in that no longer works
     r"\bkey (?:has |is )?expired\b",   # "API key expired", a gateway's "403 Key Expired"
     r"\bapi key (?:is )?(?:invalid|revoked|disabled)\b", r"\bkey (?:has been|was) (?:revoked|deleted|disabled)\b",
@@ -574,6 +581,10 @@ _PERMISSION = _rx(
     # ModelScope's API-Inference serves a token only once its account is bound to an Alibaba Cloud account
     # (modelscope.cn/docs/accounts/aliyun-binding-and-authorization): "Please bind your Alibaba Cloud account before use."
     r"\bbind your alibaba cloud account\b",
+    # a key of a plan its provider serves only to named clients or its own endpoint: Kimi For Coding's "is currently
+    # only available for Coding Agents" (moonshot.coding_agents_only), under any slug, and Qianfan's "Coding Plan API
+    # key is not allowed for non-Coding Plan requests" (qianfan.plan_key_not_allowed) without its code
+    r"\bonly available for coding agents\b", r"\bapi key is not allowed for non-",
 )
 
 # omi's LLM gateway's FailureClass values for a user's own key (backend/llm_gateway/gateway/schemas.py in
@@ -656,6 +667,7 @@ _QUOTA_WEAK = _rx(
     r"\bmonthly[ _](?:(?:usage|spend(?:ing)?|token|request|character|call)[ _])?(?:limit|quota|cap|allowance|count)\b",
     r"\bpurchase (?:more )?credits\b",
     r"\badd (?:more )?credits\b", r"\btop up\b", r"\brecharge\b", r"exceeded your current quota",
+    r"\badd (?:a |more )?balance\b",              # Chutes: "you need to add a balance of $5.00", "Please add balance"
     r"\binsufficient quota\b",                 # insufficient_quota reworded by an app (Codex CLI)
     r"\badd a credit card\b",                  # AssemblyAI streaming 4003: paid-only feature on a free account
 )

@@ -336,6 +336,9 @@ LATER_SETS = [
     (HELD_OUT[44], "forty-fourth held-out set", 93, 9,
      "small: 93/104, 9 of 83 after its fix (all thread-only; 74/75 where the text gives the label); before: 92/104 "
      "(88.5 %), 9 false alarms, none where the text gives the label"),
+    (HELD_OUT[45], "forty-fifth held-out set", 169, 14,
+     "169/193, 14 of 150 after its fixes (12 thread-only; 140/142 where the text gives the label); before: 164/193 "
+     "(85.0 %), 15 false alarms, 3 where the text gives the label"),
 ]
 
 
@@ -596,6 +599,12 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[44]))
     assert [c["line"] for c in r["changed"]] == [47, 70, 71, 75] and r["key_malformed"] == 4
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # the forty-fifth: two keys that worked at the failed call's own host settled, a refused key found, a placeholder
+    # key seen by the key-form check; line 166 (a Codestral key that worked only at Codestral's own host, sent by an app
+    # to Mistral's) turns wrong, as measured
+    r = module.estimate(load_cases(HELD_OUT[45]))
+    assert [c["line"] for c in r["changed"]] == [122, 130, 141, 166, 181] and r["key_malformed"] == 7
+    assert [c["line"] for c in r["changed"] if c["with_probe"] != c["expected"]] == [166]
 
 
 # ------------------------------------------------------------------------------------------------- CLI
@@ -1206,6 +1215,50 @@ HOLDOUT33_RULES = [
      "foundry-dev-tools/issues/762"),
     ("ElevenLabs' landing-page quota_exceeded is the allowance of requests without a key", "elevenlabs-docs/issues/302"),
 ]
+
+
+HOLDOUT45_RULES = [
+    ("An app's 'ANTHROPIC_API_KEY environment variable is required' is no key sent, whatever body came with it",
+     "next-ai-draw-io/issues/852"),
+    ("AWS's 'The bearer token included in the request is invalid' is the key's, whatever status carried it",
+     "AIClient2API/issues/274"),
+    ("Chutes' 'you need to add a balance of $5.00' is money", "claude-code-router/issues/432"),
+    ("'Coding Plan is currently only available for Coding Agents' is the plan's access under any slug",
+     "knowledge-base/issues/14"),
+    ("Qianfan's 'Coding Plan API key is not allowed for non-Coding Plan requests' is access without its code",
+     "inkos/issues/175"),
+]
+
+
+LOOK_ALIKES["forty-fifth"] = ([
+    # the Node SDKs' and apps' missing key variable is no key sent; a key refused that names the variable stays the key's
+    ("openai", {"message": "OpenAIError: The OPENAI_API_KEY environment variable is missing or empty; either provide "
+                "it, or instantiate the OpenAI client with an apiKey option, like new OpenAI({ apiKey: 'My API Key' })."},
+     None),
+    ("openai", {"status_code": 401, "message": "Invalid API key. Check that the OPENAI_API_KEY environment variable is "
+                "set correctly."}, "invalid_key"),
+    # a bearer token AWS refuses is the key's, as its signed form; a request without the token is not
+    ("aws", {"status_code": 403, "message": "The bearer token included in the request is invalid."}, "invalid_key"),
+    ("openai_compatible", {"status_code": 401, "message": "Bearer token not found"}, None),
+    # balance to add is money; a per-minute limit that mentions balance is still a rate
+    ("chutes", {"message": "Your account is currently in free mode. To start using Chutes, you need to add a balance "
+                "of $5.00."}, "quota_exhausted"),
+    ("chutes", {"status_code": 429, "message": "Rate limit exceeded: 60 requests per minute. Add balance to raise your "
+                "limit."}, None),
+    # plans that serve only coding agents or their own endpoint: access, whatever slug carried them
+    ("openai_compatible", {"status_code": 405, "body": {"error": "Coding Plan is currently only available for Coding "
+                           "Agents"}}, "permission_denied"),
+    ("qianfan", {"message": "Coding Plan API key is not allowed for non-Coding Plan requests"}, "permission_denied"),
+    # Pollinations' own answers (gen.pollinations.ai's billing middleware)
+    ("pollinations", {"status_code": 401, "message": "A valid API key is required. Get one at "
+                      "https://enter.pollinations.ai/keys"}, "invalid_key"),
+    ("pollinations", {"status_code": 402, "message": "API key budget is too low for this request"}, "quota_exhausted"),
+    ("pollinations", {"status_code": 403, "message": "This API key cannot use the requested model"},
+     "permission_denied"),
+],
+    ["node-sdk-no-key", "key-refused-names-variable", "aws-bearer-refused", "bearer-not-found", "chutes-add-balance",
+     "chutes-rate-add-balance", "coding-agents-only", "qianfan-plan-key", "pollinations-key-required",
+     "pollinations-key-budget", "pollinations-key-model"])
 
 
 HOLDOUT44_RULES = [
