@@ -637,6 +637,9 @@ _QUOTA = _rx(
     r"\bbalance (?:is |has been )?(?:exhausted|depleted|insufficient|too low)\b",
     r"\b(?:used up|exhausted|run out of|ran out of) (?:all )?(?:of )?(?:your |the )?(?:daily |weekly |monthly |free |included )*"
     r"(?:allocation|allowance|quota|credits?|balance)\b",
+    # a quota named by its window, the window a lifetime ("quota exceeded for types: audio_duration_lifetime",
+    # Volcengine's speech service): a trial's allowance that never resets
+    r"quota exceeded for types?: [\w, ]{0,80}lifetime\b",
 )
 # Credits that would pay for a request as used, gone: said beside a plan's refusal, the money is what is missing.
 _NO_CREDITS = _rx(r"\bno (?:api )?credits? (?:available|remaining)\b")
@@ -672,10 +675,12 @@ _QUOTA_WEAK = _rx(
     r"\badd a credit card\b",                  # AssemblyAI streaming 4003: paid-only feature on a free account
 )
 
-# A model another vendor makes, named in OpenAI's "The model X does not exist or you do not have access to it": no
-# organization is ever granted it there, so it is a model id our platform routed to the wrong provider.
-_FOREIGN_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|"
-                     r"deepseek|glm-|kimi|moonshot|command-r)[^\s`'\"]*[`'\"]? does not exist")
+# A model id no organization is ever granted, named in OpenAI's "The model X does not exist or you do not have access
+# to it": a model another vendor makes (our platform routed it to the wrong provider) or a placeholder where a model id
+# belongs ("The model `model` does not exist", `undefined`, `your-model-name`): our request either way.
+_NO_SUCH_MODEL = _rx(r"model [`'\"]?(?:[\w.-]+[:/])?(?:claude|gemini|gemma|llama|mistral|mixtral|codestral|qwen|"
+                     r"deepseek|glm-|kimi|moonshot|command-r)[^\s`'\"]*[`'\"]? does not exist",
+                     r"model [`'\"](?:model|undefined|null|none|(?:your[_-])?model[_-]name|your[_-]model)[`'\"] does not exist")
 # Daily, monthly and free-tier caps: quota that will not clear within minutes.
 _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]?week", r"\bweekly\b",
                  r"\blifetime\b",                                 # a trial key's lifetime allowance never resets
@@ -982,7 +987,7 @@ def _heuristics(google: bool, status: int | None, hay: str) -> tuple[str | None,
         if _long_wait(hay):
             return QUOTA_EXHAUSTED, "text.long_wait"
         return None, "text.rate_limit"
-    if "incorrect model id" in hay or _FOREIGN_MODEL.search(hay):
+    if "incorrect model id" in hay or _NO_SUCH_MODEL.search(hay):
         return None, "text.model_id"   # relays' "Incorrect model ID ... or you do not have permission": our model id
     return _auth(status, hay)
 
