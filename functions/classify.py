@@ -584,7 +584,7 @@ _PERMISSION = _rx(
     # a key of a plan its provider serves only to named clients or its own endpoint: Kimi For Coding's "is currently
     # only available for Coding Agents" (moonshot.coding_agents_only), under any slug, and Qianfan's "Coding Plan API
     # key is not allowed for non-Coding Plan requests" (qianfan.plan_key_not_allowed) without its code
-    r"\bonly available for coding agents\b", r"\bapi key is not allowed for non-",
+    r"\bonly available for coding agents\b", r"(?<=api key )is not allowed for non-",
 )
 
 # omi's LLM gateway's FailureClass values for a user's own key (backend/llm_gateway/gateway/schemas.py in
