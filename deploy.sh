@@ -77,6 +77,7 @@ STATUS_COLLECTION||Notifier runtime: subcollection of users/{uid} for the in-app
 STATUS_FLUSH_SECONDS||Notifier runtime: how often counted duplicates are written to the status; 0 = not counted (empty = default 300).
 USER_LANGUAGE_FIELD||Notifier runtime: field of users/{uid} with the language tag (empty = default language).
 USER_MUTE_FIELD||Notifier runtime: field of users/{uid} that mutes alerts, true or a list of providers (empty = default byok_alerts_muted).
+USER_KEY_FINGERPRINTS_FIELD||Notifier runtime: field of users/{uid} mapping a provider to the fingerprint of the key the user has now; a failure of another key tells no one; - = not read (empty = default byok_key_fingerprints).
 REMINDERS||Notifier runtime: the next push for a persisting problem is a reminder, true or false (empty = default true).
 DEEP_LINK_TEMPLATE||Notifier runtime: deep link in the push data, with {provider} and {reason}; - = none (empty = default app://settings/ai-keys?provider={provider}&reason={reason}).
 REDIS_CLUSTER||Notifier runtime: 1 for Memorystore for Redis Cluster (empty = a single instance).
@@ -95,8 +96,8 @@ PUBLISHERS||Comma-separated service account emails of the app backend allowed to
 RUNTIME_NUMBERS=(FCM_TIMEOUT_SECONDS DEDUP_WINDOW_SECONDS DELIVERY_LEASE_SECONDS NO_TARGET_WINDOW_SECONDS
   MAX_EVENT_AGE_SECONDS MAX_EVENT_BYTES FIRESTORE_TIMEOUT_SECONDS MARK_CACHE_SECONDS STATUS_FLUSH_SECONDS SURGE_USERS
   SURGE_WINDOW_SECONDS)
-RUNTIME_WORDS=(STATUS_COLLECTION USER_LANGUAGE_FIELD USER_MUTE_FIELD REMINDERS DEEP_LINK_TEMPLATE REDIS_CLUSTER
-  PUSH_LINK_FIELD EMAIL_MODE EMAIL_COLLECTION EMAIL_SOURCE USER_EMAIL_FIELD DELIVERY_MODE)
+RUNTIME_WORDS=(STATUS_COLLECTION USER_LANGUAGE_FIELD USER_MUTE_FIELD USER_KEY_FINGERPRINTS_FIELD REMINDERS DEEP_LINK_TEMPLATE
+  REDIS_CLUSTER PUSH_LINK_FIELD EMAIL_MODE EMAIL_COLLECTION EMAIL_SOURCE USER_EMAIL_FIELD DELIVERY_MODE)
 RUNTIME_SETTINGS=("${RUNTIME_NUMBERS[@]}" "${RUNTIME_WORDS[@]}")
 
 CA_MOUNT_PATH=/etc/secrets/redis-ca/server-ca.pem
@@ -736,7 +737,7 @@ write_metric_configs() {
   # shellcheck disable=SC2059
   cat >"$WORK_DIR/$METRIC_NOTIFIER.yaml" <<EOF
 name: $METRIC_NOTIFIER
-description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, key_malformed, held, invalid_event, expired, no_targets, retry, failed), provider and reason.
+description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, key_malformed, superseded_key, held, invalid_event, expired, no_targets, retry, failed), provider and reason.
 filter: '$(printf "$filter_base" "${S[NOTIFIER_NAME]}")'
 metricDescriptor:
   metricKind: DELTA

@@ -46,6 +46,8 @@ class Config:
     delivery_mode: str = "live"        # live | shadow
     surge_users: int = 25              # distinct users one failure may reach in a window before it is held (0: off)
     surge_window_seconds: int = 600
+    # field of users/{uid}: provider slug -> fingerprint(s) of the key the user has now (None: not read)
+    user_key_fingerprints_field: str | None = "byok_key_fingerprints"
 
 
 # name: (default, minimum, maximum)
@@ -159,6 +161,7 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
     status_collection = field_name("STATUS_COLLECTION", "byok_status", allow_empty=True)
     language_field = field_name("USER_LANGUAGE_FIELD", "language")
     mute_field = field_name("USER_MUTE_FIELD", "byok_alerts_muted")
+    key_fingerprints_field = field_name("USER_KEY_FINGERPRINTS_FIELD", "byok_key_fingerprints", allow_empty=True)
     deep_link = environ.get("DEEP_LINK_TEMPLATE")
     if deep_link is None:
         deep_link = "app://settings/ai-keys?provider={provider}&reason={reason}"
@@ -237,6 +240,7 @@ def load(environ: Mapping[str, str], need_redis: bool = True) -> Config:
         delivery_mode=delivery_mode,
         surge_users=ints["SURGE_USERS"],
         surge_window_seconds=ints["SURGE_WINDOW_SECONDS"],
+        user_key_fingerprints_field=key_fingerprints_field,
     )
 
 

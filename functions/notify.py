@@ -140,6 +140,8 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
         _release(redis, subject, lease, base)
         _retry(base, reason, "firestore_unavailable", exc)
     targets, profile = recipient.targets, recipient.profile
+    if _superseded(profile, event, cfg):
+        return _superseded_key(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
     mailed: dict[str, Any] = {}
 
     def finish(outcome: str, ttl: int, message: str, notified: bool = False, muted: bool = False, **fields) -> str:
@@ -250,6 +252,8 @@ def _shadow(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes
     except Exception as exc:
         _release(redis, subject, lease, base)
         _retry(base, reason, "firestore_unavailable", exc)
+    if _superseded(recipient.profile, event, cfg):
+        return _superseded_key(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
     muted = _muted(recipient.profile.get(cfg.user_mute_field), event.provider)
     targets = len(recipient.targets)
     would_email: bool | None = False
@@ -268,6 +272,32 @@ def _shadow(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes
               targets=targets, would_push=would_push, would_email=would_email, email=email_note, muted=muted,
               latency_ms=_ms(started))
     return "would_send"
+
+
+def _superseded(profile: dict, event: ErrorEvent, cfg: config.Config) -> bool:
+    """The failing key is not the one the user has now: the profile names the fingerprint(s) of the user's current
+    key for this provider (USER_KEY_FINGERPRINTS_FIELD), and the event's is not among them."""
+    if event.key_fingerprint is None or not cfg.user_key_fingerprints_field:
+        return False
+    current = profile.get(cfg.user_key_fingerprints_field)
+    current = current.get(event.provider) if isinstance(current, dict) else None
+    if isinstance(current, str):
+        current = [current]
+    if not isinstance(current, list) or not any(isinstance(fp, str) and fp for fp in current):
+        return False      # nothing recorded for this provider: the failing key may well be the user's
+    return event.key_fingerprint not in current
+
+
+def _superseded_key(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, lease_deadline: float,
+                    redis, cfg: config.Config, base: dict, started: float) -> str:
+    """A failure of a key the user already replaced (in-flight calls after they saved a new one) or that the
+    backend should not be sending (a stale or wrong key): nothing to tell the user, no in-app status; the old
+    key's subject is marked for the window, so its later failures cost one Redis command."""
+    _settle(redis, subject, lease, "superseded", event.event_id, cfg.dedup_window_seconds, lease_deadline, cfg, base)
+    logs.warning("the failing key is not the user's current key: nothing to tell the user (a key they replaced, "
+                 "or the backend sending a stale one)", **base, reason=reason, outcome="superseded_key",
+                 latency_ms=_ms(started))
+    return "superseded_key"
 
 
 def _muted(preference: Any, provider: str) -> bool:

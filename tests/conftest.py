@@ -125,7 +125,8 @@ def env(service_env, monkeypatch):
                  "STATUS_FLUSH_SECONDS", "STATUS_COLLECTION", "REMINDERS", "DEEP_LINK_TEMPLATE",
                  "USER_LANGUAGE_FIELD", "USER_MUTE_FIELD", "FCM_TIMEOUT_SECONDS", "FIRESTORE_TIMEOUT_SECONDS",
                  "PUSH_LINK_FIELD", "EMAIL_MODE", "EMAIL_COLLECTION", "EMAIL_SOURCE", "USER_EMAIL_FIELD",
-                 "DELIVERY_MODE", "FIREBASE_AUTH_EMULATOR_HOST", "SURGE_USERS", "SURGE_WINDOW_SECONDS"):
+                 "DELIVERY_MODE", "FIREBASE_AUTH_EMULATOR_HOST", "SURGE_USERS", "SURGE_WINDOW_SECONDS",
+                 "USER_KEY_FINGERPRINTS_FIELD"):
         monkeypatch.delenv(name, raising=False)
     config.reset()
     clients.reset()

@@ -78,10 +78,13 @@ def test_features_can_be_turned_off_with_a_dash_or_empty():
     cfg = config.load(BASE)
     assert cfg.status_collection == "byok_status" and "{provider}" in cfg.deep_link_template
     assert cfg.mark_cache_seconds == 30 and cfg.reminders is True
+    assert cfg.user_key_fingerprints_field == "byok_key_fingerprints"
+    assert config.load({**BASE, "USER_KEY_FINGERPRINTS_FIELD": "-"}).user_key_fingerprints_field is None
 
 
 @pytest.mark.parametrize("env,message", [
     ({"USER_MUTE_FIELD": "a.b"}, "USER_MUTE_FIELD must be a Firestore field"),
+    ({"USER_KEY_FINGERPRINTS_FIELD": "keys.openai"}, "USER_KEY_FINGERPRINTS_FIELD must be a Firestore field"),
     ({"DEEP_LINK_TEMPLATE": "app://keys/{uid}"}, "only placeholders are {provider} and {reason}"),
     ({"REMINDERS": "sometimes"}, "REMINDERS must be true or false"),
     ({"MARK_CACHE_SECONDS": "-5"}, "MARK_CACHE_SECONDS must be between"),

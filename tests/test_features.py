@@ -116,6 +116,63 @@ def test_muted_user_gets_no_push_but_the_status_is_updated(world, uid):
     assert world.handle(event(uid)) == "suppressed"  # a flood does not reread the preference
 
 
+def test_a_failure_of_a_key_the_user_replaced_tells_no_one(world, uid, capsys):
+    """In-flight calls with the old key fail after the user saved a new one (or the backend sends a stale key): the
+    profile names the current key's fingerprint, the event's differs, so no push, no email, no banner."""
+    world.device(uid)
+    world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"openai": "hmac:new"}})
+    assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:old")) == "superseded_key"
+    assert world.server.state.requests == 0 and world.status(uid) is None
+    line = helpers.log_lines(capsys.readouterr().out)[-1]
+    assert (line["outcome"], line["severity"], line["reason"]) == ("superseded_key", "WARNING", "invalid_key")
+    # the old key's later failures are duplicates for the window: one Redis command, no Firestore read
+    old = dedup.Subject(uid, "openai", "invalid_key", "hmac:old").key
+    assert world.redis.get(old).startswith(b"M|superseded|") and world.redis.ttl(old) > 86000
+    assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:old")) == "suppressed"
+    # the key the user has now is told about at once
+    assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:new")) == "sent"
+    assert world.status(uid)["reason"] == "invalid_key"
+
+
+@pytest.mark.parametrize("profile,fingerprint", [
+    ({}, "hmac:any"),                                                   # nothing recorded: the key may be the user's
+    ({"byok_key_fingerprints": {"anthropic": "hmac:a"}}, "hmac:any"),  # recorded for another provider only
+    ({"byok_key_fingerprints": {"openai": ["hmac:one", "hmac:two"]}}, "hmac:two"),   # one of the user's keys
+    ({"byok_key_fingerprints": {"openai": "hmac:new"}}, None),          # an event without a fingerprint
+    ({"byok_key_fingerprints": {"openai": ""}}, "hmac:any"),            # an empty record says nothing
+    ({"byok_key_fingerprints": "hmac:new"}, "hmac:any"),                # not a map: ignored
+], ids=["none-recorded", "other-provider", "one-of-several", "event-without", "empty-record", "not-a-map"])
+def test_the_current_key_check_never_silences_what_it_cannot_tell(world, uid, profile, fingerprint):
+    world.device(uid)
+    if profile:
+        world.db.document(f"users/{uid}").set(profile)
+    extra = {"key_fingerprint": fingerprint} if fingerprint else {}
+    assert world.handle(event(uid, **extra)) == "sent"
+
+
+def test_several_current_keys_and_the_setting(world, uid):
+    world.device(uid)
+    world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"openai": ["hmac:one", "hmac:two"]},
+                                           "key_hashes": {"openai": "hmac:one"}})
+    assert world.handle(event(uid, key_fingerprint="hmac:three")) == "superseded_key"
+    # another field name, for an app that keeps it elsewhere
+    world.setenv("USER_KEY_FINGERPRINTS_FIELD", "key_hashes")
+    assert world.handle(event(uid, key_fingerprint="hmac:two", error=INVALID_KEY_ERROR)) == "superseded_key"
+    assert world.handle(event(uid, key_fingerprint="hmac:one", error=INVALID_KEY_ERROR)) == "sent"
+    # "-" turns the check off
+    world.setenv("USER_KEY_FINGERPRINTS_FIELD", "-")
+    assert world.handle(event(uid, key_fingerprint="hmac:four", error=INVALID_KEY_ERROR)) == "sent"
+
+
+def test_shadow_mode_reads_the_current_key_too(world, uid):
+    world.setenv("DELIVERY_MODE", "shadow")
+    world.device(uid)
+    world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"openai": "hmac:new"}})
+    assert world.handle(event(uid, key_fingerprint="hmac:old")) == "superseded_key"
+    assert world.handle(event(uid, key_fingerprint="hmac:new")) == "would_send"
+    assert world.server.state.requests == 0
+
+
 def test_mute_per_provider(world, uid):
     world.device(uid)
     world.db.document(f"users/{uid}").set({"byok_alerts_muted": ["anthropic"]})

@@ -660,6 +660,10 @@ def test_key_fingerprints(topic, reporters, caplog):
     assert "key_fingerprint" not in events["user-e"]
     assert sum("fingerprint_pepper" in r.getMessage() for r in caplog.records) == 1
     assert with_pepper.stats()["invalid_fingerprint"] == 1
+    # what the backend stores as the user's current key (README: superseded keys) is what the events carry
+    assert with_pepper.key_fingerprint(OPENAI_KEY) == events["user-c"]["key_fingerprint"]
+    assert with_pepper.key_fingerprint(OPENAI_KEY + "x") != events["user-c"]["key_fingerprint"]
+    assert without.key_fingerprint(OPENAI_KEY) is None and with_pepper.key_fingerprint("") is None
 
 
 def test_a_closed_reporter_refuses_quietly(topic, reporters):

@@ -43,7 +43,7 @@ from .redact import redact_text
 __all__ = ["Reporter", "extract_error", "fingerprint_key"]
 
 MAX_FIELD_CHARS = 256           # feature, model, operation (the contract's limit)
-VERSION = "2.2.0"
+VERSION = "2.3.0"
 
 log = logging.getLogger("byok_reporter")
 
@@ -210,6 +210,17 @@ class Reporter:
             self._count_and_warn("internal_errors", "report_recovered() failed internally",
                                  exc_info=True)
             return False
+
+    def key_fingerprint(self, key: str | Mapping) -> str | None:
+        """The fingerprint this reporter's events carry for `key` (None without a pepper): what the backend stores
+        in `users/{uid}.byok_key_fingerprints.<provider>` when the user saves a key, so the notifier can tell a
+        failure of a key the user has since replaced (or that the backend should not be sending) from one of the
+        key they have now. Never the key."""
+        if not key or not self._pepper:
+            return None
+        if type(key) is not str:
+            key = aws_key(key) or key
+        return self._fingerprint(key)
 
     def _report(self, kind: str, uid: Any, provider: Any, error: Any, key: Any, fingerprint: Any,
                 fields: tuple, base_url: Any = None) -> bool:
