@@ -59,7 +59,12 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   without it is in docs/heldout.md): that read runs only at the Hub, and only where the failed call's host is known, so a
   case on Hugging Face's slugs counts as probed only when its text names a URL at the Hub itself (huggingface.co, not
   Inference Providers' router, the serverless API or an Endpoint);
-- the notifier's functions.verification.apply then decides, as it does for a real event.
+- the notifier's functions.verification.apply then decides, as it does for a real event;
+- added with the notifier's current-key check, before the forty-seventh set (whose cases also record `key_other`:
+  the thread shows the call sent a key other than the one the user had set up): a third figure, for a backend that
+  records the fingerprint of the user's current key (README: the key the user has now), where such a case tells the
+  user nothing (outcome `superseded_key`), whatever the classifier and the probe said; sets without the field give
+  the probe's figure again.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
 from __future__ import annotations
@@ -174,7 +179,9 @@ def estimate(cases: list[dict]) -> dict:
     probe_table = probes.ProbeTable(table)
     out = {"cases": len(cases), "not_actionable": sum(c["expected"] is None for c in cases), "probed": 0,
            "key_malformed": sum(c.get("key_mangled") is True for c in cases),
-           "right_alone": 0, "right_with_probe": 0, "alarms_alone": 0, "alarms_with_probe": 0, "changed": []}
+           "key_other": sum(c.get("key_other") is True for c in cases),
+           "right_alone": 0, "right_with_probe": 0, "alarms_alone": 0, "alarms_with_probe": 0,
+           "right_with_current_key": 0, "alarms_with_current_key": 0, "changed": []}
     for line, case in enumerate(cases, 1):
         decided = explain(case["provider"], case["error"])
         alone = decided.reason
@@ -186,6 +193,9 @@ def estimate(cases: list[dict]) -> dict:
         out["right_with_probe"] += final == case["expected"]
         out["alarms_alone"] += case["expected"] is None and alone is not None
         out["alarms_with_probe"] += case["expected"] is None and final is not None
+        current = None if case.get("key_other") is True else final   # not the user's current key: superseded
+        out["right_with_current_key"] += current == case["expected"]
+        out["alarms_with_current_key"] += case["expected"] is None and current is not None
         if final != alone:
             out["changed"].append({"line": line, "provider": case["provider"], "key_state": case["key_state"],
                                    "verdict": verdict, "alone": alone, "with_probe": final,
@@ -200,7 +210,10 @@ def main(paths: list[str]) -> None:
         print(f"{Path(path).name}: classifier alone {r['right_alone']}/{r['cases']}, "
               f"{r['alarms_alone']} false alarms of {r['not_actionable']}; with the probe {r['right_with_probe']}/"
               f"{r['cases']}, {r['alarms_with_probe']} false alarms; {r['probed']} cases probed, "
-              f"{r['key_malformed']} mangled keys seen by the reporter")
+              f"{r['key_malformed']} mangled keys seen by the reporter"
+              + (f"; with the current-key record {r['right_with_current_key']}/{r['cases']}, "
+                 f"{r['alarms_with_current_key']} false alarms ({r['key_other']} keys other than the user's)"
+                 if r["key_other"] else ""))
         for c in r["changed"]:
             print(f"  line {c['line']} {c['provider']} ({c['key_state']} -> {c['verdict']}): "
                   f"{c['alone']} -> {c['with_probe']}, expected {c['expected']}")

@@ -151,6 +151,8 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     # where the key's state was seen, whether the thread shows it mangled
     if number >= 13:
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
+    if number >= 47:   # gathered since the notifier's current-key check: whether a key other than the user's was sent
+        assert all(c["key_other"] in (True, False, None) for c in cases)
     if number >= 3:
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page (one blog of the
         # nineteenth set serves plain http), no error text of an earlier set again (whitespace and case aside),
@@ -614,6 +616,23 @@ def test_the_probe_estimate_on_the_held_out_sets():
     r = module.estimate(load_cases(HELD_OUT[46]))
     assert [c["line"] for c in r["changed"]] == [22] and r["key_malformed"] == 2
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
+    # sets gathered before `key_other` give the probe's figure again for the current-key record
+    assert (r["key_other"], r["right_with_current_key"], r["alarms_with_current_key"]) == (
+        0, r["right_with_probe"], r["alarms_with_probe"])
+    # ...and a case whose thread shows a key other than the user's was sent tells no one with it (the forty-fifth set's
+    # line 65, OpenAI's refusal of a dummy key an app sent in place of the user's, marked so here): a false alarm fewer;
+    # a broken key the user set up (line 19, DeepSeek's 401), marked so as well, becomes a miss (the right answer line
+    # 65 gained is lost again): the check is only as good as the backend's record of the user's current key
+    cases = load_cases(HELD_OUT[45])
+    base = module.estimate(cases)
+    cases[64]["key_other"] = True
+    r = module.estimate(cases)
+    assert r["alarms_with_current_key"] == base["alarms_with_probe"] - 1
+    assert r["right_with_current_key"] == base["right_with_probe"] + 1
+    assert cases[18]["expected"] == "invalid_key"
+    cases[18]["key_other"] = True
+    r = module.estimate(cases)
+    assert r["right_with_current_key"] == base["right_with_probe"] and r["key_other"] == 2
 
 
 # ------------------------------------------------------------------------------------------------- CLI

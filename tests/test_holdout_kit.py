@@ -17,7 +17,7 @@ def _case(**changes) -> dict:
     case = {"provider": "openai", "error": {"status_code": 401, "message": "a text no set has held: kit check 7f3a"},
             "expected": "invalid_key", "source": "https://example.org/owner/repo/issues/1",
             "note": "a made-up case for the kit's own test", "context": False, "key_state": "rejected",
-            "same_host": True, "key_mangled": False}
+            "same_host": True, "key_mangled": False, "key_other": False}
     case.update(changes)
     return case
 
@@ -95,6 +95,7 @@ def test_a_repeat_of_another_part_or_within_the_part_is_named(kit):
     ({"source": "https://www.google.com/search?q=x"}, "source must be one specific page"),
     ({"context": "yes"}, "context must be true or false"),
     ({"key_state": "fine"}, "key_state must be"),
+    ({"key_other": "maybe"}, "key_other must be true, false or null"),
     ({"error": {"message": "Incorrect API key provided: sk-" + "abcdefghijklmnopqrstuvwxyz012345"}}, "real key"),
 ])
 def test_a_malformed_case_is_named_by_its_problem(kit, changes, problem):

@@ -14,7 +14,8 @@ from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REASONS = {"invalid_key", "permission_denied", "quota_exhausted", None}
-FIELDS = {"provider", "error", "expected", "source", "note", "context", "key_state", "same_host", "key_mangled"}
+FIELDS = {"provider", "error", "expected", "source", "note", "context", "key_state", "same_host", "key_mangled",
+          "key_other"}
 KEY_STATES = ("works", "rejected", "no_credit", "unknown")
 SOURCE = re.compile(r"https?://\S+/\S+")
 # a repository's own file (a note, a README) rather than a discussion: the kit allows a few per part
@@ -71,8 +72,8 @@ def shape_problems(case: dict) -> list:
         problems.append("context must be true or false")
     if case["key_state"] not in KEY_STATES:
         problems.append("key_state must be works, rejected, no_credit or unknown")
-    if case["same_host"] not in (True, False, None) or case["key_mangled"] not in (True, False, None):
-        problems.append("same_host and key_mangled must be true, false or null")
+    if any(case[name] not in (True, False, None) for name in ("same_host", "key_mangled", "key_other")):
+        problems.append("same_host, key_mangled and key_other must be true, false or null")
     if KEY.search(json.dumps(case)):
         problems.append("looks like a real key; mask it (sk-abc***)")
     return problems
