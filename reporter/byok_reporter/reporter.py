@@ -54,6 +54,12 @@ def _key_name(key: Any) -> str:
     return key.access_key_id if type(key) is AwsKey else key if isinstance(key, str) else str(key)
 
 
+def _as_key(key: Any) -> Any:
+    """A `key=` as the reporter uses it: a string as given, AWS credentials (a dict, botocore's frozen ones) as an
+    AwsKey, anything else as given."""
+    return key if key is None or type(key) is str else (aws_key(key) or key)
+
+
 def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
     """HMAC-SHA256 of the key with a secret pepper, as `length` hex characters: never the key."""
     if isinstance(pepper, str):
@@ -216,11 +222,8 @@ class Reporter:
         in `users/{uid}.byok_key_fingerprints.<provider>` when the user saves a key, so the notifier can tell a
         failure of a key the user has since replaced (or that the backend should not be sending) from one of the
         key they have now. Never the key."""
-        if not key or not self._pepper:
-            return None
-        if type(key) is not str:
-            key = aws_key(key) or key
-        return self._fingerprint(key)
+        key = _as_key(key)
+        return self._fingerprint(key) if key and self._pepper else None
 
     def _report(self, kind: str, uid: Any, provider: Any, error: Any, key: Any, fingerprint: Any,
                 fields: tuple, base_url: Any = None) -> bool:
@@ -228,8 +231,7 @@ class Reporter:
             source, status, code = _quick(error)
         else:
             source, status, code = None, None, "recovered"
-        if key is not None and type(key) is not str:
-            key = aws_key(key) or key
+        key = _as_key(key)
         if fingerprint is None and key and self._pepper:
             fingerprint = self._fingerprint(key)
         # The hot path: a repeat of a report seen (so validated) within the window.
