@@ -618,7 +618,7 @@ _QUOTA = _rx(
     # Google's BILLING_DISABLED in words, whatever slug carried it (the labelling rules: money, not access)
     r"\brequires billing to be enabled\b",
     r"\bno (?:more )?(?:quota|credits?|balance) left\b",   # Venice "User has no quota left"
-    r"(?<=[2-9])-hour usage limit\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex): hours, not minutes
+    r"(?<=[2-9])-hour usage (?:limit|quota)\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex, Volcengine Ark)
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
     r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b",
     r"\bin arrears\b", r"\bpayment is past due\b",    # "your subscription payment is past due" (Ollama)
@@ -687,7 +687,8 @@ _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]
                  r"\btrial quota\b",                              # ...nor a trial's quota ("Maxed out trial quota")
                  r"\b(?:24-hour|24 hour)s?\b",                     # "resets over a rolling 24-hour window": a day
                  r"per[ _]?month", r"\bmonthly\b",
-                 r"\b(?:calls?|requests?) ?/ ?month\b")   # Cohere trial "1000 API calls / month"
+                 r"\b(?:calls?|requests?) ?/ ?month\b",   # Cohere trial "1000 API calls / month"
+                 r"(?<=[2-9])-hour usage (?:limit|quota)\b")      # a plan's 5-hour window: hours, not minutes
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 # A quota that names its own window of seconds or minutes ("... within a 5-minute interval", ElevenLabs' burst cap)
@@ -937,7 +938,7 @@ def _explain(provider: Any, error: Any) -> Verdict:
             # ...and a bare 429 is a rate limit unless the text names a cap that does not clear within minutes
             if row.decision is None and status == 429:
                 reason, rule = _heuristics(google, status, hay)
-                if rule in ("text.daily_cap", "text.long_wait"):
+                if rule in ("text.daily_cap", "text.long_wait") or (rule == "text.quota" and _DAILY_CAP.search(hay)):
                     return Verdict(reason, rule, "heuristic")
             return Verdict(row.decision, row.id, "documented")
 

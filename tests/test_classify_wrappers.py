@@ -190,7 +190,12 @@ KNOWN = {("provider_errors_holdout4.jsonl", 132, "relay_escaped"), ("provider_er
     ("provider_errors_holdout41.jsonl", 42, "node_sdk")} | {
     (name, line, wrapper) for name, line in (("provider_errors_holdout37.jsonl", 136),
                                              ("provider_errors_holdout42.jsonl", 3))
-    for wrapper in ("python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")}
+    for wrapper in ("python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
+    # Google's VALIDATION_REQUIRED, told only by its type and code fields, which these forms drop; an app's own words
+    # as the message, with Google's refusal only in the body the Node form drops
+    ("provider_errors_holdout47.jsonl", 48, wrapper) for wrapper in (
+        "python_sdk_str", "litellm", "vercel_ai_sdk", "node_sdk", "app_500_envelope")} | {
+    ("provider_errors_holdout47.jsonl", 187, "node_sdk")}
 
 
 def _right_cases():
