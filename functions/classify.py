@@ -595,6 +595,8 @@ _OMI_GATEWAY_CLASS = re.compile(r"\b(byok_auth|byok_quota|byok_rate_limit|byok_u
 _OMI_GATEWAY_DECISIONS = {"byok_auth": INVALID_KEY, "byok_quota": QUOTA_EXHAUSTED}
 # Prepaid credits used up: money in any dialect (Google's free tier has no credits to exhaust).
 _CREDITS_GONE = _rx(r"\bcredits? (?:are |is |have been )?(?:exhausted|depleted)\b")
+# A plan's usage window of several hours named in words ("the 5-hour usage quota"): hours, not minutes, so a cap.
+_HOURS_WINDOW = r"(?<=[2-9])-hour usage (?:limit|quota)\b"
 _QUOTA = _rx(
     r"\binsufficient_quota\b", r"\bbilling_hard_limit_reached\b", r"\bbilling hard limit\b",
     r"\bbilling_not_active\b", r"\baccount is not active\b", r"\bcredit balance is too low\b",
@@ -618,7 +620,7 @@ _QUOTA = _rx(
     # Google's BILLING_DISABLED in words, whatever slug carried it (the labelling rules: money, not access)
     r"\brequires billing to be enabled\b",
     r"\bno (?:more )?(?:quota|credits?|balance) left\b",   # Venice "User has no quota left"
-    r"(?<=[2-9])-hour usage (?:limit|quota)\b",   # a plan's 5-hour window (Kimi Code, Claude, Codex, Volcengine Ark)
+    _HOURS_WINDOW,   # a plan's 5-hour window (Kimi Code, Claude, Codex, Volcengine Ark): hours, not minutes
     # an unpaid bill (Alibaba Cloud's Arrearage, Volcengine's AccountOverdueError, Tencent Cloud's InArrears)
     r"\boverdue (?:account|balance|payment|bill)s?\b", r"\b(?:account is overdue|account overdue)\b",
     r"\bin arrears\b", r"\bpayment is past due\b",    # "your subscription payment is past due" (Ollama)
@@ -688,7 +690,7 @@ _DAILY_CAP = _rx(r"per[ _]?day", r"\(rpd\)", r"\(tpd\)", r"\bdaily\b", r"per[ _]
                  r"\b(?:24-hour|24 hour)s?\b",                     # "resets over a rolling 24-hour window": a day
                  r"per[ _]?month", r"\bmonthly\b",
                  r"\b(?:calls?|requests?) ?/ ?month\b",   # Cohere trial "1000 API calls / month"
-                 r"(?<=[2-9])-hour usage (?:limit|quota)\b")      # a plan's 5-hour window: hours, not minutes
+                 _HOURS_WINDOW)                                   # ...and a plan's window of several hours
 # An account shut down, whatever status or exception class carried it (OpenAI sent it as a RateLimitError).
 _TERMINATED = _rx(r"\baccess (?:was|has been) terminated\b")
 # A quota that names its own window of seconds or minutes ("... within a 5-minute interval", ElevenLabs' burst cap)

@@ -622,7 +622,8 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert all(c["with_probe"] == c["expected"] for c in r["changed"]), r["changed"]
     # the forty-seventh, the first set gathered with `key_other`: two keys that worked at the failed call's own host
     # settled; line 3 (a Mistral key that authenticates, at an account out of credit) moves from one wrong answer to
-    # another; six keys other than the user's: four false alarms fewer with the current-key record, one refused key lost
+    # another; six keys other than the user's: four false alarms fewer with the current-key record, and one right answer
+    # lost (line 136, a deployment's literal `placeholder` key, labelled the key's)
     r47 = module.estimate(load_cases(HELD_OUT[47]))
     assert [c["line"] for c in r47["changed"]] == [3, 98, 156] and r47["key_malformed"] == 6
     assert [c["line"] for c in r47["changed"] if c["with_probe"] != c["expected"]] == [3]
