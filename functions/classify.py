@@ -702,8 +702,10 @@ _SECONDS_WINDOW = _rx(r"within an? (?:\d+[- ]?)?(?:second|minute)s?[- ](?:interv
                       r"""window\\?["']\s*:\s*\\?["'](?:second|minute|hour)s?\\?["']""")
 _SHORT_WINDOW = _rx(r"per[ _]?minute", r"\(rpm\)", r"\(tpm\)", r"\bper min\b", r"per[ _]?second", r"per[ _]?hour",
                     *_SECONDS_WINDOW.parts)
-# A limit hit, in words with no status or "rate" ("You've hit your weekly limit · resets Sep 23"): its window decides.
-_LIMIT_HIT = _rx(r"\b(?:hit|reached) your (?:[a-z-]+ )?limit\b")
+# A limit hit, in words with no status or "rate" ("You've hit your weekly limit · resets Sep 23", "Maximum monthly
+# translated text volume exceeded", Yandex Translate's 408): its window decides.
+_LIMIT_HIT = _rx(r"\b(?:hit|reached) your (?:[a-z-]+ )?limit\b",
+                 r"\b(?:daily|weekly|monthly) (?:[a-z]+ ){0,3}(?:volume|limit|quota) (?:has been |was )?exceeded\b")
 # A daily cap whose rolling window frees a slot within seconds ("try again in 8.64s") is a rate limit.
 _RETRY_SECONDS = re.compile(r"(?:try again|retry) in \d+(?:\.\d+)?\s*(?:s\b|ms\b|sec)")
 # A limit that asks for a wait of hours or days ("Please try again in 58 hours", or as Go writes a duration: "Resets
