@@ -43,6 +43,23 @@ ELEVEN_MAIN = ("openai", "anthropic", "gemini", "openrouter", "deepgram", "eleve
 MAIN_PROVIDERS = ("openai", "anthropic", "gemini", "openrouter", "deepgram")
 
 
+# What each held-out set settled, kept as data beside the sets (tests/fixtures/holdout_checks/holdoutN.json, N from the
+# third on; relay_definitions.json for the relays' own documented answers): `floor`, the right answers and false alarms
+# the set must keep through the CLI and why; `rules`, each fix it prompted with the one case of the set that showed it
+# missing (`source`, a part of that case's page address); `look_alikes`, texts like its cases that must keep their
+# answer, grouped by why.
+CHECKS = FIXTURES / "holdout_checks"
+CHECK_KEYS = {"name", "floor", "rules", "look_alikes"}
+
+
+def load_checks() -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(CHECKS.glob("*.json"))}
+
+
+def _set_number(stem: str) -> int | None:
+    return int(stem.removeprefix("holdout")) if re.fullmatch(r"holdout\d+", stem) else None
+
+
 def load_cases(path: Path = FIXTURE) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -180,182 +197,11 @@ def test_holdout_through_the_cli(path, title, capsys):
 # Each later held-out set holds what the fixes it prompted reached, so no later change slips back. The figure that
 # counts is each set's before its fixes (the honest one, in docs/holdoutN.md and docs/classification.md); all are
 # short of issue 12's bar (>= 98 %, at most 1 false alarm per 100 not actionable).
-LATER_SETS = [
-    # (set, title, right at least, false alarms at most, what the floor is)
-    (HELD_OUT[3], "third held-out set", 173, 2,
-     "174/180 and the 2 documented false alarms left; 175 until Zhipu's 1003 row (a JWT our SDK signed expired); 173 "
-     "since the seventeenth set read Gemini's free-tier limit 0 as a model the plan lacks (line 143 says money)"),
-    (HELD_OUT[4], "fourth held-out set", 166, 8,
-     "166/182, 8 false alarms, each a documented verdict; 167 later, and 166 again after the fortieth set: line 162, "
-     "Replicate's answer to a request without a token, labelled the key's before the no-key rule, is no key sent"),
-    (HELD_OUT[5], "fifth held-out set", 179, 15,
-     "179/200, 15 of 125 (one label changed by the no-key rule); before: 155/200 (77.5 %), 21 false alarms"),
-    (HELD_OUT[6], "sixth held-out set", 151, 36, "151/200, 36 of 128; before: 138/200 (69.0 %), 39 false alarms"),
-    (HELD_OUT[7], "seventh held-out set", 164, 25,
-     "168/200 and 22 of 125 after its fixes, 167 and 23 since the tenth set read Kimi For Coding's refusal as the "
-     "user's (line 194 is that text from an allowed agent in a brief fault), 166 and 24 since the twenty-second set "
-     "read a LiteLLM budget on the user's own proxy as money (line 184, a cost the proxy logged wrong), 165 and 25 "
-     "since the twenty-fifth read Google's referrer refusal under any Google Cloud slug as the key's restriction "
-     "(line 91, thread-only: a demo key that needed the API Explorer's origin), 164 since the forty-first read "
-     "Hugging Face's 'You must be authenticated to access it' as a request without a token (line 146, labelled the "
-     "key's before the no-key rule); before: 157/200 (78.5 %), 26"),
-    (HELD_OUT[8], "eighth held-out set", 79, 14,
-     "small, measured and not tuned on: 77/98, 16 of 58 (78 and 15 by later sets' rules); 79 and 14 since the "
-     "nineteenth set read OpenRouter's 'No auth credentials found' as no key sent"),
-    (HELD_OUT[9], "ninth held-out set", 176, 15,
-     "176/200, 14 of 120; 15 since the twenty-second set read a LiteLLM budget on the user's own proxy as money (line "
-     "165, a key the proxy refused with no budget set); before: 171/200 (85.5 %), 16 false alarms"),
-    (HELD_OUT[10], "tenth held-out set", 164, 27,
-     "167/200, 23 of 128 after its fixes; 24 since the seventeenth set read new-api's 预扣费额度失败 (the quota is below "
-     "the request's cost) as the user's, line 195 being a relay channel the reporter had set wrong; 166/200, 25 since "
-     "the opencode table (written while the thirtieth set was gathered) reads Zen's 'Free usage exceeded' as the "
-     "free quota's end, line 33 being an old client's bug (thread-only); 164/200, 27 since the azure_translator table "
-     "reads 403001 (the free quota spent) as the key's, lines 137 and 138 being apps' own shared keys (thread-only); "
-     "before: 156/200 (78.0 %), 25 false alarms"),
-    (HELD_OUT[11], "eleventh held-out set", 175, 14,
-     "173/200, 15 of 134 (one thread-only false alarm more: Claude Code's own credential text in a Claude Code "
-     "incident), 174 since the twenty-second set's LiteLLM budget rows (line 156), 175 and 14 since the forty-first "
-     "set's reading of Hugging Face's anonymous gated-repo wording (line 128); before: 167/200 (83.5 %), 14 false "
-     "alarms"),
-    (HELD_OUT[12], "twelfth held-out set", 162, 28,
-     "158/200, 31 of 145 (one thread-only false alarm more: transformers' gated-repo text from a cookbook that passed "
-     "no token), 160 and 30 since the nineteenth set read OpenRouter's 'No auth credentials found' as no key sent, "
-     "162 and 28 since the forty-first read Hugging Face's anonymous gated-repo wording (lines 139, 143); before: "
-     "157/200 (78.5 %), 30 false alarms"),
-    (HELD_OUT[13], "thirteenth held-out set", 165, 26,
-     "163/200, 27 of 150 after its fixes, 164 and 26 since the fifteenth set's echo of no key ('provided: "
-     "undefined'), 165 and 25 since Gemini's 402 row no longer reads a bare RESOURCE_EXHAUSTED without its status "
-     "(seventeenth set), 26 since the twenty-second set's LiteLLM budget rows (line 3 right, line 15 a negative budget "
-     "the proxy accepted, wrong); before: 161/200 (80.5 %), 28 false alarms"),
-    (HELD_OUT[14], "fourteenth held-out set", 138, 25,
-     "135/180, 27 of 118 after its fixes, 137 and 25 since the fifteenth set's fixes (the echo of no key, the "
-     "regional zero limit); before: 132/180 (73.3 %), 27 false alarms"
-     "; 138 after the thirty-seventh set: one-api's pre-consume wording of a spent quota (line 26)"),
-    (HELD_OUT[15], "fifteenth held-out set", 140, 15,
-     "139/167, 15 of 102; before: 135/167 (80.8 %), 17 false alarms; 140/167 since the thirty-seventh set's Qianfan "
-     "SDK row"),
-    (HELD_OUT[16], "sixteenth held-out set", 121, 20,
-     "119/150, 21 of 94 after its fixes, 120 since the seventeenth set's reading of Gemini's free-tier limit 0, 121 "
-     "and 20 since the nineteenth set's reading of OpenRouter's 'No auth credentials found'; before: 115/150 "
-     "(76.7 %), 23 false alarms"),
-    (HELD_OUT[17], "seventeenth held-out set", 141, 24,
-     "140/184, 24 of 115 after its fixes, 141 since the Volcengine speech table (line 143); before: 132/184 (71.7 %), "
-     "27 false alarms"),
-    (HELD_OUT[18], "eighteenth held-out set", 138, 18,
-     "136/175, 18 of 105, measured after the seventeenth set's fixes and not tuned on (no false alarm where the text "
-     "gives the label, nothing there with a documented reading to add); 137/175 and 17 since the thirty-sixth set's "
-     "fixes read a gateway's Chinese 'API key missing' as no key sent"
-     "; 138/175 and 18 after the thirty-seventh set: a relay fork's 'Token count has been exhausted' is money (lines"
-     " 43, 44), Dify's 'Incorrect model credentials provided' the key's (line 54, thread-only, a false alarm)"),
-    (HELD_OUT[19], "nineteenth held-out set", 139, 8,
-     "135/154, 8 of 93 after its fixes; before: 130/154 (84.4 %), 11 false alarms"
-     "; 138 after the thirty-seventh set: OpenAI's 'Check your plan and billing details' alone is money (line 129)"
-     "; 139 since GitHub Models' daily limit by its header (line 95)"),
-    (HELD_OUT[20], "twentieth held-out set", 133, 12,
-     "128/160, 13 of 94 after its fixes (Imagen's billed-users refusal, new-api's rewrite of an upstream 429), 129 and "
-     "12 since the twenty-seventh set read ComfyUI's 'Please login first' as no key sent (line 85), 130 since the "
-     "thirty-fourth read OpenAI's organization tied to the key as access (line 125); before: 125/160 "
-     "(78.1 %), 15 false alarms, none where the text gives the label"
-     "; 133 after the thirty-seventh set: Dify's 'Incorrect model credentials provided' is the key's (lines 49, 61)"),
-    (HELD_OUT[21], "twenty-first held-out set", 137, 14,
-     "135/161, 14 of 101 after its fixes (all fourteen thread-only), 136 since the twenty-eighth set read a numeric "
-     "code the app kept as a number (line 64, MiniMax's 1004); before: 126/161 (78.3 %), 14 false alarms, none where "
-     "the text gives the label"
-     "; 137 since Bedrock's use-case form in the console's words (line 90)"),
-    (HELD_OUT[22], "twenty-second held-out set", 129, 20,
-     "128/160, 19 of 96 since the twenty-third set's masked echo of sk-no-key-required (line 40), 127 and 20 since the "
-     "twenty-seventh set's yandex table read ERR_KEY_INVALID as the key's (line 86, thread-only: a Yandex Cloud key "
-     "the app sent to the legacy Translate API); 127/160 and 20 after its fixes (19 of them thread-only); before: "
-     "113/160 (70.6 %), 20 false alarms, 2 where the text gives the label"
-     "; 128 after the thirty-seventh set: a free relay key 'limit to use' named models is access (line 31)"
-     "; 129 since a ChatGPT plan's usage_limit_reached (line 132)"),
-    (HELD_OUT[23], "twenty-third held-out set", 128, 22,
-     "128/160, 22 of 98 after its fixes (21 of them thread-only); before: 125/160 (78.1 %), 25 false alarms, 2 where "
-     "the text gives the label"),
-    (HELD_OUT[24], "twenty-fourth held-out set", 121, 22,
-     "121/150, 22 of 94 after its fixes (all thread-only; 100/100 where the text gives the label); before: 117/150 "
-     "(78.0 %), 25 false alarms, 2 where the text gives the label"),
-    (HELD_OUT[25], "twenty-fifth held-out set", 141, 9,
-     "140/160, 10 of 98 after its fixes (9 thread-only; 133/135 where the text gives the label); before: 127/160 "
-     "(79.4 %), 12 false alarms, 3 where the text gives the label"
-     "; 141 and 9 since the forty-third set read an app's 'API key not found' as no key sent (line 105)"),
-    (HELD_OUT[26], "twenty-sixth held-out set", 125, 24,
-     "124/160, 24 of 98 after its fixes (23 thread-only; 105/109 where the text gives the label); before: 119/160 "
-     "(74.4 %), 25 false alarms, 2 where the text gives the label"
-     "; 125 since a trial's quota (line 63)"),
-    (HELD_OUT[27], "twenty-seventh held-out set", 123, 22,
-     "123/160, 22 of 98 after its fixes (all thread-only; 100/103 where the text gives the label); before: 116/160 "
-     "(72.5 %), 23 false alarms, 1 where the text gives the label"),
-    (HELD_OUT[28], "twenty-eighth held-out set", 137, 12,
-     "137/160, 12 of 98 after its fixes (all thread-only; 122/127 where the text gives the label); before: 126/160 "
-     "(78.8 %), 14 false alarms, 2 where the text gives the label"),
-    (HELD_OUT[29], "twenty-ninth held-out set", 112, 13,
-     "small: 112/130, 13 of 82 after its fixes (12 thread-only; 92/93 where the text gives the label); before: "
-     "109/130 (83.8 %), 14 false alarms, 2 where the text gives the label"),
-    (HELD_OUT[30], "thirtieth held-out set", 126, 28,
-     "126/160, 28 of 99 after its fixes (all thread-only; 102/102 where the text gives the label); before: 118/160 "
-     "(73.8 %), 30 false alarms, 1 where the text gives the label"),
-    (HELD_OUT[31], "thirty-first held-out set", 118, 19,
-     "118/150, 19 of 93 after its fixes (all thread-only; 96/99 where the text gives the label); before: 116/150 "
-     "(77.3 %), 19 false alarms, none where the text gives the label"),
-    (HELD_OUT[32], "thirty-second held-out set", 124, 24,
-     "124/159, 23 of 99 after its fixes (all thread-only; 106/108 where the text gives the label); before: 121/159 "
-     "(76.1 %), 25 false alarms, 1 where the text gives the label"
-     "; 125 after the thirty-seventh set: the same relay wording (line 9); 124 and 24 after the thirty-eighth: "
-     "Picovoice's device-limit words read as the activation limit they are (lines 117, 118, both thread-only)"),
-    (HELD_OUT[33], "thirty-third held-out set", 128, 2,
-     "small: 128/142, 2 of 88 after its fixes (all thread-only; 105/108 where the text gives the label); before: "
-     "125/142 (88.0 %), 4 false alarms, 1 where the text gives the label"),
-    (HELD_OUT[34], "thirty-fourth held-out set", 163, 23,
-     "161/202, 23 of 127 after its fixes (22 thread-only; 131/138 where the text gives the label); before: 154/202 "
-     "(76.2 %), 26 false alarms, 2 where the text gives the label"
-     "; 163 since access restricted to a model (line 29) and a token of the wrong kind for a GitHub endpoint (line "
-     "152)"),
-    (HELD_OUT[35], "thirty-fifth held-out set", 177, 13,
-     "177/197, 13 of 126 after its fixes (all thread-only; 153/157 where the text gives the label); before: 173/197 "
-     "(87.8 %), 16 false alarms, 3 where the text gives the label"),
-    (HELD_OUT[36], "thirty-sixth held-out set", 168, 10,
-     "168/188, 10 of 117 after its fixes (all thread-only; 147/147 where the text gives the label); before: 158/188 "
-     "(84.0 %), 14 false alarms, 3 where the text gives the label"),
-    (HELD_OUT[37], "thirty-seventh held-out set", 167, 17,
-     "166/192, 17 of 121 after its fixes (all thread-only; 151/155 where the text gives the label); before: 154/192 "
-     "(80.2 %), 19 false alarms, 2 where the text gives the label"
-     "; 167 after the review of every set's text-given misses that followed it (line 116, the free relay key)"),
-    (HELD_OUT[38], "thirty-eighth held-out set", 166, 13,
-     "166/193, 13 of 120 after its fixes (all thread-only; 149/152 where the text gives the label); before: 158/193 "
-     "(81.9 %), 13 false alarms, none where the text gives the label"),
-    (HELD_OUT[39], "thirty-ninth held-out set", 133, 22,
-     "133/162, 22 of 114 after its fixes (21 thread-only; 110/113 where the text gives the label); before: 125/162 "
-     "(77.2 %), 25 false alarms, 4 where the text gives the label"),
-    (HELD_OUT[40], "fortieth held-out set", 157, 15,
-     "157/189, 15 of 119 after its fixes (all thread-only; 130/138 where the text gives the label); before: 149/189 "
-     "(78.8 %), 17 false alarms, 2 where the text gives the label"),
-    (HELD_OUT[41], "forty-first held-out set", 127, 23,
-     "127/170, 23 of 109 after its fixes (22 thread-only; 105/113 where the text gives the label); before: 114/170 "
-     "(67.1 %), 25 false alarms, 1 where the text gives the label"),
-    (HELD_OUT[42], "forty-second held-out set", 41, 8,
-     "small, measured and not tuned on (nothing it prompted was kept): 41/51 (80.4 %), 8 false alarms of 32, all "
-     "thread-only; 38/40 where the text gives the label"),
-    (HELD_OUT[43], "forty-third held-out set", 183, 19,
-     "183/215, 19 of 160 after its fixes (18 thread-only; 162/169 where the text gives the label); before: 175/215 "
-     "(81.4 %), 22 false alarms, 4 where the text gives the label"),
-    (HELD_OUT[44], "forty-fourth held-out set", 93, 9,
-     "small: 93/104, 9 of 83 after its fix (all thread-only; 74/75 where the text gives the label); before: 92/104 "
-     "(88.5 %), 9 false alarms, none where the text gives the label"),
-    (HELD_OUT[45], "forty-fifth held-out set", 169, 14,
-     "169/193, 14 of 150 after its fixes (12 thread-only; 140/142 where the text gives the label); before: 164/193 "
-     "(85.0 %), 15 false alarms, 3 where the text gives the label"),
-    (HELD_OUT[46], "forty-sixth held-out set", 53, 7,
-     "small: 53/61, 7 of 49 after its fixes (6 thread-only; 47/48 where the text gives the label); before: 51/61 "
-     "(83.6 %), 8 false alarms, 2 where the text gives the label"),
-    (HELD_OUT[47], "forty-seventh held-out set", 169, 22,
-     "169/197, 22 of 156 after its fixes (21 thread-only; 150/152 where the text gives the label; Wolfram's 'Invalid "
-     "appid' read as the key's also fires on line 161, an AppID still activating); before: 167/197 (84.8 %), 21 false "
-     "alarms, 1 where the text gives the label"),
-    (HELD_OUT[48], "forty-eighth held-out set", 35, 2,
-     "small: 35/38, 2 of 29 after its fix (both thread-only; 30/30 where the text gives the label); before: 34/38 "
-     "(89.5 %), 2 false alarms, none where the text gives the label"),
-]
+# Each set's `floor` (tests/fixtures/holdout_checks, above); every set from the third has one.
+LATER_SETS = [(HELD_OUT[n], f"{checks['name']} held-out set", checks["floor"]["right_at_least"],
+               checks["floor"]["false_alarms_at_most"], checks["floor"]["why"])
+              for n, checks in sorted((_set_number(stem), checks) for stem, checks in load_checks().items()
+                                      if _set_number(stem) is not None and "floor" in checks)]
 
 
 @pytest.mark.parametrize("path,title,right_at_least,alarms_at_most,floor", LATER_SETS,
@@ -796,22 +642,7 @@ def test_rule_found_by_the_second_holdout(rule, source, needle):
     assert classify(c["provider"], c["error"]) == c["expected"], (rule, c["note"])
 
 
-# The later held-out sets' fixes, kept as data beside the sets (tests/fixtures/holdout_checks/holdoutN.json, N from
-# the fourth on; relay_definitions.json for the relays' own documented answers): `rules`, each fix the set prompted
-# with the one case of the set that showed it missing (`source`, a part of that case's page address), and
-# `look_alikes`, texts like its cases that must keep their answer, grouped by why.
-CHECKS = FIXTURES / "holdout_checks"
-CHECK_KEYS = {"name", "rules", "look_alikes"}
-
-
-def load_checks() -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(CHECKS.glob("*.json"))}
-
-
-def _set_number(stem: str) -> int | None:
-    return int(stem.removeprefix("holdout")) if re.fullmatch(r"holdout\d+", stem) else None
-
-
+# Each set's look-alikes (tests/fixtures/holdout_checks, above): texts like its cases that must keep their answer.
 LOOK_ALIKE_CASES = [pytest.param(case["provider"], case["error"], case["expected"],
                                  id=f"{checks['name']}: {case['id']}")
                     for checks in load_checks().values()
@@ -1024,15 +855,21 @@ LATER_RULES = [(HELD_OUT[n], row["rule"], row["source"])
 
 
 def test_every_checks_file_belongs_to_a_set_and_is_well_formed():
-    """A file named for no set, a misspelt key or a case without its fields would be skipped unseen."""
+    """A file named for no set, a set from the third on without its file or floor, a misspelt key or a case without
+    its fields would be skipped unseen."""
     checks = load_checks()
-    assert checks, CHECKS
+    assert {n for n in HELD_OUT if n >= 3} == {_set_number(stem) for stem in checks} - {None}
     ids = [param.id for param in LOOK_ALIKE_CASES]
     assert len(ids) == len(set(ids))
     for stem, entry in checks.items():
         number = _set_number(stem)
         assert number in HELD_OUT or stem == "relay_definitions", stem
-        assert set(entry) <= CHECK_KEYS and (entry.get("rules") or entry.get("look_alikes")), stem
+        assert set(entry) <= CHECK_KEYS and (entry.get("rules") or entry.get("look_alikes")
+                                             or entry.get("floor")), stem
+        if number is not None:
+            floor = entry["floor"]
+            assert set(floor) == {"right_at_least", "false_alarms_at_most", "why"} and floor["why"], stem
+            assert entry["name"], stem
         assert all(set(row) == {"rule", "source"} and row["source"] for row in entry.get("rules", ())), stem
         for group in entry.get("look_alikes", ()):
             assert entry.get("name") and group["why"] and group["cases"], stem
