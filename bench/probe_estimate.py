@@ -64,7 +64,10 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   the thread shows the call sent a key other than the one the user had set up): a third figure, for a backend that
   records the fingerprint of the user's current key (README: the key the user has now), where such a case tells the
   user nothing (outcome `superseded_key`), whatever the classifier and the probe said; sets without the field give
-  the probe's figure again.
+  the probe's figure again. It assumes the backend records a key for every provider the user set up: the notifier
+  sees another key only where the user saved one for the failed call's provider (`superseded_key`), or where the key
+  sent is the one they saved for another provider (`misrouted_key`, added after the forty-seventh set was measured);
+  an app's placeholder sent to a provider the user set up no key for is generous here (docs/holdout47.md, line 113).
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from . import clients, config, dedup, logs, status, surge, tokens
+from . import clients, config, dedup, logs, providers, status, surge, tokens
 from .channels import email, push
 from .classify import explain_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
@@ -140,8 +140,9 @@ def _deliver(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: byte
         _release(redis, subject, lease, base)
         _retry(base, reason, "firestore_unavailable", exc)
     targets, profile = recipient.targets, recipient.profile
-    if _superseded(profile, event, cfg):
-        return _superseded_key(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
+    other = _not_the_users_key(profile, event, cfg)
+    if other is not None:
+        return _other_key(other, event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
     mailed: dict[str, Any] = {}
 
     def finish(outcome: str, ttl: int, message: str, notified: bool = False, muted: bool = False, **fields) -> str:
@@ -252,8 +253,9 @@ def _shadow(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes
     except Exception as exc:
         _release(redis, subject, lease, base)
         _retry(base, reason, "firestore_unavailable", exc)
-    if _superseded(recipient.profile, event, cfg):
-        return _superseded_key(event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
+    other = _not_the_users_key(recipient.profile, event, cfg)
+    if other is not None:
+        return _other_key(other, event, reason, subject, lease, lease_deadline, redis, cfg, base, started)
     muted = _muted(recipient.profile.get(cfg.user_mute_field), event.provider)
     targets = len(recipient.targets)
     would_email: bool | None = False
@@ -274,26 +276,62 @@ def _shadow(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes
     return "would_send"
 
 
-def _superseded(profile: dict, event: ErrorEvent, cfg: config.Config) -> bool:
-    """The failing key is not the one the user has now: the profile names the fingerprint(s) of the user's current
-    key for this provider (USER_KEY_FINGERPRINTS_FIELD), and the event's is not among them."""
-    if event.key_fingerprint is None or not cfg.user_key_fingerprints_field:
+def _recorded_keys(profile: dict, cfg: config.Config) -> dict[str, list[str]]:
+    """Provider slug -> the fingerprints of the keys the user saved for it (USER_KEY_FINGERPRINTS_FIELD), empty
+    records left out."""
+    record = profile.get(cfg.user_key_fingerprints_field) if cfg.user_key_fingerprints_field else None
+    if not isinstance(record, dict):
+        return {}
+    keys = {}
+    for slug, fingerprints in record.items():
+        fingerprints = [fingerprints] if isinstance(fingerprints, str) else fingerprints
+        if isinstance(slug, str) and isinstance(fingerprints, list):
+            kept = [fp for fp in fingerprints if isinstance(fp, str) and fp]
+            if kept:
+                keys[slug] = kept
+    return keys
+
+
+def _separate_providers(a: str, b: str) -> bool:
+    """Two slugs that never take one key: both known tables, neither the generic OpenAI-compatible one (a relay slot
+    may hold any key), and neither inheriting the other (openai_realtime reads openai's key, vertex gemini's)."""
+    registry = providers.registry()
+    table_a, table_b = registry.resolve(a), registry.resolve(b)
+    if table_a is None or table_b is None or providers.FALLBACK_TABLE in (table_a, table_b) or table_a == table_b:
         return False
-    current = profile.get(cfg.user_key_fingerprints_field)
-    current = current.get(event.provider) if isinstance(current, dict) else None
-    if isinstance(current, str):
-        current = [current]
-    if not isinstance(current, list) or not any(isinstance(fp, str) and fp for fp in current):
-        return False      # nothing recorded for this provider: the failing key may well be the user's
-    return event.key_fingerprint not in current
+    return table_b not in registry.chain(table_a).tables and table_a not in registry.chain(table_b).tables
 
 
-def _superseded_key(event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes, lease_deadline: float,
-                    redis, cfg: config.Config, base: dict, started: float) -> str:
-    """A failure of a key the user already replaced (in-flight calls after they saved a new one) or that the
-    backend should not be sending (a stale or wrong key): nothing to tell the user, no in-app status; the old
-    key's subject is marked for the window, so its later failures cost one Redis command."""
-    _settle(redis, subject, lease, "superseded", event.event_id, cfg.dedup_window_seconds, lease_deadline, cfg, base)
+def _not_the_users_key(profile: dict, event: ErrorEvent, cfg: config.Config) -> tuple[str, str | None] | None:
+    """Whether the failing key is one the user's record shows is not theirs for this provider: ("superseded", None)
+    when the record names their current key for it and the event's is another (a key they replaced, a stale or
+    wrong key the backend sent); ("misrouted", slug) when the event's key is the one they saved for another,
+    separate provider (the backend sent it to the wrong provider). None when the record cannot tell."""
+    if event.key_fingerprint is None:
+        return None
+    keys = _recorded_keys(profile, cfg)
+    current = keys.get(event.provider)
+    if current is not None:
+        return None if event.key_fingerprint in current else ("superseded", None)
+    for slug, fingerprints in keys.items():
+        if event.key_fingerprint in fingerprints and _separate_providers(event.provider, slug):
+            return "misrouted", slug
+    return None       # nothing recorded for this provider: the failing key may well be the user's
+
+
+def _other_key(other: tuple[str, str | None], event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes,
+               lease_deadline: float, redis, cfg: config.Config, base: dict, started: float) -> str:
+    """A failure of a key that is not the user's for this provider: nothing to tell the user, no in-app status; the
+    key's subject is marked for the window, so its later failures cost one Redis command. A key the user replaced
+    or the backend should not be sending is a WARNING; the user's key for another provider sent to this one is an
+    ERROR, the backend's routing bug that also hands a secret to the wrong provider."""
+    kind, saved_for = other
+    _settle(redis, subject, lease, kind, event.event_id, cfg.dedup_window_seconds, lease_deadline, cfg, base)
+    if kind == "misrouted":
+        logs.error("the failing key is the one the user saved for another provider: the backend sent it to the "
+                   "wrong provider; nothing to tell the user", **base, reason=reason, outcome="misrouted_key",
+                   saved_for=saved_for, latency_ms=_ms(started))
+        return "misrouted_key"
     logs.warning("the failing key is not the user's current key: nothing to tell the user (a key they replaced, "
                  "or the backend sending a stale one)", **base, reason=reason, outcome="superseded_key",
                  latency_ms=_ms(started))

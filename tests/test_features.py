@@ -150,6 +150,39 @@ def test_the_current_key_check_never_silences_what_it_cannot_tell(world, uid, pr
     assert world.handle(event(uid, **extra)) == "sent"
 
 
+def test_the_users_key_for_another_provider_sent_to_this_one_tells_no_one(world, uid, capsys):
+    """The backend sent the key the user saved for DeepSeek to OpenAI (a configuration whose calls went to the wrong
+    provider, one kind of the held-out threads' false alarms): OpenAI refusing it says nothing about a key of the
+    user's for OpenAI. Nothing is told; the operator sees an ERROR, since a secret went to the wrong provider."""
+    world.device(uid)
+    world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"deepseek": "hmac:ds", "anthropic": "hmac:a"}})
+    assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:ds")) == "misrouted_key"
+    assert world.server.state.requests == 0 and world.status(uid) is None
+    line = helpers.log_lines(capsys.readouterr().out)[-1]
+    assert (line["outcome"], line["severity"], line["saved_for"]) == ("misrouted_key", "ERROR", "deepseek")
+    assert "hmac:ds" not in str(line)
+    subject = dedup.Subject(uid, "openai", "invalid_key", "hmac:ds").key
+    assert world.redis.get(subject).startswith(b"M|misrouted|")
+    assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:ds")) == "suppressed"
+    # a key of the user's that no record names for another provider is still told about
+    assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:unknown")) == "sent"
+
+
+@pytest.mark.parametrize("saved_for,provider", [
+    ("openai", "openai_realtime"),        # the Realtime API takes the OpenAI key: the same credential
+    ("gemini", "vertex"),                 # Vertex reads Gemini's dialect: one family, never told apart
+    ("openai_compatible", "openai"),      # a generic relay slot may hold any key
+    ("my_gateway", "openai"),             # a slug no table knows
+    ("claude", "anthropic"),              # an alias of the same provider (the record under another name)
+], ids=["realtime", "vertex", "relay-slot", "unknown-slug", "alias"])
+def test_a_key_saved_under_a_related_slug_is_never_read_as_misrouted(world, uid, saved_for, provider):
+    world.device(uid)
+    world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {saved_for: "hmac:k"}})
+    error = INVALID_KEY_ERROR if provider != "anthropic" else {"status_code": 401, "body": {
+        "type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}}
+    assert world.handle(event(uid, provider=provider, error=error, key_fingerprint="hmac:k")) == "sent"
+
+
 def test_several_current_keys_and_the_setting(world, uid):
     world.device(uid)
     world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"openai": ["hmac:one", "hmac:two"]},
@@ -170,6 +203,8 @@ def test_shadow_mode_reads_the_current_key_too(world, uid):
     world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"openai": "hmac:new"}})
     assert world.handle(event(uid, key_fingerprint="hmac:old")) == "superseded_key"
     assert world.handle(event(uid, key_fingerprint="hmac:new")) == "would_send"
+    world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"openai": "hmac:new", "deepseek": "hmac:ds"}})
+    assert world.handle(event(uid, provider="openrouter", key_fingerprint="hmac:ds")) == "misrouted_key"
     assert world.server.state.requests == 0
 
 
