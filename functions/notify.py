@@ -311,12 +311,13 @@ def _not_the_users_key(profile: dict, event: ErrorEvent, cfg: config.Config) -> 
         return None
     keys = _recorded_keys(profile, cfg)
     current = keys.get(event.provider)
-    if current is not None:
-        return None if event.key_fingerprint in current else ("superseded", None)
+    if current is not None and event.key_fingerprint in current:
+        return None
     for slug, fingerprints in keys.items():
         if event.key_fingerprint in fingerprints and _separate_providers(event.provider, slug):
             return "misrouted", slug
-    return None       # nothing recorded for this provider: the failing key may well be the user's
+    # nothing recorded for this provider: the failing key may well be the user's
+    return ("superseded", None) if current is not None else None
 
 
 def _other_key(other: tuple[str, str | None], event: ErrorEvent, reason: str, subject: dedup.Subject, lease: bytes,

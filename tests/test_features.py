@@ -166,6 +166,9 @@ def test_the_users_key_for_another_provider_sent_to_this_one_tells_no_one(world,
     assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:ds")) == "suppressed"
     # a key of the user's that no record names for another provider is still told about
     assert world.handle(event(uid, error=INVALID_KEY_ERROR, key_fingerprint="hmac:unknown")) == "sent"
+    # with a key recorded for OpenAI too, the DeepSeek key sent there is still the misrouted one, not a stale key
+    world.db.document(f"users/{uid}").set({"byok_key_fingerprints": {"deepseek": "hmac:ds2", "openai": "hmac:o"}})
+    assert world.handle(event(uid, key_fingerprint="hmac:ds2")) == "misrouted_key"
 
 
 @pytest.mark.parametrize("saved_for,provider", [
