@@ -60,6 +60,12 @@ def _set_number(stem: str) -> int | None:
     return int(stem.removeprefix("holdout")) if re.fullmatch(r"holdout\d+", stem) else None
 
 
+ALL_CHECKS = load_checks()
+# (set number, its checks) in the sets' order
+SET_CHECKS = sorted(((_set_number(stem), checks) for stem, checks in ALL_CHECKS.items() if _set_number(stem)),
+                    key=lambda pair: pair[0])
+
+
 def load_cases(path: Path = FIXTURE) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -200,8 +206,7 @@ def test_holdout_through_the_cli(path, title, capsys):
 # Each set's `floor` (tests/fixtures/holdout_checks, above); every set from the third has one.
 LATER_SETS = [(HELD_OUT[n], f"{checks['name']} held-out set", checks["floor"]["right_at_least"],
                checks["floor"]["false_alarms_at_most"], checks["floor"]["why"])
-              for n, checks in sorted((_set_number(stem), checks) for stem, checks in load_checks().items()
-                                      if _set_number(stem) is not None and "floor" in checks)]
+              for n, checks in SET_CHECKS if "floor" in checks]
 
 
 @pytest.mark.parametrize("path,title,right_at_least,alarms_at_most,floor", LATER_SETS,
@@ -645,7 +650,7 @@ def test_rule_found_by_the_second_holdout(rule, source, needle):
 # Each set's look-alikes (tests/fixtures/holdout_checks, above): texts like its cases that must keep their answer.
 LOOK_ALIKE_CASES = [pytest.param(case["provider"], case["error"], case["expected"],
                                  id=f"{checks['name']}: {case['id']}")
-                    for checks in load_checks().values()
+                    for checks in ALL_CHECKS.values()
                     for group in checks.get("look_alikes", ()) for case in group["cases"]]
 
 
@@ -849,9 +854,7 @@ def test_every_rule_pattern_is_guarded_by_a_literal_it_needs():
 # The rules each later held-out set prompted (docs/holdout4.md on), each on its own case (the eighth, eighteenth and
 # forty-second prompted none; the first two have tests of their own above).
 LATER_RULES = [(HELD_OUT[n], row["rule"], row["source"])
-               for n, checks in sorted((_set_number(stem), checks) for stem, checks in load_checks().items()
-                                       if _set_number(stem) is not None)
-               for row in checks.get("rules", ())]
+               for n, checks in SET_CHECKS for row in checks.get("rules", ())]
 
 
 def test_every_checks_file_belongs_to_a_set_and_is_well_formed():
