@@ -57,6 +57,8 @@ class FakeHost:
                 if gate is not None:
                     gate.wait(timeout=10)
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                # recorded before the bytes go out: a client that has read the answer finds it here
+                outer.answered.append(path)
                 try:
                     self.send_response(status)
                     self.send_header("content-type", "text/plain" if isinstance(body, bytes) else "application/json")
@@ -65,7 +67,6 @@ class FakeHost:
                         self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
-                    outer.answered.append(path)
                 except OSError:
                     pass                                  # the client gave up (a timeout test)
 
