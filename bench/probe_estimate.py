@@ -67,7 +67,11 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   the probe's figure again. It assumes the backend records a key for every provider the user set up: the notifier
   sees another key only where the user saved one for the failed call's provider (`superseded_key`), or where the key
   sent is the one they saved for another provider (`misrouted_key`, added after the forty-seventh set was measured);
-  an app's placeholder sent to a provider the user set up no key for is generous here (docs/holdout47.md, line 113).
+  an app's placeholder sent to a provider the user set up no key for is generous here (docs/holdout47.md, line 113);
+- added before the forty-ninth set, whose cases also record `key_other_kind`: a key that was never the user's, sent
+  to a provider the user set up no key for (`app_key_unset`), is seen by no record, so the third figure keeps the
+  probe's answer for it; the other kinds (the user's key for another provider, their replaced key, an app's key
+  where the user has one for this provider) and a case that does not say which are settled as before.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
 from __future__ import annotations
@@ -183,6 +187,7 @@ def estimate(cases: list[dict]) -> dict:
     out = {"cases": len(cases), "not_actionable": sum(c["expected"] is None for c in cases), "probed": 0,
            "key_malformed": sum(c.get("key_mangled") is True for c in cases),
            "key_other": sum(c.get("key_other") is True for c in cases),
+           "key_other_unseen": sum(c.get("key_other_kind") == "app_key_unset" for c in cases),
            "right_alone": 0, "right_with_probe": 0, "alarms_alone": 0, "alarms_with_probe": 0,
            "right_with_current_key": 0, "alarms_with_current_key": 0, "changed": []}
     for line, case in enumerate(cases, 1):
@@ -196,7 +201,8 @@ def estimate(cases: list[dict]) -> dict:
         out["right_with_probe"] += final == case["expected"]
         out["alarms_alone"] += case["expected"] is None and alone is not None
         out["alarms_with_probe"] += case["expected"] is None and final is not None
-        current = None if case.get("key_other") is True else final   # not the user's current key: superseded
+        seen_as_other = case.get("key_other") is True and case.get("key_other_kind") != "app_key_unset"
+        current = None if seen_as_other else final   # not the user's current key: superseded or misrouted
         out["right_with_current_key"] += current == case["expected"]
         out["alarms_with_current_key"] += case["expected"] is None and current is not None
         if final != alone:
@@ -215,7 +221,8 @@ def main(paths: list[str]) -> None:
               f"{r['cases']}, {r['alarms_with_probe']} false alarms; {r['probed']} cases probed, "
               f"{r['key_malformed']} mangled keys seen by the reporter"
               + (f"; with the current-key record {r['right_with_current_key']}/{r['cases']}, "
-                 f"{r['alarms_with_current_key']} false alarms ({r['key_other']} keys other than the user's)"
+                 f"{r['alarms_with_current_key']} false alarms ({r['key_other']} keys other than the user's, "
+                 f"{r['key_other_unseen']} of them where the user set up no key for the provider)"
                  if r["key_other"] else ""))
         for c in r["changed"]:
             print(f"  line {c['line']} {c['provider']} ({c['key_state']} -> {c['verdict']}): "

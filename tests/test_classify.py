@@ -178,6 +178,9 @@ def test_holdout_is_new_real_and_honest(path, earlier):
         assert all(c["same_host"] in (True, False, None) and c["key_mangled"] in (True, False, None) for c in cases)
     if number >= 47:   # gathered since the notifier's current-key check: whether a key other than the user's was sent
         assert all(c["key_other"] in (True, False, None) for c in cases)
+    if number >= 49:   # ...and which other key it was
+        assert all(c["key_other_kind"] in (None, "user_other_provider", "user_old_key", "app_key", "app_key_unset")
+                   and (c["key_other_kind"] is None or c["key_other"] is True) for c in cases)
     if number >= 3:
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page (one blog of the
         # nineteenth set serves plain http), no error text of an earlier set again (whitespace and case aside),
@@ -510,6 +513,11 @@ def test_the_probe_estimate_on_the_held_out_sets():
     cases[18]["key_other"] = True
     r = module.estimate(cases)
     assert r["right_with_current_key"] == base["right_with_probe"] and r["key_other"] == 2
+    # ...but an app's key sent to a provider the user set up no key for is seen by no record: line 65 so marked keeps
+    # the probe's answer (its false alarm) in the third figure
+    cases[64]["key_other_kind"] = "app_key_unset"
+    r = module.estimate(cases)
+    assert r["key_other_unseen"] == 1 and r["alarms_with_current_key"] == base["alarms_with_probe"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -17,7 +17,7 @@ def _case(**changes) -> dict:
     case = {"provider": "openai", "error": {"status_code": 401, "message": "a text no set has held: kit check 7f3a"},
             "expected": "invalid_key", "source": "https://example.org/owner/repo/issues/1",
             "note": "a made-up case for the kit's own test", "context": False, "key_state": "rejected",
-            "same_host": True, "key_mangled": False, "key_other": False}
+            "same_host": True, "key_mangled": False, "key_other": False, "key_other_kind": None}
     case.update(changes)
     return case
 
@@ -96,11 +96,19 @@ def test_a_repeat_of_another_part_or_within_the_part_is_named(kit):
     ({"context": "yes"}, "context must be true or false"),
     ({"key_state": "fine"}, "key_state must be"),
     ({"key_other": "maybe"}, "key_other must be true, false or null"),
+    ({"key_other": True, "key_other_kind": "someone_else"}, "key_other_kind must be"),
+    ({"key_other": False, "key_other_kind": "app_key"}, "key_other_kind is for a case whose key_other is true"),
     ({"error": {"message": "Incorrect API key provided: sk-" + "abcdefghijklmnopqrstuvwxyz012345"}}, "real key"),
 ])
 def test_a_malformed_case_is_named_by_its_problem(kit, changes, problem):
     rc, out = _check(kit, [_case(**changes)])
     assert rc == 1 and problem in out
+
+
+@pytest.mark.parametrize("kind", ["user_other_provider", "user_old_key", "app_key", "app_key_unset"])
+def test_each_kind_of_other_key_is_well_formed(kit, kind):
+    rc, out = _check(kit, [_case(key_other=True, key_other_kind=kind)])
+    assert rc == 0 and "OK: no problems" in out, out
 
 
 def test_more_than_four_repository_files_as_sources_are_named(kit):

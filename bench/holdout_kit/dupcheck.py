@@ -15,8 +15,9 @@ from collections import Counter
 HERE = os.path.dirname(os.path.abspath(__file__))
 REASONS = {"invalid_key", "permission_denied", "quota_exhausted", None}
 FIELDS = {"provider", "error", "expected", "source", "note", "context", "key_state", "same_host", "key_mangled",
-          "key_other"}
+          "key_other", "key_other_kind"}
 KEY_STATES = ("works", "rejected", "no_credit", "unknown")
+KEY_OTHER_KINDS = ("user_other_provider", "user_old_key", "app_key", "app_key_unset", None)
 SOURCE = re.compile(r"https?://\S+/\S+")
 # a repository's own file (a note, a README) rather than a discussion: the kit allows a few per part
 REPO_FILE = re.compile(r"https?://[^/]+/[^/]+/[^/]+/(?:-/)?(?:blob|tree)/")
@@ -74,6 +75,10 @@ def shape_problems(case: dict) -> list:
         problems.append("key_state must be works, rejected, no_credit or unknown")
     if any(case[name] not in (True, False, None) for name in ("same_host", "key_mangled", "key_other")):
         problems.append("same_host, key_mangled and key_other must be true, false or null")
+    if case["key_other_kind"] not in KEY_OTHER_KINDS:
+        problems.append("key_other_kind must be user_other_provider, user_old_key, app_key, app_key_unset or null")
+    elif case["key_other_kind"] is not None and case["key_other"] is not True:
+        problems.append("key_other_kind is for a case whose key_other is true")
     if KEY.search(json.dumps(case)):
         problems.append("looks like a real key; mask it (sk-abc***)")
     return problems
