@@ -439,7 +439,9 @@ _GUARDS = (
         r"(?:please (?:set|configure|add|enter)|make sure it is (?:set|defined))\b"
         r"|(?<=api key not found)(?:\W{0,3}(?:\||$)| or is not formatted\b))",
         # OpenRouter's 401s to a request that carried no credential at all
-        r"\bmissing (?:the )?(?:authentication(?: header)?|authorization header)\b", r"\bno auth credentials found\b",
+        r"\bmissing (?:the )?(?:authentication(?: header)?|authorization(?:: bearer)? header)\b",
+        r"\bno auth credentials found\b",
+        r"\bauthorization (?:header )?not found\b",     # a 401 that found no Authorization in the request
         # OpenAI's 401 to a request without an Authorization header
         r"\bmissing bearer (?:or basic )?authentication\b",
         r"\bheader of type authorization was missing\b",   # NVIDIA's API catalog to a request without the header
@@ -517,6 +519,11 @@ _PERMISSION = _rx(
     r"\brequests (?:to this api .{0,120}|from this .{0,80})are blocked\b",
     r"\bconsumer_suspended\b", r"\bhas been suspended\b", r"\bteam is blocked\b", r"\bbeen denied access\b",
     r"\b(?:account|user id)\b.{0,40}\bis temporarily suspended\b", r"\blocked your account\b",
+    r"\baccount (?:has been|was|is) (?:temporarily |permanently )?blocked\b",
+    # a product licence or seat the account lacks ("lack a Gemini Code Assist license", "You do not have a valid
+    # license of this product"): a plan that does not include what was called
+    r"\black(?:s|ing)? an? (?:[\w-]+ ){0,4}licen[cs]e\b",
+    r"\bnot have an? (?:valid )?(?:[\w-]+ ){0,3}licen[cs]e\b", r"n't have an? (?:valid )?(?:[\w-]+ ){0,3}licen[cs]e\b",
     # a credential its plan lets only the vendor's own client use (a relay's "only allows Codex official clients")
     r"\bonly allows? (?:[\w-]+ ){0,2}official clients?\b",
     r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",
@@ -524,7 +531,7 @@ _PERMISSION = _rx(
     r"\bno endpoints (?:found|available) matching your (?:guardrail restrictions and )?data policy\b",
     r"\bunusual activity\b", r"\bno_organization\b", r"\bmember of an organization\b",
     r"\baccess (?:was|has been) terminated\b",
-    r"\bmismatched_organization\b", r"\binvalid_organization\b",
+    r"\binvalid_organization\b",
     # the ways IAM-style refusals word a missing grant (Google "does not have required permission", Deepgram
     # "does not have the required scope", Hugging Face "does not have sufficient permissions")
     r"\bnot have (?:the )?(?:required |necessary |sufficient |enough |proper |appropriate )?"
