@@ -499,8 +499,9 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert r48["key_other"] == 1 and r48["right_with_current_key"] == r48["right_with_probe"] - 1
     # the forty-ninth, the first set gathered with `key_other_kind`: three keys that worked at the failed call's own host
     # and two mangled keys settled, none turned wrong; of its eight keys other than the user's, three false alarms
-    # settled by the current-key record (a replaced key a proxy wrote back, two keys of the user's for other providers),
-    # and two not: placeholders sent to OpenAI, where the user had set up no OpenAI key (`app_key_unset`)
+    # settled by the current-key record (a replaced key a proxy wrote back, two keys of the user's for other providers);
+    # the three sent where the user had set up no key for that provider (`app_key_unset`: two placeholders the no-key
+    # guard reads already, an app's bundled credentials at their cap, a miss already) are seen by no record
     r49 = module.estimate(load_cases(HELD_OUT[49]))
     assert [c["line"] for c in r49["changed"]] == [32, 144, 173, 206, 207] and r49["key_malformed"] == 11
     assert all(c["with_probe"] == c["expected"] for c in r49["changed"]), r49["changed"]
