@@ -473,8 +473,9 @@ _GUARDS = (
 )
 _ANY_GUARD = _Rules(tuple(part for _, rules in _GUARDS for part in rules.parts))
 # Guards whose evidence is a bare word rather than a shape: a provider's documented code in the same answer (a JSON
-# error that lists "server": "cloudflare" among its headers) is the better evidence, so they yield to it.
-_YIELDING = frozenset({"cdn_name"})
+# error that lists "server": "cloudflare" among its headers, an app's list of causes naming "overloaded" around
+# OpenAI's insufficient_quota body) is the better evidence, so they yield to it.
+_YIELDING = frozenset({"cdn_name", "overloaded"})
 
 _INVALID_KEY = _rx(
     r"\binvalid_api_key\b", r"\bincorrect api key\b", r"\b(?:invalid api|invalid-api)[ _-]?(?:key|token)\b",
@@ -524,6 +525,7 @@ _PERMISSION = _rx(
     # license of this product"): a plan that does not include what was called
     r"\black(?:s|ing)? an? (?:[\w-]+ ){0,4}licen[cs]e\b",
     r"\bnot have an? (?:valid )?(?:[\w-]+ ){0,3}licen[cs]e\b", r"n't have an? (?:valid )?(?:[\w-]+ ){0,3}licen[cs]e\b",
+    r"\bnot available (?:for|to|on) (?:the )?free (?:users?|tier|plans?|accounts?)\b",   # a feature the plan lacks
     # a credential its plan lets only the vendor's own client use (a relay's "only allows Codex official clients")
     r"\bonly allows? (?:[\w-]+ ){0,2}official clients?\b",
     r"\bpublic access is disabled\b", r"\bvirtual network/firewall\b", r"\bapproved private endpoint\b",

@@ -509,6 +509,14 @@ def test_the_probe_estimate_on_the_held_out_sets():
     assert (r49["key_other"], r49["key_other_unseen"]) == (8, 3)
     assert r49["alarms_with_current_key"] == r49["alarms_with_probe"] - 3
     assert r49["right_with_current_key"] == r49["right_with_probe"] + 3
+    # the small fiftieth: two mangled keys settled, one account out of credit found, none turned wrong; of its three keys
+    # other than the user's, one false alarm settled by the current-key record (the gcloud SDK's own credentials where
+    # the user had a key), two sent where the user had set up none (apps' built-in keys) not counted
+    r50 = module.estimate(load_cases(HELD_OUT[50]))
+    assert [c["line"] for c in r50["changed"]] == [7, 67, 74] and r50["key_malformed"] == 5
+    assert all(c["with_probe"] == c["expected"] for c in r50["changed"]), r50["changed"]
+    assert (r50["key_other"], r50["key_other_unseen"]) == (3, 2)
+    assert r50["alarms_with_current_key"] == r50["alarms_with_probe"] - 1
     # sets gathered before `key_other` give the probe's figure again for the current-key record
     assert (r["key_other"], r["right_with_current_key"], r["alarms_with_current_key"]) == (
         0, r["right_with_probe"], r["alarms_with_probe"])

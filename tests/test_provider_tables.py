@@ -436,7 +436,7 @@ SHAPES = [
     ("anthropic SSE error event, overloaded", "anthropic",
      {"status_code": 200, "message": 'event: error\ndata: {"type": "error", "error": {"type": "overloaded_error", '
                                      '"message": "Overloaded"}}'},
-     None, "guard.overloaded"),
+     None, "anthropic.overloaded_error"),
     ("anthropic 200 body with an authentication error", "anthropic",
      {"status_code": 200, "body": {"type": "error", "error": {"type": "authentication_error",
                                                               "message": "invalid x-api-key"}}},
