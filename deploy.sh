@@ -737,7 +737,7 @@ write_metric_configs() {
   # shellcheck disable=SC2059
   cat >"$WORK_DIR/$METRIC_NOTIFIER.yaml" <<EOF
 name: $METRIC_NOTIFIER
-description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, key_malformed, superseded_key, misrouted_key, held, invalid_event, expired, no_targets, retry, failed), provider and reason.
+description: Events handled by the ${S[NOTIFIER_NAME]} function, by outcome (sent, suppressed, not_actionable, key_malformed, key_misdirected, superseded_key, misrouted_key, held, invalid_event, expired, no_targets, retry, failed), provider and reason.
 filter: '$(printf "$filter_base" "${S[NOTIFIER_NAME]}")'
 metricDescriptor:
   metricKind: DELTA

@@ -19,6 +19,7 @@ from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 from .verification import apply as apply_verification
 
 MALFORMED_KEY = "verification:key_malformed"
+MISDIRECTED_KEY = "verification:key_misdirected"
 
 FUNCTION = config.NOTIFIER
 PAYLOAD_TYPE = "byok_llm_error"
@@ -61,6 +62,9 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
 
     verdict = explain_cached(event.provider, event.error)
     reason, decided_by = apply_verification(verdict.reason, event.verification)  # the provider's own answer
+    host_of = _host_owner(event.verification) if decided_by == MISDIRECTED_KEY else None
+    if host_of is not None and not _separate_providers(event.provider, host_of):
+        reason, decided_by = verdict.reason, "classifier"   # a host that takes the same key (vertex at gemini's)
     base = {**base, "rule": verdict.rule, "evidence": verdict.evidence,   # on every later line of this event
             "decided_by": decided_by}
     if event.verification_problem:  # a malformed verification is ignored, not poison
@@ -72,6 +76,11 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
             logs.error("the backend sent a mangled key (our platform's bug): nothing to tell the user", **base,
                        outcome="key_malformed", status_code=status_code, classifier_reason=verdict.reason)
             return "key_malformed"
+        if decided_by == MISDIRECTED_KEY:   # a secret went to another vendor: the developers' to fix, like the above
+            logs.error("the backend sent the user's key to another provider's host (our platform's bug): nothing to "
+                       "tell the user", **base, outcome="key_misdirected", host_of=host_of, status_code=status_code,
+                       classifier_reason=verdict.reason)
+            return "key_misdirected"
         logs.info("error is not actionable for the user", **base, outcome="not_actionable", status_code=status_code,
                   error_type=_short(err.get("type")), error_code=_short(err.get("code")))
         return "not_actionable"
@@ -290,6 +299,12 @@ def _recorded_keys(profile: dict, cfg: config.Config) -> dict[str, list[str]]:
             if kept:
                 keys[slug] = kept
     return keys
+
+
+def _host_owner(verification: Any) -> str | None:
+    """The provider named by a key_misdirected verification's `LOCAL /host/<provider>`."""
+    probe = verification.get("probe") if isinstance(verification, dict) else None
+    return probe.removeprefix("LOCAL /host/") if isinstance(probe, str) and probe.startswith("LOCAL /host/") else None
 
 
 def _separate_providers(a: str, b: str) -> bool:

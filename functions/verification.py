@@ -15,6 +15,10 @@ key itself, stronger than any error text, but only about what it read:
   (quoted, `undefined`, a serialized list, the auth scheme twice): whatever the provider answered is
   about that value, not the user's key, so nothing is actionable for the user (our platform's bug;
   the notifier logs it as an error).
+- key_misdirected: the failed call went to another provider's official host (named in the probe field,
+  `LOCAL /host/<provider>`): what that host answered is about a key sent to the wrong party, not the user's
+  key there, so nothing is actionable for the user; the notifier first checks the two providers never take
+  one key (vertex at gemini's host stays the classifier's) and logs an error for the developers.
 - unknown, absent or malformed: the classifier decides alone, as before.
 """
 from __future__ import annotations
@@ -29,7 +33,7 @@ def apply(reason: str | None, verification: Mapping | None) -> tuple[str | None,
     changed or confirmed the reason."""
     verdict = verification.get("verdict") if isinstance(verification, Mapping) else None
     decided = f"verification:{verdict}"
-    if verdict == "key_malformed":
+    if verdict in ("key_malformed", "key_misdirected"):
         return None, decided
     if verdict == "key_rejected":
         return "invalid_key", decided

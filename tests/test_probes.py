@@ -955,6 +955,82 @@ def test_a_mangled_key_is_our_bug_not_the_users(host, pipe, reporters, device, c
         assert part not in caplog.text and part not in out and part not in text
 
 
+@pytest.mark.parametrize("provider, url, owner", [
+    ("azure_openai", "https://api.openai.com/v1/chat/completions", "openai"),   # Azure settings the SDK ignored
+    ("Azure", "https://api.openai.com/v1/embeddings", "openai"),                # an alias resolves first
+    ("openai", "https://openrouter.ai/api/v1/chat/completions", "openrouter"),
+    ("deepseek", "https://api.openai.com/v1/embeddings", "openai"),             # a default embedder's host
+    ("openai_compatible", "https://api.openai.com/v1/models", "openai"),        # the notifier relates these two
+    ("openai", "https://api.openai.com/v1/chat/completions", None),             # its own host
+    ("openai_realtime", "https://api.openai.com/v1/realtime", None),            # a slug that shares it
+    ("gemini", "https://generativelanguage.googleapis.com/v1beta/models", None),
+    ("google", "https://generativelanguage.googleapis.com/v1beta/models", None),
+    ("openai", "https://my-relay.example.com/v1/chat/completions", None),       # a host no entry names
+    ("openai", "http://127.0.0.1:8080/v1/chat/completions", None),
+    ("bedrock", "https://bedrock-runtime.eu-west-1.amazonaws.com/model/x/invoke", None),   # another region's host
+    ("no_such_provider", "https://api.openai.com/v1", None), ("openai", None, None), ("openai", "not a url", None),
+])
+def test_a_failed_call_at_another_providers_official_host_is_named(provider, url, owner):
+    from byok_reporter.probe import ProbeTable, load_table
+
+    assert ProbeTable(load_table()).misdirected(provider, url) == owner
+
+
+# --------------------------------------------------------------------------------------------------
+# A failed call that went to another provider's official host (an Azure OpenAI event whose SDK called api.openai.com,
+# the OpenRouter slot's call at OpenAI): the reporter sees it in the exception's request URL, probes nothing, and the
+# notifier tells no one where the two providers never take one key. Here the FakeHost stands in for api.openai.com: a
+# copy of the packaged table names it OpenAI's official host.
+
+def _table_with_openai_at(url: str) -> dict:
+    import copy
+
+    from byok_reporter.probe import load_table
+
+    table = copy.deepcopy(load_table())
+    for entry in table["providers"].values():      # openai and the slugs that share its host
+        if entry and entry.get("base_url") == "https://api.openai.com/v1":
+            entry["base_url"] = url
+    return table
+
+
+def test_a_key_sent_to_another_providers_host_is_our_bug_not_the_users(host, pipe, reporters, device, capsys, caplog):
+    host.route("POST", "/v1/chat/completions", 401, OPENAI_BAD_KEY)
+    host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)                                     # the SDK called "OpenAI", whatever the backend meant
+    reporter = reporters(topic=pipe.name, probe_table=_table_with_openai_at(host.url + "/v1"))
+    with caplog.at_level(logging.WARNING, logger="byok_reporter"):
+        reporter.report(device, "azure_openai", exc, key=OPENAI_KEY)
+        assert reporter.flush(20)
+    assert pipe.deliver(1) == ["key_misdirected"] and pipe.fcm.delivered() == []
+    assert classify("azure_openai", pipe.events[0]["error"]) == "invalid_key"     # what the text alone says
+    verification = pipe.events[0]["verification"]
+    assert (verification["probe"], verification["status"], verification["verdict"]) == ("LOCAL /host/openai", None,
+                                                                                          "key_misdirected")
+    assert host.hits_on("/v1/models") == []                                       # the key went to no probe
+    assert reporter.stats()["key_misdirected_openai"] == 1 and reporter.stats().get("probes", 0) == 0
+    (line,) = notifier_lines(capsys.readouterr().out)
+    assert (line["severity"], line["outcome"], line["host_of"], line["classifier_reason"]) == (
+        "ERROR", "key_misdirected", "openai", "invalid_key")
+    assert "azure_openai" in caplog.text and "openai's host" in caplog.text and OPENAI_KEY not in caplog.text
+    assert pipe.db.document(f"users/{device}/byok_status/azure_openai").get().to_dict() is None   # nothing shown
+
+
+def test_a_host_that_takes_the_same_key_is_left_to_the_classifier(host, pipe, reporters, device):
+    """The generic relay slot may point at OpenAI itself, and OpenAI's Realtime slug is OpenAI's key: the user hears
+    of their broken key as before."""
+    host.route("POST", "/v1/chat/completions", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name, probe_table=_table_with_openai_at(host.url + "/v1"), probe=False)
+    reporter.report(device, "openai_compatible", exc, key=OPENAI_KEY)   # flagged by the reporter, related here
+    reporter.report(device, "openai_realtime", exc, key=OPENAI_KEY)     # the same host: not flagged at all
+    assert reporter.flush(20)
+    assert sorted(pipe.deliver(2)) == ["sent", "sent"]
+    verdicts = {e["provider"]: (e.get("verification") or {}).get("verdict") for e in pipe.events}
+    assert verdicts == {"openai_compatible": "key_misdirected", "openai_realtime": None}
+    assert sorted(m["message"]["data"]["reason"] for m in pipe.fcm.delivered()) == ["invalid_key", "invalid_key"]
+
+
 def test_a_mangled_key_is_seen_on_any_provider_and_any_failure(host, pipe, reporters, device):
     """No probe is needed to see it: a provider without a read and a quota answer are not the user's either."""
     host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)

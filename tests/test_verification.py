@@ -55,6 +55,17 @@ def test_a_mangled_key_is_never_the_users(reason):
 
 
 @pytest.mark.parametrize("reason", REASONS)
+def test_a_key_sent_to_another_providers_host_is_never_the_users_there(reason):
+    """What api.openai.com answered a key meant for Azure is about a key sent to the wrong party; whether the two
+    providers take one key at all is the notifier's check (notify._separate_providers), made before this."""
+    elsewhere = {"probe": "LOCAL /host/openai", "status": None, "verdict": "key_misdirected",
+                 "checked_at": "2026-12-01T20:00:00Z"}
+    assert verification_problem(elsewhere) is None
+    validate(event("u1", verification=elsewhere))
+    assert verification.apply(reason, elsewhere) == (None, "verification:key_misdirected")
+
+
+@pytest.mark.parametrize("reason", REASONS)
 @pytest.mark.parametrize("value", [None, checked("unknown", None), {"verdict": 3}, "key_rejected"])
 def test_unknown_absent_or_odd_changes_nothing(reason, value):
     assert verification.apply(reason, value) == (reason, "classifier")
@@ -73,6 +84,8 @@ MALFORMED = [
     {**checked("key_works"), "checked_at": "yesterday"}, {**checked("key_works"), "checked_at": "2026-12-01T20:00:00"},
     {**checked("key_works"), "probe": "GET https://evil.example/v1/models"}, {**checked("key_works"), "status": 99},
     {**checked("key_malformed"), "probe": "LOCAL /etc/passwd"}, {**checked("key_works"), "probe": "LOCAL /key/Quoted"},
+    {**checked("key_misdirected"), "probe": "LOCAL /host/api.openai.com"},
+    {**checked("key_misdirected"), "probe": "LOCAL /host/" + "x" * 41},
 ]
 
 

@@ -146,6 +146,14 @@ class ProbeTable:
         self.aliases = {_slug(alias): canonical for alias, canonical in (table.get("aliases") or {}).items()
                         if canonical in self.providers}
         self._seen: dict[str, str | None] = {}
+        # each provider's official host, and the providers that call it theirs (api.openai.com: openai and its
+        # Realtime and Assistants slugs), to see a failed call that went to another vendor's host
+        owners: dict[str, list[str]] = {}
+        for provider, entry in self.providers.items():
+            origin = _origin(entry["base_url"]) if entry["base_url"] else None
+            if origin is not None:
+                owners.setdefault(origin[1], []).append(provider)
+        self.owners = {host: tuple(names) for host, names in owners.items()}
 
     def canonical(self, provider: Any) -> str | None:
         """The probed provider a backend's slug names (`claude`, `Kimi`, `together-ai`...), or None."""
@@ -158,6 +166,19 @@ class ProbeTable:
         if isinstance(provider, str) and len(provider) <= 64 and len(self._seen) < 1024:
             self._seen[provider] = found
         return found
+
+    def misdirected(self, provider: Any, failed: str | None) -> str | None:
+        """The provider whose official host the failed call reached, where that host is not one the reported
+        provider calls its own (an Azure OpenAI event whose call went to api.openai.com: the key went to OpenAI);
+        None when it reached the provider's own host, any host no entry names (a relay, a resource's own host,
+        127.0.0.1), or when either side is unknown. Whether the two providers take one key is the notifier's
+        call (its tables know which inherit which)."""
+        canonical = self.canonical(provider)
+        origin = _origin(failed) if canonical is not None and failed is not None else None
+        if origin is None:
+            return None
+        owners = self.owners.get(origin[1], ())
+        return owners[0] if owners and canonical not in owners else None
 
     def calls_for_probe(self, error: Mapping, exc_types: tuple[str, ...]) -> bool:
         """Whether an error may be about the key or the account: 401, 402, 403; a 400 or 429, or an error
