@@ -43,7 +43,7 @@ from .redact import redact_text
 __all__ = ["Reporter", "extract_error", "fingerprint_key"]
 
 MAX_FIELD_CHARS = 256           # feature, model, operation (the contract's limit)
-VERSION = "2.3.0"
+VERSION = "2.4.0"
 
 log = logging.getLogger("byok_reporter")
 
