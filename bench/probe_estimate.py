@@ -71,7 +71,13 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
 - added before the forty-ninth set, whose cases also record `key_other_kind`: a key that was never the user's, sent
   to a provider the user set up no key for (`app_key_unset`), is seen by no record, so the third figure keeps the
   probe's answer for it; the other kinds (the user's key for another provider, their replaced key, an app's key
-  where the user has one for this provider) and a case that does not say which are settled as before.
+  where the user has one for this provider) and a case that does not say which are settled as before;
+- added with the reporter's host check (reporter 2.4.0), before the fifty-first set, whose cases also record
+  `meant_provider` (the provider the app was set up to call, where the call reached another's host): such a case gets
+  the reporter's local verdict `key_misdirected` where the reporter would see it (the failed call's provider has an
+  official host in the probe table that the meant provider does not share: `ProbeTable.misdirected`) and the notifier
+  would act on it (the two never take one key: `Registry.separate`), after the key-form check and before any probe;
+  sets without the field are estimated as before.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
 from __future__ import annotations
@@ -85,6 +91,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "reporter")]
 
 from byok_reporter import probe as probes  # noqa: E402
+from functions import providers  # noqa: E402
 from functions.classify import Verdict, explain  # noqa: E402
 from functions.verification import apply  # noqa: E402
 
@@ -180,6 +187,15 @@ def probe_verdict(table: dict, probe_table: probes.ProbeTable, case: dict, alone
     return None
 
 
+def misdirected_verdict(probe_table: probes.ProbeTable, case: dict) -> str | None:
+    """`key_misdirected` where the app meant another provider than the one whose official host the call reached, the
+    reporter would see it, and the notifier would act on it; else None."""
+    meant = case.get("meant_provider")
+    reached = probe_table.providers.get(probe_table.canonical(case["provider"]) or "") if meant else None
+    owner = probe_table.misdirected(meant, reached["base_url"]) if reached and reached["base_url"] else None
+    return "key_misdirected" if owner and providers.registry().separate(meant, owner) else None
+
+
 def estimate(cases: list[dict]) -> dict:
     """Right answers and false alarms of the classifier alone and with the probe's verdicts applied."""
     table = probes.load_table()
@@ -188,15 +204,17 @@ def estimate(cases: list[dict]) -> dict:
            "key_malformed": sum(c.get("key_mangled") is True for c in cases),
            "key_other": sum(c.get("key_other") is True for c in cases),
            "key_other_unseen": sum(c.get("key_other_kind") == "app_key_unset" for c in cases),
+           "key_misdirected": 0,
            "right_alone": 0, "right_with_probe": 0, "alarms_alone": 0, "alarms_with_probe": 0,
            "right_with_current_key": 0, "alarms_with_current_key": 0, "changed": []}
     for line, case in enumerate(cases, 1):
         decided = explain(case["provider"], case["error"])
         alone = decided.reason
         verdict = ("key_malformed" if case.get("key_mangled") is True
-                   else probe_verdict(table, probe_table, case, decided))
+                   else misdirected_verdict(probe_table, case) or probe_verdict(table, probe_table, case, decided))
         final, _ = apply(alone, {"verdict": verdict} if verdict else None)
-        out["probed"] += verdict is not None and verdict != "key_malformed"
+        out["probed"] += verdict is not None and verdict not in ("key_malformed", "key_misdirected")
+        out["key_misdirected"] += verdict == "key_misdirected"
         out["right_alone"] += alone == case["expected"]
         out["right_with_probe"] += final == case["expected"]
         out["alarms_alone"] += case["expected"] is None and alone is not None
@@ -220,6 +238,7 @@ def main(paths: list[str]) -> None:
               f"{r['alarms_alone']} false alarms of {r['not_actionable']}; with the probe {r['right_with_probe']}/"
               f"{r['cases']}, {r['alarms_with_probe']} false alarms; {r['probed']} cases probed, "
               f"{r['key_malformed']} mangled keys seen by the reporter"
+              + (f", {r['key_misdirected']} calls it saw reach another provider's host" if r["key_misdirected"] else "")
               + (f"; with the current-key record {r['right_with_current_key']}/{r['cases']}, "
                  f"{r['alarms_with_current_key']} false alarms ({r['key_other']} keys other than the user's, "
                  f"{r['key_other_unseen']} of them where the user set up no key for the provider)"

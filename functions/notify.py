@@ -63,7 +63,7 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
     verdict = explain_cached(event.provider, event.error)
     reason, decided_by = apply_verification(verdict.reason, event.verification)  # the provider's own answer
     host_of = _host_owner(event.verification) if decided_by == MISDIRECTED_KEY else None
-    if host_of is not None and not _separate_providers(event.provider, host_of):
+    if host_of is not None and not providers.registry().separate(event.provider, host_of):
         reason, decided_by = verdict.reason, "classifier"   # a host that takes the same key (vertex at gemini's)
     base = {**base, "rule": verdict.rule, "evidence": verdict.evidence,   # on every later line of this event
             "decided_by": decided_by}
@@ -307,16 +307,6 @@ def _host_owner(verification: Any) -> str | None:
     return probe.removeprefix("LOCAL /host/") if isinstance(probe, str) and probe.startswith("LOCAL /host/") else None
 
 
-def _separate_providers(a: str, b: str) -> bool:
-    """Two slugs that never take one key: both known tables, neither the generic OpenAI-compatible one (a relay slot
-    may hold any key), and neither inheriting the other (openai_realtime reads openai's key, vertex gemini's)."""
-    registry = providers.registry()
-    table_a, table_b = registry.resolve(a), registry.resolve(b)
-    if table_a is None or table_b is None or providers.FALLBACK_TABLE in (table_a, table_b) or table_a == table_b:
-        return False
-    return table_b not in registry.chain(table_a).tables and table_a not in registry.chain(table_b).tables
-
-
 def _not_the_users_key(profile: dict, event: ErrorEvent, cfg: config.Config) -> tuple[str, str | None] | None:
     """Whether the failing key is one the user's record shows is not theirs for this provider: ("superseded", None)
     when the record names their current key for it and the event's is another (a key they replaced, a stale or
@@ -329,7 +319,7 @@ def _not_the_users_key(profile: dict, event: ErrorEvent, cfg: config.Config) -> 
     if current is not None and event.key_fingerprint in current:
         return None
     for slug, fingerprints in keys.items():
-        if event.key_fingerprint in fingerprints and _separate_providers(event.provider, slug):
+        if event.key_fingerprint in fingerprints and providers.registry().separate(event.provider, slug):
             return "misrouted", slug
     # nothing recorded for this provider: the failing key may well be the user's
     return ("superseded", None) if current is not None else None

@@ -182,6 +182,8 @@ def test_holdout_is_new_real_and_honest(path, earlier):
     if number >= 49:   # ...and which other key it was
         assert all(c["key_other_kind"] in (None, "user_other_provider", "user_old_key", "app_key", "app_key_unset")
                    and (c["key_other_kind"] is None or c["key_other"] is True) for c in cases)
+    if number >= 51:   # ...and the provider the app meant, where the call reached another's host
+        assert all(c["meant_provider"] is None or isinstance(c["meant_provider"], str) for c in cases)
     if number >= 3:
         # issue 12's bar for the new set: 45 % not actionable, every source a specific page (one blog of the
         # nineteenth set serves plain http), no error text of an earlier set again (whitespace and case aside),
@@ -539,6 +541,19 @@ def test_the_probe_estimate_on_the_held_out_sets():
     cases[64]["key_other_kind"] = "app_key_unset"
     r = module.estimate(cases)
     assert r["key_other_unseen"] == 1 and r["alarms_with_current_key"] == base["alarms_with_probe"]
+    # the reporter's host check (`meant_provider`, asked from the fifty-first set on): the forty-ninth set's line 106,
+    # an Azure key an example sent to api.openai.com, marked so, is seen and tells no one (a false alarm fewer); marked
+    # as meant for the generic relay slot instead, it is not (that slot may point at OpenAI itself)
+    cases = load_cases(HELD_OUT[49])
+    base = module.estimate(cases)
+    assert cases[105]["provider"] == "openai" and cases[105]["expected"] is None
+    cases[105]["meant_provider"] = "azure_openai"
+    r = module.estimate(cases)
+    assert r["key_misdirected"] == 1 and r["alarms_with_probe"] == base["alarms_with_probe"] - 1
+    assert r["right_with_probe"] == base["right_with_probe"] + 1
+    cases[105]["meant_provider"] = "openai_compatible"
+    r = module.estimate(cases)
+    assert r["key_misdirected"] == 0 and r["alarms_with_probe"] == base["alarms_with_probe"]
 
 
 # ------------------------------------------------------------------------------------------------- CLI

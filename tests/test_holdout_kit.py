@@ -17,7 +17,8 @@ def _case(**changes) -> dict:
     case = {"provider": "openai", "error": {"status_code": 401, "message": "a text no set has held: kit check 7f3a"},
             "expected": "invalid_key", "source": "https://example.org/owner/repo/issues/1",
             "note": "a made-up case for the kit's own test", "context": False, "key_state": "rejected",
-            "same_host": True, "key_mangled": False, "key_other": False, "key_other_kind": None}
+            "same_host": True, "key_mangled": False, "key_other": False, "key_other_kind": None,
+            "meant_provider": None}
     case.update(changes)
     return case
 
@@ -98,6 +99,8 @@ def test_a_repeat_of_another_part_or_within_the_part_is_named(kit):
     ({"key_other": "maybe"}, "key_other must be true, false or null"),
     ({"key_other": True, "key_other_kind": "someone_else"}, "key_other_kind must be"),
     ({"key_other": False, "key_other_kind": "app_key"}, "key_other_kind is for a case whose key_other is true"),
+    ({"meant_provider": "Azure OpenAI"}, "meant_provider must be null or another provider's lowercase slug"),
+    ({"meant_provider": "openai"}, "meant_provider must be null or another provider's lowercase slug"),
     ({"error": {"message": "Incorrect API key provided: sk-" + "abcdefghijklmnopqrstuvwxyz012345"}}, "real key"),
 ])
 def test_a_malformed_case_is_named_by_its_problem(kit, changes, problem):
@@ -108,6 +111,11 @@ def test_a_malformed_case_is_named_by_its_problem(kit, changes, problem):
 @pytest.mark.parametrize("kind", ["user_other_provider", "user_old_key", "app_key", "app_key_unset"])
 def test_each_kind_of_other_key_is_well_formed(kit, kind):
     rc, out = _check(kit, [_case(key_other=True, key_other_kind=kind)])
+    assert rc == 0 and "OK: no problems" in out, out
+
+
+def test_a_provider_the_app_meant_is_well_formed(kit):
+    rc, out = _check(kit, [_case(meant_provider="azure_openai")])
     assert rc == 0 and "OK: no problems" in out, out
 
 

@@ -57,7 +57,7 @@ def test_a_mangled_key_is_never_the_users(reason):
 @pytest.mark.parametrize("reason", REASONS)
 def test_a_key_sent_to_another_providers_host_is_never_the_users_there(reason):
     """What api.openai.com answered a key meant for Azure is about a key sent to the wrong party; whether the two
-    providers take one key at all is the notifier's check (notify._separate_providers), made before this."""
+    providers take one key at all is the notifier's check (providers.Registry.separate), made before this."""
     elsewhere = {"probe": "LOCAL /host/openai", "status": None, "verdict": "key_misdirected",
                  "checked_at": "2026-12-01T20:00:00Z"}
     assert verification_problem(elsewhere) is None

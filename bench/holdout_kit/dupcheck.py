@@ -15,7 +15,7 @@ from collections import Counter
 HERE = os.path.dirname(os.path.abspath(__file__))
 REASONS = {"invalid_key", "permission_denied", "quota_exhausted", None}
 FIELDS = {"provider", "error", "expected", "source", "note", "context", "key_state", "same_host", "key_mangled",
-          "key_other", "key_other_kind"}
+          "key_other", "key_other_kind", "meant_provider"}
 KEY_STATES = ("works", "rejected", "no_credit", "unknown")
 KEY_OTHER_KINDS = ("user_other_provider", "user_old_key", "app_key", "app_key_unset", None)
 SOURCE = re.compile(r"https?://\S+/\S+")
@@ -79,6 +79,10 @@ def shape_problems(case: dict) -> list:
         problems.append("key_other_kind must be user_other_provider, user_old_key, app_key, app_key_unset or null")
     elif case["key_other_kind"] is not None and case["key_other"] is not True:
         problems.append("key_other_kind is for a case whose key_other is true")
+    meant = case["meant_provider"]
+    if meant is not None and not (isinstance(meant, str) and re.fullmatch(r"[a-z0-9_]{2,40}", meant)
+                                  and meant != case["provider"]):
+        problems.append("meant_provider must be null or another provider's lowercase slug")
     if KEY.search(json.dumps(case)):
         problems.append("looks like a real key; mask it (sk-abc***)")
     return problems

@@ -297,6 +297,15 @@ class Registry:
         """The canonical slug for what a backend sent, or None when no table claims it."""
         return self.slugs.get(normalise(provider))
 
+    def separate(self, a: Any, b: Any) -> bool:
+        """Whether two slugs never take one key: both known tables, neither the generic OpenAI-compatible one (a
+        relay slot may hold any key), and neither inheriting the other (openai_realtime reads openai's key, vertex
+        gemini's)."""
+        table_a, table_b = self.resolve(a), self.resolve(b)
+        if table_a is None or table_b is None or FALLBACK_TABLE in (table_a, table_b) or table_a == table_b:
+            return False
+        return table_b not in self.chains[table_a].tables and table_a not in self.chains[table_b].tables
+
     def chain(self, provider: Any) -> Chain | None:
         """The rows to try for `provider`: its own chain, else the fallback table's, else None."""
         try:
