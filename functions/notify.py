@@ -61,10 +61,10 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         return _recover(event, cfg, base)
 
     verdict = explain_cached(event.provider, event.error)
-    reason, decided_by = apply_verification(verdict.reason, event.verification)  # the provider's own answer
-    host_of = _host_owner(event.verification) if decided_by == MISDIRECTED_KEY else None
+    verification, host_of = event.verification, _host_owner(event.verification)
     if host_of is not None and not providers.registry().separate(event.provider, host_of):
-        reason, decided_by = verdict.reason, "classifier"   # a host that takes the same key (vertex at gemini's)
+        verification = None   # a host that takes the same key (vertex at gemini's): the classifier decides
+    reason, decided_by = apply_verification(verdict.reason, verification)  # the provider's own answer
     base = {**base, "rule": verdict.rule, "evidence": verdict.evidence,   # on every later line of this event
             "decided_by": decided_by}
     if event.verification_problem:  # a malformed verification is ignored, not poison
@@ -302,8 +302,10 @@ def _recorded_keys(profile: dict, cfg: config.Config) -> dict[str, list[str]]:
 
 
 def _host_owner(verification: Any) -> str | None:
-    """The provider named by a key_misdirected verification's `LOCAL /host/<provider>`."""
-    probe = verification.get("probe") if isinstance(verification, dict) else None
+    """The provider named by a key_misdirected verification's `LOCAL /host/<provider>`, else None."""
+    if not isinstance(verification, dict) or verification.get("verdict") != "key_misdirected":
+        return None
+    probe = verification.get("probe")
     return probe.removeprefix("LOCAL /host/") if isinstance(probe, str) and probe.startswith("LOCAL /host/") else None
 
 

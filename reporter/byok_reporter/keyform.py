@@ -16,7 +16,7 @@ only the name of the form.
 from __future__ import annotations
 
 from .contract import CONTROL_CHARS, LOCAL_SERVER_KEYS, NON_VALUES
-from .probe import checked_at
+from .probe import local_verification
 
 __all__ = ["malformed", "verification"]
 
@@ -54,4 +54,4 @@ def malformed(key: str) -> str | None:
 def verification(form: str) -> dict:
     """The event's `verification` for a malformed key: what was read is the key itself, here, not
     the provider (`LOCAL /key/<form>`), so there is no status."""
-    return {"probe": f"LOCAL /key/{form}", "status": None, "verdict": "key_malformed", "checked_at": checked_at()}
+    return local_verification(f"key/{form}", "key_malformed")

@@ -386,3 +386,9 @@ def run_probe(plan: ProbePlan, key: str | AwsKey, timeout: float, user_agent: st
 def checked_at() -> str:
     """Now, as the contract's `checked_at` (RFC 3339, milliseconds, UTC)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def local_verification(what: str, verdict: str) -> dict:
+    """A `verification` the reporter reached without asking anyone (`LOCAL /key/<form>`, `LOCAL /host/<provider>`):
+    no status, since no provider answered."""
+    return {"probe": f"LOCAL /{what}", "status": None, "verdict": verdict, "checked_at": checked_at()}

@@ -433,8 +433,7 @@ class Reporter:
         elif isinstance(entry[4], BaseException):
             owner = self._probe_table.misdirected(entry[3], probes.failed_url(entry[4]))
             if owner is not None:                        # the call reached another vendor's host: no probe
-                event["verification"] = {"probe": f"LOCAL /host/{owner}", "status": None,
-                                         "verdict": "key_misdirected", "checked_at": probes.checked_at()}
+                event["verification"] = probes.local_verification(f"host/{owner}", "key_misdirected")
                 self._count_and_warn(f"key_misdirected_{owner}", f"a failed call reported for {entry[3]} went to "
                                      f"{owner}'s host: the event says so and nothing is probed")
         planned = self._plan_probe(entry, event) if entry[10] and "verification" not in event else None
