@@ -77,7 +77,12 @@ Not a speed benchmark: an estimate (docs/holdout9.md). The rules were fixed befo
   the reporter's local verdict `key_misdirected` where the reporter would see it (the failed call's provider has an
   official host in the probe table that the meant provider does not share: `ProbeTable.misdirected`) and the notifier
   would act on it (the two never take one key: `Registry.separate`), after the key-form check and before any probe;
-  sets without the field are estimated as before.
+  sets without the field are estimated as before;
+- added after the fifty-first set was measured (its estimate is given both ways in docs/holdout51.md), with the
+  reporter's base-URL check (reporter 2.5.0): where the meant provider has no official host of its own in the probe
+  table (the generic relay slot, Azure OpenAI, LiteLLM, new-api), the backend must give the reporter the base URL
+  it set up for its probe to run at all, so the reporter also sees the call miss that base URL
+  (`LOCAL /base/<provider>`) and the notifier acts without asking whether the two providers take one key.
 Run: .venv/bin/python bench/probe_estimate.py [tests/fixtures/provider_errors_holdout9.jsonl ...]
 """
 from __future__ import annotations
@@ -193,7 +198,10 @@ def misdirected_verdict(probe_table: probes.ProbeTable, case: dict) -> str | Non
     meant = case.get("meant_provider")
     reached = probe_table.providers.get(probe_table.canonical(case["provider"]) or "") if meant else None
     owner = probe_table.misdirected(meant, reached["base_url"]) if reached and reached["base_url"] else None
-    return "key_misdirected" if owner and providers.registry().separate(meant, owner) else None
+    if owner is None:
+        return None
+    base_url_given = probe_table.providers[probe_table.canonical(meant)]["base_url"] is None
+    return "key_misdirected" if base_url_given or providers.registry().separate(meant, owner) else None
 
 
 def estimate(cases: list[dict]) -> dict:

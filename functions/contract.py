@@ -30,7 +30,7 @@ LOCAL_SERVER_KEYS = ("empty", "sk-no-key-required", "not-needed", "lm-studio", "
 # The optional `verification` object: what the reporter learnt by asking the provider itself.
 VERDICTS = ("key_rejected", "key_works", "no_credit", "has_credit", "unknown", "key_malformed", "key_misdirected")
 PROBE_RE = re.compile(r"(?:GET|POST|HEAD) /[A-Za-z0-9_./?=&%~-]{0,120}|LOCAL /key/[a-z_]{1,20}"
-                      r"|LOCAL /host/[a-z0-9_]{1,40}")
+                      r"|LOCAL /(?:host|base)/[a-z0-9_]{1,40}")
 VERIFICATION_FIELDS = frozenset({"probe", "status", "verdict", "checked_at"})
 
 
@@ -45,7 +45,8 @@ def verification_problem(value: Any) -> str | None:
 
     Valid: {"probe": "GET /v1/models" (or "LOCAL /key/<form>": the reporter saw the key itself was
     mangled, verdict key_malformed; or "LOCAL /host/<provider>": the failed call went to that provider's
-    official host, verdict key_misdirected), "status": 401 or null, "verdict": one of VERDICTS,
+    official host, verdict key_misdirected; "LOCAL /base/<provider>": the same, and not to the base URL the app
+    set the client up with), "status": 401 or null, "verdict": one of VERDICTS,
     "checked_at": RFC 3339 with an offset}; no other field (the body of the provider's answer
     must never travel).
     """
@@ -59,7 +60,7 @@ def verification_problem(value: Any) -> str | None:
     probe = value.get("probe")
     if not isinstance(probe, str) or not PROBE_RE.fullmatch(probe):
         return ("verification.probe must be 'METHOD /path' (at most 128 characters), 'LOCAL /key/<form>' or "
-                "'LOCAL /host/<provider>'")
+                "'LOCAL /host/<provider>' or 'LOCAL /base/<provider>'")
     status = value.get("status")
     if status is not None and (type(status) is not int or not 100 <= status <= 599):
         return "verification.status must be an HTTP status or null"

@@ -61,9 +61,9 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         return _recover(event, cfg, base)
 
     verdict = explain_cached(event.provider, event.error)
-    verification, host_of = event.verification, _host_owner(event.verification)
-    if host_of is not None and not providers.registry().separate(event.provider, host_of):
-        verification = None   # a host that takes the same key (vertex at gemini's): the classifier decides
+    verification, (host_of, not_configured) = event.verification, _host_owner(event.verification)
+    if host_of is not None and not not_configured and not providers.registry().separate(event.provider, host_of):
+        verification = None   # a host that may take the same key (vertex at gemini's): the classifier decides
     reason, decided_by = apply_verification(verdict.reason, verification)  # the provider's own answer
     base = {**base, "rule": verdict.rule, "evidence": verdict.evidence,   # on every later line of this event
             "decided_by": decided_by}
@@ -78,8 +78,8 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
             return "key_malformed"
         if decided_by == MISDIRECTED_KEY:   # a secret went to another vendor: the developers' to fix, like the above
             logs.error("the backend sent the user's key to another provider's host (our platform's bug): nothing to "
-                       "tell the user", **base, outcome="key_misdirected", host_of=host_of, status_code=status_code,
-                       classifier_reason=verdict.reason)
+                       "tell the user", **base, outcome="key_misdirected", host_of=host_of,
+                       missed_base_url=not_configured, status_code=status_code, classifier_reason=verdict.reason)
             return "key_misdirected"
         logs.info("error is not actionable for the user", **base, outcome="not_actionable", status_code=status_code,
                   error_type=_short(err.get("type")), error_code=_short(err.get("code")))
@@ -301,12 +301,16 @@ def _recorded_keys(profile: dict, cfg: config.Config) -> dict[str, list[str]]:
     return keys
 
 
-def _host_owner(verification: Any) -> str | None:
-    """The provider named by a key_misdirected verification's `LOCAL /host/<provider>`, else None."""
+def _host_owner(verification: Any) -> tuple[str | None, bool]:
+    """The provider whose host a key_misdirected verification names, and whether the reporter saw the call miss
+    the base URL the app set up as well (`LOCAL /base/<provider>` rather than `LOCAL /host/<provider>`)."""
     if not isinstance(verification, dict) or verification.get("verdict") != "key_misdirected":
-        return None
+        return None, False
     probe = verification.get("probe")
-    return probe.removeprefix("LOCAL /host/") if isinstance(probe, str) and probe.startswith("LOCAL /host/") else None
+    for form, not_configured in (("LOCAL /host/", False), ("LOCAL /base/", True)):
+        if isinstance(probe, str) and probe.startswith(form):
+            return probe.removeprefix(form), not_configured
+    return None, False
 
 
 def _not_the_users_key(profile: dict, event: ErrorEvent, cfg: config.Config) -> tuple[str, str | None] | None:

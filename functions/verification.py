@@ -18,7 +18,9 @@ key itself, stronger than any error text, but only about what it read:
 - key_misdirected: the failed call went to another provider's official host (named in the probe field,
   `LOCAL /host/<provider>`): what that host answered is about a key sent to the wrong party, not the user's
   key there, so nothing is actionable for the user; the notifier first checks the two providers never take
-  one key (vertex at gemini's host stays the classifier's) and logs an error for the developers.
+  one key (vertex at gemini's host stays the classifier's) and logs an error for the developers. With
+  `LOCAL /base/<provider>` the reporter also saw the call miss the base URL the app set the client up with
+  (a relay slot's key at OpenAI's host), so no such check is needed: the key did not belong there.
 - unknown, absent or malformed: the classifier decides alone, as before.
 """
 from __future__ import annotations

@@ -1031,6 +1031,53 @@ def test_a_host_that_takes_the_same_key_is_left_to_the_classifier(host, pipe, re
     assert sorted(m["message"]["data"]["reason"] for m in pipe.fcm.delivered()) == ["invalid_key", "invalid_key"]
 
 
+def test_a_relay_key_at_openais_host_is_our_bug_when_the_app_set_up_the_relay(host, pipe, reporters, device, capsys):
+    """A client that ignored the relay's base URL and called the SDK's default host (OpenAI's): the backend named the
+    relay, so the reporter sees the call miss it (`LOCAL /base/openai`), and the generic slot, which elsewhere may
+    point at OpenAI itself, is no reason to tell the user of a key that never went where they put it."""
+    host.route("POST", "/v1/chat/completions", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name, probe_table=_table_with_openai_at(host.url + "/v1"), probe=False)
+    reporter.report(device, "openai_compatible", exc, key=OPENAI_KEY, base_url="https://relay.example.com/v1")
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["key_misdirected"] and pipe.fcm.delivered() == []
+    verification = pipe.events[0]["verification"]
+    assert (verification["probe"], verification["verdict"]) == ("LOCAL /base/openai", "key_misdirected")
+    (line,) = notifier_lines(capsys.readouterr().out)
+    assert (line["severity"], line["outcome"], line["host_of"], line["missed_base_url"]) == (
+        "ERROR", "key_misdirected", "openai", True)
+    assert pipe.db.document(f"users/{device}/byok_status/openai_compatible").get().to_dict() is None
+
+
+def test_a_relay_slot_set_up_with_openais_own_url_keeps_the_users_answer(host, pipe, reporters, device):
+    """The same slot set up with OpenAI's own base URL: the call went where the user put the key, so only the host
+    check speaks (`LOCAL /host/openai`), the slots take one key, and the user hears of their broken key."""
+    host.route("POST", "/v1/chat/completions", 401, OPENAI_BAD_KEY)
+    exc = openai_fails(host)
+    reporter = reporters(topic=pipe.name, probe_table=_table_with_openai_at(host.url + "/v1"), probe=False)
+    reporter.report(device, "openai_compatible", exc, key=OPENAI_KEY, base_url=host.url + "/v1")
+    assert reporter.flush(20)
+    assert pipe.deliver(1) == ["sent"]
+    assert pipe.events[0]["verification"]["probe"] == "LOCAL /host/openai"
+    assert [m["message"]["data"]["reason"] for m in pipe.fcm.delivered()] == ["invalid_key"]
+
+
+@pytest.mark.parametrize("base_url,failed,elsewhere", [
+    ("https://relay.example.com/v1", "https://api.openai.com/v1/embeddings", True),
+    ("https://api.openai.com/v1", "https://api.openai.com/v1/embeddings", False),      # the same origin, any path
+    ("https://API.openai.com:443/", "https://api.openai.com/v1/models", False),        # case and default port
+    ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8081/v1/models", True),             # another port
+    (None, "https://api.openai.com/v1/models", False),                                 # no base URL given
+    ("https://relay.example.com/v1", None, False),                                     # the exception kept no URL
+    ("not a url", "https://api.openai.com/v1/models", False),
+    ("https://user:pass@relay.example.com/v1", "https://api.openai.com/v1/models", False),   # refused as a base
+])
+def test_a_call_that_missed_the_base_url_set_up_is_told_apart(base_url, failed, elsewhere):
+    from byok_reporter.probe import elsewhere as missed
+
+    assert missed(base_url, failed) is elsewhere
+
+
 def test_a_mangled_key_is_seen_on_any_provider_and_any_failure(host, pipe, reporters, device):
     """No probe is needed to see it: a provider without a read and a quota answer are not the user's either."""
     host.route("GET", "/v1/models", 401, OPENAI_BAD_KEY)

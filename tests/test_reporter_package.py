@@ -88,7 +88,7 @@ def test_the_wheel_carries_real_files_and_one_dependency(wheel):
     requires = sorted(line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:"))
     assert requires[0].startswith("google-cloud-pubsub") and len(requires) == 2
     assert 'extra == "langchain"' in requires[1] and requires[1].startswith("langchain-core")
-    assert "Name: byok-reporter" in meta and "Version: 2.4.0" in meta
+    assert "Name: byok-reporter" in meta and "Version: 2.5.0" in meta
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def check_event(out: dict) -> None:
     (event,) = out["events"]
     validate(event)
     assert (event["uid"], event["provider"], event["error"]["code"]) == ("user-1", "openai", "invalid_api_key")
-    assert "sk-proj-abcdEFGH" not in json.dumps(event) and out["version"] == "2.4.0"
+    assert "sk-proj-abcdEFGH" not in json.dumps(event) and out["version"] == "2.5.0"
     assert "verification" not in event            # the base_url was plain http off loopback: no probe
 
 

@@ -58,11 +58,12 @@ def test_a_mangled_key_is_never_the_users(reason):
 def test_a_key_sent_to_another_providers_host_is_never_the_users_there(reason):
     """What api.openai.com answered a key meant for Azure is about a key sent to the wrong party; whether the two
     providers take one key at all is the notifier's check (providers.Registry.separate), made before this."""
-    elsewhere = {"probe": "LOCAL /host/openai", "status": None, "verdict": "key_misdirected",
-                 "checked_at": "2026-12-01T20:00:00Z"}
-    assert verification_problem(elsewhere) is None
-    validate(event("u1", verification=elsewhere))
-    assert verification.apply(reason, elsewhere) == (None, "verification:key_misdirected")
+    for form in ("host", "base"):    # `base`: the call missed the base URL the app set up as well
+        elsewhere = {"probe": f"LOCAL /{form}/openai", "status": None, "verdict": "key_misdirected",
+                     "checked_at": "2026-12-01T20:00:00Z"}
+        assert verification_problem(elsewhere) is None
+        validate(event("u1", verification=elsewhere))
+        assert verification.apply(reason, elsewhere) == (None, "verification:key_misdirected")
 
 
 @pytest.mark.parametrize("reason", REASONS)
@@ -86,6 +87,8 @@ MALFORMED = [
     {**checked("key_malformed"), "probe": "LOCAL /etc/passwd"}, {**checked("key_works"), "probe": "LOCAL /key/Quoted"},
     {**checked("key_misdirected"), "probe": "LOCAL /host/api.openai.com"},
     {**checked("key_misdirected"), "probe": "LOCAL /host/" + "x" * 41},
+    {**checked("key_misdirected"), "probe": "LOCAL /base/https://relay.example.com"},
+    {**checked("key_misdirected"), "probe": "LOCAL /url/openai"},
 ]
 
 

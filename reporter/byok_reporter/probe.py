@@ -75,6 +75,14 @@ def _origin(url: Any) -> tuple[str, str, int] | None:
     return scheme, host.lower(), port or (443 if scheme == "https" else 80)
 
 
+def elsewhere(base_url: Any, failed: str | None) -> bool:
+    """Whether the failed call went to another host than the base URL the app set its client up with (a
+    client that ignored the user's relay URL and called the SDK's default host); False when either is unknown."""
+    configured = _origin(base_url) if base_url else None
+    reached = _origin(failed) if configured is not None and failed is not None else None
+    return reached is not None and reached != configured
+
+
 def failed_url(exc: Any) -> str | None:
     """The URL the failed call requested, when the exception keeps it (openai, anthropic, httpx,
     requests); None otherwise."""
@@ -389,6 +397,6 @@ def checked_at() -> str:
 
 
 def local_verification(what: str, verdict: str) -> dict:
-    """A `verification` the reporter reached without asking anyone (`LOCAL /key/<form>`, `LOCAL /host/<provider>`):
-    no status, since no provider answered."""
+    """A `verification` the reporter reached without asking anyone (`LOCAL /key/<form>`, `LOCAL /host/<provider>`,
+    `LOCAL /base/<provider>`): no status, since no provider answered."""
     return {"probe": f"LOCAL /{what}", "status": None, "verdict": verdict, "checked_at": checked_at()}

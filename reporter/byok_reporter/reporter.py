@@ -43,7 +43,7 @@ from .redact import redact_text
 __all__ = ["Reporter", "extract_error", "fingerprint_key"]
 
 MAX_FIELD_CHARS = 256           # feature, model, operation (the contract's limit)
-VERSION = "2.4.0"
+VERSION = "2.5.0"
 
 log = logging.getLogger("byok_reporter")
 
@@ -72,7 +72,7 @@ def fingerprint_key(key: str, pepper: str | bytes, length: int = 32) -> str:
 # The reporter.
 
 # (dedup key, kind, uid, provider, source, status, code, fingerprint, fields, time, key, base_url);
-# key and base_url only when a probe may follow (the key never leaves the process otherwise).
+# key only when a probe may follow (the key never leaves the process otherwise).
 _Entry = tuple
 
 
@@ -176,7 +176,9 @@ class Reporter:
         `error` is the exception the SDK raised (or a wrapper around it), or the event's `error`
         dict. `key` (optional) becomes an HMAC fingerprint in the event; when the failure may be
         about the key, the background thread also uses it for one probe of the provider at
-        `base_url` (the base URL the failed client used; default: the provider's official one).
+        `base_url` (the base URL the app set the failed client up with, such as the user's relay;
+        default: the provider's official one). A failed call that reached another provider's
+        official host and not `base_url` says so (`LOCAL /base/<provider>`): the key was misdirected.
         For Bedrock and Polly, `key` may be AWS credentials (a dict with boto3's names, or
         botocore's frozen credentials); the probe then signs its read (aws.py).
         The key is never published or logged.
@@ -293,7 +295,7 @@ class Reporter:
                                  and (type(key) is str or type(key) is AwsKey)
                                  and self._probe_table.canonical(provider) in self._probed_providers) else None
             queue.append((dedup, kind, uid, provider, source, status, code, fingerprint, fields,
-                          time.time(), probe_with, base_url if probe_with else None, mangled))
+                          time.time(), probe_with, base_url if kind == "error" else None, mangled))
             if kind == "error":                          # for report_recovered()
                 failed = self._failed
                 failed[(uid, provider)] = now + self.recovery_memory
@@ -431,9 +433,12 @@ class Reporter:
             self._count_and_warn(f"key_malformed_{entry[12]}", f"the key given for {entry[3]} is not a key "
                                  f"({entry[12]}): the backend mangled it; the event says so and nothing is probed")
         elif isinstance(entry[4], BaseException):
-            owner = self._probe_table.misdirected(entry[3], probes.failed_url(entry[4]))
+            failed = probes.failed_url(entry[4])
+            owner = self._probe_table.misdirected(entry[3], failed)
             if owner is not None:                        # the call reached another vendor's host: no probe
-                event["verification"] = probes.local_verification(f"host/{owner}", "key_misdirected")
+                # `base`: not the host the app set the client up with either, so the key did not belong there
+                where = "base" if probes.elsewhere(entry[11], failed) else "host"
+                event["verification"] = probes.local_verification(f"{where}/{owner}", "key_misdirected")
                 self._count_and_warn(f"key_misdirected_{owner}", f"a failed call reported for {entry[3]} went to "
                                      f"{owner}'s host: the event says so and nothing is probed")
         planned = self._plan_probe(entry, event) if entry[10] and "verification" not in event else None
