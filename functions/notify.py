@@ -61,8 +61,8 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         return _recover(event, cfg, base)
 
     verdict = explain_cached(event.provider, event.error)
-    verification, (host_of, not_configured) = event.verification, _host_owner(event.verification)
-    if host_of is not None and not not_configured and not providers.registry().separate(event.provider, host_of):
+    verification, (host_of, past_base_url) = event.verification, _host_owner(event.verification)
+    if host_of is not None and not past_base_url and not providers.registry().separate(event.provider, host_of):
         verification = None   # a host that may take the same key (vertex at gemini's): the classifier decides
     reason, decided_by = apply_verification(verdict.reason, verification)  # the provider's own answer
     base = {**base, "rule": verdict.rule, "evidence": verdict.evidence,   # on every later line of this event
@@ -79,7 +79,7 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         if decided_by == MISDIRECTED_KEY:   # a secret went to another vendor: the developers' to fix, like the above
             logs.error("the backend sent the user's key to another provider's host (our platform's bug): nothing to "
                        "tell the user", **base, outcome="key_misdirected", host_of=host_of,
-                       missed_base_url=not_configured, status_code=status_code, classifier_reason=verdict.reason)
+                       missed_base_url=past_base_url, status_code=status_code, classifier_reason=verdict.reason)
             return "key_misdirected"
         logs.info("error is not actionable for the user", **base, outcome="not_actionable", status_code=status_code,
                   error_type=_short(err.get("type")), error_code=_short(err.get("code")))
@@ -307,9 +307,9 @@ def _host_owner(verification: Any) -> tuple[str | None, bool]:
     if not isinstance(verification, dict) or verification.get("verdict") != "key_misdirected":
         return None, False
     probe = verification.get("probe")
-    for form, not_configured in (("LOCAL /host/", False), ("LOCAL /base/", True)):
+    for form, past_base_url in (("LOCAL /host/", False), ("LOCAL /base/", True)):
         if isinstance(probe, str) and probe.startswith(form):
-            return probe.removeprefix(form), not_configured
+            return probe.removeprefix(form), past_base_url
     return None, False
 
 
