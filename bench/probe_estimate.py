@@ -96,9 +96,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "reporter")]
 
 from byok_reporter import probe as probes  # noqa: E402
-from functions import providers  # noqa: E402
 from functions.classify import Verdict, explain  # noqa: E402
-from functions.verification import apply  # noqa: E402
+from functions.verification import apply, for_provider  # noqa: E402
 
 _CLASS_NAME = re.compile(r"\b([A-Z]\w*(?:Error|Exception))\b")
 # the classifier's readings of an answer to a request that carried no key
@@ -200,8 +199,9 @@ def misdirected_verdict(probe_table: probes.ProbeTable, case: dict) -> str | Non
     owner = probe_table.misdirected(meant, reached["base_url"]) if reached and reached["base_url"] else None
     if owner is None:
         return None
-    base_url_given = probe_table.providers[probe_table.canonical(meant)]["base_url"] is None
-    return "key_misdirected" if base_url_given or providers.registry().separate(meant, owner) else None
+    form = "base" if probe_table.providers[probe_table.canonical(meant)]["base_url"] is None else "host"
+    kept, _, _ = for_provider(meant, {"verdict": "key_misdirected", "probe": f"LOCAL /{form}/{owner}"})
+    return "key_misdirected" if kept else None
 
 
 def estimate(cases: list[dict]) -> dict:

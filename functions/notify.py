@@ -17,6 +17,7 @@ from .channels import email, push
 from .classify import explain_cached
 from .event import ErrorEvent, InvalidEvent, parse_event, unwrap_pubsub
 from .verification import apply as apply_verification
+from .verification import for_provider as verification_for
 
 MALFORMED_KEY = "verification:key_malformed"
 MISDIRECTED_KEY = "verification:key_misdirected"
@@ -61,9 +62,7 @@ def handle_event(event: ErrorEvent, cfg: config.Config | None = None, started: f
         return _recover(event, cfg, base)
 
     verdict = explain_cached(event.provider, event.error)
-    verification, (host_of, past_base_url) = event.verification, _host_owner(event.verification)
-    if host_of is not None and not past_base_url and not providers.registry().separate(event.provider, host_of):
-        verification = None   # a host that may take the same key (vertex at gemini's): the classifier decides
+    verification, host_of, past_base_url = verification_for(event.provider, event.verification)
     reason, decided_by = apply_verification(verdict.reason, verification)  # the provider's own answer
     base = {**base, "rule": verdict.rule, "evidence": verdict.evidence,   # on every later line of this event
             "decided_by": decided_by}
@@ -299,18 +298,6 @@ def _recorded_keys(profile: dict, cfg: config.Config) -> dict[str, list[str]]:
             if kept:
                 keys[slug] = kept
     return keys
-
-
-def _host_owner(verification: Any) -> tuple[str | None, bool]:
-    """The provider whose host a key_misdirected verification names, and whether the reporter saw the call miss
-    the base URL the app set up as well (`LOCAL /base/<provider>` rather than `LOCAL /host/<provider>`)."""
-    if not isinstance(verification, dict) or verification.get("verdict") != "key_misdirected":
-        return None, False
-    probe = verification.get("probe")
-    for form, past_base_url in (("LOCAL /host/", False), ("LOCAL /base/", True)):
-        if isinstance(probe, str) and probe.startswith(form):
-            return probe.removeprefix(form), past_base_url
-    return None, False
 
 
 def _not_the_users_key(profile: dict, event: ErrorEvent, cfg: config.Config) -> tuple[str, str | None] | None:

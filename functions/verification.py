@@ -25,9 +25,33 @@ key itself, stronger than any error text, but only about what it read:
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
+
+from . import providers
 
 CLASSIFIER = "classifier"
+
+
+def misdirection(verification: Any) -> tuple[str | None, bool]:
+    """The provider whose host a key_misdirected verification names, and whether the reporter saw the call miss
+    the base URL the app set up as well (`LOCAL /base/<provider>` rather than `LOCAL /host/<provider>`)."""
+    if not isinstance(verification, Mapping) or verification.get("verdict") != "key_misdirected":
+        return None, False
+    probe = verification.get("probe")
+    for form, past_base_url in (("LOCAL /host/", False), ("LOCAL /base/", True)):
+        if isinstance(probe, str) and probe.startswith(form):
+            return probe.removeprefix(form), past_base_url
+    return None, False
+
+
+def for_provider(provider: Any, verification: Any) -> tuple[Any, str | None, bool]:
+    """(the verification to apply, the host owner a key_misdirected one names, whether it also missed the base URL):
+    a call at a host whose provider may take the same key (vertex at gemini's, the relay slot at OpenAI's with no
+    base URL seen) says nothing against the user's key, so that verification is set aside and the classifier decides."""
+    host_of, past_base_url = misdirection(verification)
+    if host_of is not None and not past_base_url and not providers.registry().separate(provider, host_of):
+        return None, host_of, past_base_url
+    return verification, host_of, past_base_url
 
 
 def apply(reason: str | None, verification: Mapping | None) -> tuple[str | None, str]:

@@ -228,7 +228,7 @@ class ProbeTable:
         scheme, host, port = origin
         if scheme != "https" and not _is_loopback(host):
             return None, "not_https"
-        if failed is not None and _origin(failed) not in (None, origin):
+        if elsewhere(base_url or entry["base_url"], failed):
             return None, "other_host"       # the failed call went elsewhere: the key stays home
         if entry.get("host") and entry["host"].fullmatch(host) is None and not _is_loopback(host):
             return None, "other_service"     # the provider's host for another service (Azure's STT, not TTS)

@@ -428,12 +428,12 @@ class Reporter:
                 self._idle.notify_all()
             time.sleep(0.2)
             return
+        failed = probes.failed_url(entry[4]) if isinstance(entry[4], BaseException) else None
         if entry[12]:                                    # a mangled key: our platform's bug, and no probe
             event["verification"] = keyform.verification(entry[12])
             self._count_and_warn(f"key_malformed_{entry[12]}", f"the key given for {entry[3]} is not a key "
                                  f"({entry[12]}): the backend mangled it; the event says so and nothing is probed")
-        elif isinstance(entry[4], BaseException):
-            failed = probes.failed_url(entry[4])
+        elif failed is not None:
             owner = self._probe_table.misdirected(entry[3], failed)
             if owner is not None:                        # the call reached another vendor's host: no probe
                 # `base`: not the host the app set the client up with either, so the key did not belong there
@@ -441,7 +441,7 @@ class Reporter:
                 event["verification"] = probes.local_verification(f"{where}/{owner}", "key_misdirected")
                 self._count_and_warn(f"key_misdirected_{owner}", f"a failed call reported for {entry[3]} went to "
                                      f"{owner}'s host: the event says so and nothing is probed")
-        planned = self._plan_probe(entry, event) if entry[10] and "verification" not in event else None
+        planned = self._plan_probe(entry, event, failed) if entry[10] and "verification" not in event else None
         if planned is not None:
             plan, subject = planned
             try:
@@ -455,7 +455,7 @@ class Reporter:
 
     # ---- asking the provider (probe.py) ---------------------------------------------------------
 
-    def _plan_probe(self, entry: _Entry, event: dict) -> tuple[probes.ProbePlan, tuple] | None:
+    def _plan_probe(self, entry: _Entry, event: dict, failed: str | None) -> tuple[probes.ProbePlan, tuple] | None:
         """The probe this event calls for, or None (not about the key, probed already in this
         window, too many in flight, no safe place to send the key). Runs on the worker thread."""
         _, _, uid, provider, source, _, _, fingerprint, _, _, key, base_url, _ = entry
@@ -478,7 +478,6 @@ class Reporter:
             if self._probing >= self.probe_max_in_flight:
                 self._counts["probe_busy"] += 1
                 return None
-        failed = probes.failed_url(source) if isinstance(source, BaseException) else None
         plan, why = self._probe_table.plan(provider, base_url, failed)
         if plan is None or not probes.key_fits(plan, key):
             self._count(f"probe_skipped_{why or 'key_form'}")
